@@ -1,0 +1,146 @@
+/* zerohour/client.h — libzerohour-client: talk to one or several zerohourd
+ * engines over nng (req0) with the protobuf contract in proto/zerohour.proto.
+ *
+ * Threads: one zh_client may be shared by any number of threads; each call
+ * uses its own nng context. Results are owned by the caller and freed with
+ * the matching *_free function. Every function returning int returns ZH_OK (0)
+ * or a negative zh_client_error; zh_client_strerror() names it, and
+ * zh_client_last_error() gives this thread's detail text for the last failure. */
+#ifndef ZEROHOUR_CLIENT_H
+#define ZEROHOUR_CLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum zh_client_error {
+    ZH_OK = 0,
+    ZH_E_INVAL = -1,        /* bad argument (NULL, empty address list...) */
+    ZH_E_NOMEM = -2,
+    ZH_E_ADDRESS = -3,      /* an address nng cannot parse */
+    ZH_E_UNREACHABLE = -4,  /* no engine connected at any address */
+    ZH_E_TIMEOUT = -5,      /* no reply within the timeout */
+    ZH_E_TOOBIG = -6,       /* message larger than the engine accepts (checked locally) */
+    ZH_E_PROTOCOL = -7,     /* reply could not be decoded */
+    ZH_E_IO = -8,           /* reading a file failed */
+    /* The engine answered with a non-OK status; zh_client_last_error() has its message. */
+    ZH_E_INVALID_ARGUMENT = -20,
+    ZH_E_RESOURCE_EXHAUSTED = -21,
+    ZH_E_DEADLINE_EXCEEDED = -22,
+    ZH_E_UNAVAILABLE = -23,
+    ZH_E_INTERNAL = -24,
+    ZH_E_UNIMPLEMENTED = -25,
+};
+
+/* Verdicts, numerically equal to proto's zerohour.v1.Verdict. */
+enum zh_verdict {
+    ZH_VERDICT_UNSPECIFIED = 0,
+    ZH_VERDICT_CLEAN = 1,
+    ZH_VERDICT_SUSPICIOUS = 2,
+    ZH_VERDICT_MALICIOUS = 3,
+    ZH_VERDICT_DEFER = 4,
+    ZH_VERDICT_TEMPFAIL = 5,
+};
+
+struct zh_client_options {
+    unsigned timeout_ms;          /* per call; 0 = 30000 */
+    unsigned connect_timeout_ms;  /* how long a call waits for a first connection; 0 = 1000 */
+    size_t max_message_bytes;     /* refuse larger messages locally; 0 = ask the engine (Ping) */
+};
+
+/* The SMTP envelope sent with a scan. All strings may be NULL. Borrowed. */
+struct zh_envelope {
+    const char *client_ip;
+    const char *helo;
+    const char *mail_from;
+    const char *const *rcpt_to;
+    size_t n_rcpt;
+    int64_t received_at;          /* unix ms; 0 = engine's now */
+};
+
+struct zh_hit {
+    char *detector, *rule, *object, *detail, *family;
+    int score;
+    char **aliases;
+    size_t n_aliases;
+};
+
+struct zh_scan_result {
+    char *request_id;
+    int verdict;                  /* enum zh_verdict */
+    int score;
+    struct zh_hit *hits;
+    size_t n_hits;
+    uint64_t ruleset_version;
+    uint64_t elapsed_us, parse_us, unpack_us, detect_us;
+    unsigned objects;
+    unsigned retry_after_s;
+};
+
+struct zh_reload_result {
+    int ok;
+    uint64_t ruleset_version;
+    unsigned rule_count;
+    char **errors;
+    size_t n_errors;
+    char **warnings;
+    size_t n_warnings;
+    uint64_t elapsed_us;
+};
+
+struct zh_stats_entry { char *section, *key, *value; };
+struct zh_stats_result {
+    struct zh_stats_entry *entries;  /* in the engine's order, grouped by section */
+    size_t n_entries;
+};
+
+struct zh_ping_result {
+    char *version;
+    uint64_t ruleset_version, uptime_s, max_message_bytes;
+    unsigned workers;
+};
+
+typedef struct zh_client zh_client;
+
+/* Connect to n addresses (n >= 1; nng URLs such as ipc:///path or
+ * tcp://127.0.0.1:7350). Requests are spread over connected engines and
+ * retried on another when one goes away; unreachable addresses are redialled
+ * in the background. opts may be NULL. On success *out owns the client. */
+int zh_client_open(zh_client **out, const char *const *addresses, size_t n,
+                   const struct zh_client_options *opts);
+void zh_client_close(zh_client *c);
+
+/* Scan a message held in memory (borrowed). env and request_id may be NULL.
+ * deadline_ms 0 = the client's timeout. On ZH_OK *out is the caller's. */
+int zh_client_scan(zh_client *c, const void *msg, size_t len, const struct zh_envelope *env,
+                   const char *request_id, unsigned deadline_ms, struct zh_scan_result **out);
+/* Read path ("-" = stdin) and scan it. */
+int zh_client_scan_file(zh_client *c, const char *path, const struct zh_envelope *env,
+                        const char *request_id, unsigned deadline_ms,
+                        struct zh_scan_result **out);
+void zh_scan_result_free(struct zh_scan_result *r);
+
+int zh_client_reload(zh_client *c, struct zh_reload_result **out);
+void zh_reload_result_free(struct zh_reload_result *r);
+
+int zh_client_stats(zh_client *c, const char *section, struct zh_stats_result **out);
+void zh_stats_result_free(struct zh_stats_result *r);
+
+int zh_client_ping(zh_client *c, struct zh_ping_result **out);
+void zh_ping_result_free(struct zh_ping_result *r);
+
+/* Static name of an error code ("engine unreachable", ...). */
+const char *zh_client_strerror(int err);
+/* Detail of this thread's last failed call (engine message, dial error...);
+ * valid until the thread's next call. Never NULL. */
+const char *zh_client_last_error(void);
+/* Default address (see zerohour/wire.h): $ZEROHOUR_ADDRESS or a per-user ipc path. */
+int zh_client_default_address(char *buf, size_t n);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,15 @@
+/* The detector table: every detector is listed here once, in the order they
+ * run. Adding a detector = one file in this directory + one line below. */
+#include "../src/zhi.h"
+
+#define ZH_DETECTORS(X) X(yara)
+
+#define DECLARE(name) extern const struct zh_detector zh_detector_##name;
+ZH_DETECTORS(DECLARE)
+#undef DECLARE
+
+#define ENTRY(name) &zh_detector_##name,
+const struct zh_detector *const zhi_detectors[] = {ZH_DETECTORS(ENTRY)};
+#undef ENTRY
+
+const size_t zhi_n_detectors = sizeof zhi_detectors / sizeof zhi_detectors[0];

@@ -1,0 +1,159 @@
+/* The yara detector: runs the current rule set over every scan object with
+ * the per-object externals set, and turns each matching rule into a hit whose
+ * score, family and aliases come from the rule's meta. One YR_SCANNER per
+ * worker thread; rule compilation lives in src/rules.c. */
+#include "../src/zhi.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <yara.h>
+
+struct yara_thread {
+    YR_SCANNER *scanner;
+    struct zhi_ruleset *rs; /* the set `scanner` was made for; one reference held */
+};
+
+struct match_ctx {
+    struct zhi_scan *s;
+    const struct zhi_object *o;
+    zh_err rc;
+};
+
+static zh_err yara_thread_init(void *state, void **tstate)
+{
+    struct yara_thread *t = calloc(1, sizeof *t);
+    if (!t)
+        return ZH_ERR_FATAL;
+    *tstate = t;
+    return ZH_ERR_OK;
+}
+
+static void yara_thread_fini(void *tstate)
+{
+    struct yara_thread *t = tstate;
+    if (t->scanner)
+        yr_scanner_destroy(t->scanner);
+    zhi_ruleset_release(t->rs);
+    free(t);
+}
+
+/* Split "Novarg.A, Mimail.R" into at most 16 trimmed names (arena). */
+static size_t split_aliases(struct zhi_arena *a, const char *list, const char **out, size_t max)
+{
+    size_t n = 0;
+    while (list && *list && n < max) {
+        while (*list == ' ' || *list == ',' || *list == ';')
+            list++;
+        const char *end = list;
+        while (*end && *end != ',' && *end != ';')
+            end++;
+        const char *e = end;
+        while (e > list && e[-1] == ' ')
+            e--;
+        if (e > list && (out[n] = zhi_arena_memdup(a, list, (size_t)(e - list))))
+            n++;
+        list = end;
+    }
+    return n;
+}
+
+static int on_yara(YR_SCAN_CONTEXT *ctx, int message, void *data, void *ud)
+{
+    struct match_ctx *mc = ud;
+    if (message != CALLBACK_MSG_RULE_MATCHING)
+        return CALLBACK_CONTINUE;
+    YR_RULE *rule = data;
+    YR_META *meta;
+    int score = (int)mc->s->cfg->default_rule_score;
+    const char *family = NULL, *aliases = NULL, *desc = NULL;
+    yr_rule_metas_foreach(rule, meta)
+    {
+        if (!strcmp(meta->identifier, "score")) {
+            if (meta->type == META_TYPE_INTEGER)
+                score = (int)meta->integer;
+            else if (meta->type == META_TYPE_STRING)
+                score = atoi(meta->string);
+        } else if (!strcmp(meta->identifier, "family") && meta->type == META_TYPE_STRING) {
+            family = meta->string;
+        } else if (!strcmp(meta->identifier, "aliases") && meta->type == META_TYPE_STRING) {
+            aliases = meta->string;
+        } else if (!strcmp(meta->identifier, "description") && meta->type == META_TYPE_STRING) {
+            desc = meta->string;
+        }
+    }
+    const char *al[16];
+    size_t n_al = split_aliases(mc->s->arena, aliases, al, 16);
+    zh_err rc = zhi_scan_hit(mc->s, "yara", rule->identifier, mc->o->path, score, 0, family, al,
+                             n_al, "%s", desc ? desc : "YARA rule matched");
+    if (rc != ZH_ERR_OK) {
+        mc->rc = rc;
+        return CALLBACK_ABORT;
+    }
+    return CALLBACK_CONTINUE;
+}
+
+static int set_externals(YR_SCANNER *sc, const struct zhi_scan *s, const struct zhi_object *o)
+{
+    for (size_t i = 0; i < zhi_n_externals; i++) {
+        const struct zhi_external *x = &zhi_externals[i];
+        int rc;
+        if (x->type == ZHI_EXT_STR)
+            rc = yr_scanner_define_string_variable(sc, x->name, x->str(s, o));
+        else if (x->type == ZHI_EXT_INT)
+            rc = yr_scanner_define_integer_variable(sc, x->name, x->num(s, o));
+        else
+            rc = yr_scanner_define_boolean_variable(sc, x->name, (int)x->num(s, o));
+        if (rc != ERROR_SUCCESS)
+            return rc;
+    }
+    return ERROR_SUCCESS;
+}
+
+static zh_err yara_scan(struct zhi_scan *s, void *state, void *tstate)
+{
+    struct yara_thread *t = tstate;
+    if (t->rs != s->rules) {
+        /* The rule set changed since this thread last scanned: rebuild. */
+        if (t->scanner)
+            yr_scanner_destroy(t->scanner);
+        t->scanner = NULL;
+        zhi_ruleset_release(t->rs);
+        t->rs = NULL;
+        if (yr_scanner_create(s->rules->yr_rules, &t->scanner) != ERROR_SUCCESS)
+            return ZH_ERR_FATAL;
+        atomic_fetch_add(&s->rules->refs, 1);
+        t->rs = s->rules;
+    }
+    struct match_ctx mc = {.s = s, .rc = ZH_ERR_OK};
+    yr_scanner_set_callback(t->scanner, on_yara, &mc);
+    yr_scanner_set_flags(t->scanner, SCAN_FLAGS_REPORT_RULES_MATCHING);
+    /* Objects can be added while we scan (none today); index, don't iterate a pointer. */
+    for (size_t i = 0; i < s->n_objects; i++) {
+        if (zhi_scan_expired(s))
+            return ZH_ERR_LIMIT_TIME;
+        const struct zhi_object *o = &s->objects[i];
+        mc.o = o;
+        if (set_externals(t->scanner, s, o) != ERROR_SUCCESS)
+            return ZH_ERR_FAILED;
+        uint64_t left_us = s->deadline_us > zhi_now_us() ? s->deadline_us - zhi_now_us() : 0;
+        yr_scanner_set_timeout(t->scanner, (int)(left_us / 1000000u) + 1);
+        int rc = yr_scanner_scan_mem(t->scanner, o->data, o->len);
+        if (mc.rc != ZH_ERR_OK)
+            return mc.rc;
+        if (rc == ERROR_SCAN_TIMEOUT) {
+            s->timed_out = true;
+            return ZH_ERR_LIMIT_TIME;
+        }
+        if (rc != ERROR_SUCCESS)
+            zhi_scan_hit(s, "yara", "scan_error", o->path, 0, ZH_HIT_UNSCANNABLE, NULL, NULL, 0,
+                         "libyara error %d on this object", rc);
+    }
+    return ZH_ERR_OK;
+}
+
+const struct zh_detector zh_detector_yara = {
+    .name = "yara",
+    .thread_init = yara_thread_init,
+    .scan = yara_scan,
+    .thread_fini = yara_thread_fini,
+};

@@ -1,0 +1,88 @@
+/* zerohour/config.h — every setting of the engine in one table. The table
+ * drives the INI parser, command-line overrides, `zerohourd --help`, the
+ * sample configuration and the README's list of limits. */
+#ifndef ZEROHOUR_CONFIG_H
+#define ZEROHOUR_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "zerohour/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define ZH_MAX_ADDRESSES 8
+
+struct zh_config {
+    /* [engine] */
+    char *addresses[ZH_MAX_ADDRESSES];
+    size_t n_addresses;
+    char *rules_dir;
+    int64_t workers;     /* 0 = number of online CPUs */
+    char *log_level;     /* error, warn, info, debug */
+    int64_t socket_mode; /* ipc socket file mode */
+    /* [limits] */
+    int64_t max_message_bytes;
+    int64_t max_mime_depth;
+    int64_t max_mime_parts;
+    int64_t scan_timeout_ms;
+    int64_t archive_max_depth;
+    int64_t archive_max_members;
+    int64_t archive_max_member_bytes;
+    int64_t archive_max_total_bytes;
+    int64_t archive_max_ratio;
+    int64_t archive_timeout_ms;
+    /* [scoring] */
+    int64_t suspicious_score;
+    int64_t malicious_score;
+    int64_t default_rule_score;
+};
+
+enum zh_setting_type {
+    ZH_SET_INT,
+    ZH_SET_SIZE,
+    ZH_SET_MS,
+    ZH_SET_MODE,
+    ZH_SET_STRING,
+    ZH_SET_LIST
+};
+
+struct zh_setting {
+    const char *section;
+    const char *name;
+    enum zh_setting_type type;
+    size_t offset;    /* into struct zh_config */
+    const char *def;  /* default, as written in the INI file */
+    int64_t min, max; /* bounds for numeric settings */
+    const char *help;
+};
+
+/* The table, terminated by an entry with name == NULL. Static. */
+extern const struct zh_setting zh_settings[];
+
+/* Fill cfg with every default. Strings are malloc'd; free with zh_config_free. */
+zh_err zh_config_defaults(struct zh_config *cfg);
+void zh_config_free(struct zh_config *cfg);
+/* Deep copy src into dst (dst's old contents are not freed). */
+zh_err zh_config_copy(struct zh_config *dst, const struct zh_config *src);
+
+/* Read an INI file over cfg. Unknown sections/keys and out-of-range values
+ * are errors; err receives "FILE:LINE: message". */
+zh_err zh_config_load(struct zh_config *cfg, const char *path, char *err, size_t errlen);
+
+/* Set one setting by "section.name" or bare "name" from text (flags use this). */
+zh_err zh_config_set(struct zh_config *cfg, const char *name, const char *value, char *err,
+                     size_t errlen);
+
+/* Writers driven by the table: a commented sample INI, a Markdown table
+ * for the README, and option help lines for --help. */
+void zh_config_write_sample(FILE *out);
+void zh_config_write_markdown(FILE *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,109 @@
+/* zerohour/engine.h — the scanning library: an engine (configuration, the
+ * current rule set, counters) shared by all threads, and scanners, one per
+ * thread, that turn one message + envelope into a verdict with hits.
+ *
+ * Threads: zh_engine_* functions are thread-safe. A zh_scanner belongs to one
+ * thread at a time. Results (struct zh_result) live in the scanner's per-scan
+ * arena and stay valid until the next zh_scanner_scan or zh_scanner_free. */
+#ifndef ZEROHOUR_ENGINE_H
+#define ZEROHOUR_ENGINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "zerohour/config.h"
+#include "zerohour/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct zh_engine zh_engine;
+typedef struct zh_scanner zh_scanner;
+
+enum zh_verdict_code {
+    ZH_V_CLEAN = 1,
+    ZH_V_SUSPICIOUS = 2,
+    ZH_V_MALICIOUS = 3,
+    ZH_V_DEFER = 4,
+    ZH_V_TEMPFAIL = 5,
+};
+
+/* SMTP envelope of one scan. Strings borrowed for the call. */
+struct zh_scan_envelope {
+    const char *client_ip, *helo, *mail_from;
+    const char *const *rcpt_to;
+    size_t n_rcpt;
+    int64_t received_at; /* unix ms; 0 = now */
+};
+
+struct zh_hit {
+    const char *detector, *rule, *object, *detail, *family;
+    const char *const *aliases;
+    size_t n_aliases;
+    int score;
+    unsigned flags; /* ZH_HIT_* */
+};
+#define ZH_HIT_UNSCANNABLE 0x1u /* a limit was hit: never CLEAN */
+
+struct zh_result {
+    int status;                 /* zerohour.v1.Status of the call */
+    const char *status_message; /* non-empty when status != OK */
+    int verdict;                /* enum zh_verdict_code */
+    int score;
+    const struct zh_hit *hits;
+    size_t n_hits;
+    uint64_t ruleset_version;
+    uint64_t total_us, parse_us, unpack_us, detect_us;
+    unsigned objects;
+};
+
+/* Rule compilation report (reload or offline check). */
+struct zh_rules_report {
+    int ok;
+    uint64_t version; /* version serving after the call */
+    unsigned rule_count;
+    char **errors; /* "file:line: message", malloc'd */
+    size_t n_errors;
+    char **warnings;
+    size_t n_warnings;
+    uint64_t elapsed_us;
+};
+void zh_rules_report_free(struct zh_rules_report *r);
+
+/* Create the engine: initialises GMime and YARA once per process and compiles
+ * cfg->rules_dir. cfg is copied. On rule errors, *out is NULL and report (if
+ * given) lists them. The caller owns *out and the report's contents. */
+zh_err zh_engine_new(const struct zh_config *cfg, zh_engine **out, struct zh_rules_report *report);
+void zh_engine_free(zh_engine *e);
+const struct zh_config *zh_engine_config(const zh_engine *e);
+
+/* Recompile the rules directory off the scan path and publish it atomically;
+ * scans in flight finish on the set they started with. Serialised. On failure
+ * the old set keeps serving. report is filled either way (caller frees). */
+zh_err zh_engine_reload(zh_engine *e, struct zh_rules_report *report);
+uint64_t zh_engine_ruleset_version(zh_engine *e);
+
+/* Compile a rules directory without an engine (zerohour rules check). */
+zh_err zh_rules_check(const char *dir, struct zh_rules_report *report);
+
+/* Per-thread scanner. */
+zh_err zh_scanner_new(zh_engine *e, zh_scanner **out);
+void zh_scanner_free(zh_scanner *s);
+
+/* Scan one message. msg is borrowed for the call. deadline_ms is the
+ * caller's relative deadline (0 = none beyond the engine's scan budget).
+ * Always fills *res (status says whether a verdict was reached). */
+zh_err zh_scanner_scan(zh_scanner *s, const uint8_t *msg, size_t len,
+                       const struct zh_scan_envelope *env, uint32_t deadline_ms,
+                       const struct zh_result **res);
+
+/* Counters, Redis INFO style. Calls fn(section, key, value) for each entry of
+ * `section` (NULL or "" = all) in a stable order. */
+typedef void (*zh_stats_fn)(void *ud, const char *section, const char *key, const char *value);
+void zh_engine_stats(zh_engine *e, const char *section, zh_stats_fn fn, void *ud);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,366 @@
+/* Settings: one table (zh_settings) that the INI parser, flag overrides,
+ * --help, the sample config and the README table all read. Parsing values
+ * (sizes like "32M", times like "30s", octal modes) lives here too. */
+#include "zerohour/config.h"
+
+#include <errno.h>
+#include <ini.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define OFF(f) offsetof(struct zh_config, f)
+#define KiB 1024LL
+#define MiB (1024LL * 1024)
+#define GiB (1024LL * 1024 * 1024)
+
+const struct zh_setting zh_settings[] = {
+    {"engine", "address", ZH_SET_LIST, OFF(addresses), "", 0, 0,
+     "nng URL to listen on (ipc:///path or tcp://127.0.0.1:PORT); repeat for several. "
+     "Empty: $ZEROHOUR_ADDRESS, else a per-user ipc socket"},
+    {"engine", "rules_dir", ZH_SET_STRING, OFF(rules_dir), ZH_DEFAULT_RULES_DIR, 0, 0,
+     "directory whose *.yar and *.yara files (recursively) make the rule set"},
+    {"engine", "workers", ZH_SET_INT, OFF(workers), "0", 0, 256,
+     "scan worker threads; 0 = number of online CPUs"},
+    {"engine", "log_level", ZH_SET_STRING, OFF(log_level), "info", 0, 0,
+     "error, warn, info or debug"},
+    {"engine", "socket_mode", ZH_SET_MODE, OFF(socket_mode), "0600", 0, 0777,
+     "file mode of ipc sockets (0660 lets the owner's group, e.g. the milter, connect)"},
+
+    {"limits", "max_message_bytes", ZH_SET_SIZE, OFF(max_message_bytes), "32M", 1 * KiB, 1 * GiB,
+     "largest message accepted; larger ones are refused with RESOURCE_EXHAUSTED"},
+    {"limits", "max_mime_depth", ZH_SET_INT, OFF(max_mime_depth), "20", 1, 1000,
+     "deepest MIME nesting examined; deeper parts make a limits_exceeded hit"},
+    {"limits", "max_mime_parts", ZH_SET_INT, OFF(max_mime_parts), "500", 1, 100000,
+     "most MIME parts examined; more make a limits_exceeded hit"},
+    {"limits", "scan_timeout_ms", ZH_SET_MS, OFF(scan_timeout_ms), "30s", 10, 3600000,
+     "time budget of one scan; when spent the verdict is TEMPFAIL"},
+    {"limits", "archive_max_depth", ZH_SET_INT, OFF(archive_max_depth), "5", 0, 64,
+     "deepest archive-in-archive nesting opened"},
+    {"limits", "archive_max_members", ZH_SET_INT, OFF(archive_max_members), "1000", 1, 1000000,
+     "most members read from all archives of one message"},
+    {"limits", "archive_max_member_bytes", ZH_SET_SIZE, OFF(archive_max_member_bytes), "32M",
+     1 * KiB, 4 * GiB, "most bytes expanded from one archive member"},
+    {"limits", "archive_max_total_bytes", ZH_SET_SIZE, OFF(archive_max_total_bytes), "128M",
+     1 * KiB, 16 * GiB, "most bytes expanded from all archives of one message"},
+    {"limits", "archive_max_ratio", ZH_SET_INT, OFF(archive_max_ratio), "100", 2, 1000000,
+     "largest expanded/compressed ratio of a member before it counts as a bomb"},
+    {"limits", "archive_timeout_ms", ZH_SET_MS, OFF(archive_timeout_ms), "10s", 10, 3600000,
+     "time budget for unpacking the archives of one message"},
+
+    {"scoring", "suspicious_score", ZH_SET_INT, OFF(suspicious_score), "40", 1, 100000,
+     "a message scoring at least this is SUSPICIOUS"},
+    {"scoring", "malicious_score", ZH_SET_INT, OFF(malicious_score), "80", 1, 100000,
+     "a message scoring at least this is MALICIOUS"},
+    {"scoring", "default_rule_score", ZH_SET_INT, OFF(default_rule_score), "100", 0, 100000,
+     "score of a YARA rule whose meta gives no score"},
+    {0},
+};
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (!err || !errlen)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+/* Parse "123", "64K", "32M", "1G" (binary multiples). */
+static int parse_size(const char *s, int64_t *out)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || end == s || v < 0)
+        return -1;
+    long long mul = 1;
+    if (*end) {
+        switch (*end) {
+        case 'k':
+        case 'K':
+            mul = KiB;
+            break;
+        case 'm':
+        case 'M':
+            mul = MiB;
+            break;
+        case 'g':
+        case 'G':
+            mul = GiB;
+            break;
+        default:
+            return -1;
+        }
+        end++;
+        if (*end == 'B' || *end == 'b' || (end[0] == 'i' && end[1] == 'B' && (end++, 1)))
+            end++;
+        if (*end)
+            return -1;
+    }
+    if (v > INT64_MAX / mul)
+        return -1;
+    *out = v * mul;
+    return 0;
+}
+
+/* Parse "250", "250ms", "30s", "2m" into milliseconds. */
+static int parse_ms(const char *s, int64_t *out)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || end == s || v < 0)
+        return -1;
+    long long mul = 1;
+    if (!strcmp(end, "") || !strcmp(end, "ms"))
+        mul = 1;
+    else if (!strcmp(end, "s"))
+        mul = 1000;
+    else if (!strcmp(end, "m") || !strcmp(end, "min"))
+        mul = 60000;
+    else
+        return -1;
+    if (v > INT64_MAX / mul)
+        return -1;
+    *out = v * mul;
+    return 0;
+}
+
+static const struct zh_setting *find_setting(const char *section, const char *name)
+{
+    for (const struct zh_setting *s = zh_settings; s->name; s++)
+        if (!strcmp(s->name, name) && (!section || !strcmp(s->section, section)))
+            return s;
+    return NULL;
+}
+
+static void list_clear(struct zh_config *cfg)
+{
+    for (size_t i = 0; i < cfg->n_addresses; i++)
+        free(cfg->addresses[i]);
+    cfg->n_addresses = 0;
+}
+
+/* Apply one value to cfg; `append` lets repeated list keys accumulate. */
+static zh_err apply(struct zh_config *cfg, const struct zh_setting *s, const char *value,
+                    int append, char *err, size_t errlen)
+{
+    void *field = (char *)cfg + s->offset;
+    int64_t v = 0;
+    int rc = 0;
+    switch (s->type) {
+    case ZH_SET_STRING: {
+        char *dup = strdup(value);
+        if (!dup)
+            return ZH_ERR_FATAL;
+        free(*(char **)field);
+        *(char **)field = dup;
+        return ZH_ERR_OK;
+    }
+    case ZH_SET_LIST:
+        if (!append)
+            list_clear(cfg);
+        if (!*value)
+            return ZH_ERR_OK;
+        if (cfg->n_addresses >= ZH_MAX_ADDRESSES) {
+            set_err(err, errlen, "%s: at most %d values", s->name, ZH_MAX_ADDRESSES);
+            return ZH_ERR_INVALID;
+        }
+        if (!(cfg->addresses[cfg->n_addresses] = strdup(value)))
+            return ZH_ERR_FATAL;
+        cfg->n_addresses++;
+        return ZH_ERR_OK;
+    case ZH_SET_INT: {
+        char *end;
+        errno = 0;
+        v = strtoll(value, &end, 10);
+        rc = (errno || end == value || *end) ? -1 : 0;
+        break;
+    }
+    case ZH_SET_SIZE:
+        rc = parse_size(value, &v);
+        break;
+    case ZH_SET_MS:
+        rc = parse_ms(value, &v);
+        break;
+    case ZH_SET_MODE: {
+        char *end;
+        errno = 0;
+        v = strtoll(value, &end, 8);
+        rc = (errno || end == value || *end) ? -1 : 0;
+        break;
+    }
+    }
+    if (rc) {
+        static const char *const what[] = {[ZH_SET_INT] = "an integer",
+                                           [ZH_SET_SIZE] = "a size such as 512K or 32M",
+                                           [ZH_SET_MS] = "a time such as 500ms or 30s",
+                                           [ZH_SET_MODE] = "an octal mode such as 0660"};
+        set_err(err, errlen, "%s: \"%s\" is not %s", s->name, value, what[s->type]);
+        return ZH_ERR_INVALID;
+    }
+    if (v < s->min || v > s->max) {
+        set_err(err, errlen, "%s: %s is out of range [%lld, %lld]", s->name, value,
+                (long long)s->min, (long long)s->max);
+        return ZH_ERR_INVALID;
+    }
+    *(int64_t *)field = v;
+    return ZH_ERR_OK;
+}
+
+zh_err zh_config_defaults(struct zh_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    for (const struct zh_setting *s = zh_settings; s->name; s++) {
+        zh_err e = apply(cfg, s, s->def, 0, NULL, 0);
+        if (e != ZH_ERR_OK) {
+            zh_config_free(cfg);
+            return e;
+        }
+    }
+    return ZH_ERR_OK;
+}
+
+void zh_config_free(struct zh_config *cfg)
+{
+    list_clear(cfg);
+    for (const struct zh_setting *s = zh_settings; s->name; s++)
+        if (s->type == ZH_SET_STRING) {
+            char **p = (char **)((char *)cfg + s->offset);
+            free(*p);
+            *p = NULL;
+        }
+}
+
+zh_err zh_config_copy(struct zh_config *dst, const struct zh_config *src)
+{
+    *dst = *src;
+    for (size_t i = 0; i < src->n_addresses; i++)
+        dst->addresses[i] = NULL;
+    dst->n_addresses = 0;
+    for (const struct zh_setting *s = zh_settings; s->name; s++)
+        if (s->type == ZH_SET_STRING)
+            *(char **)((char *)dst + s->offset) = NULL;
+    for (const struct zh_setting *s = zh_settings; s->name; s++) {
+        if (s->type == ZH_SET_STRING) {
+            const char *v = *(char *const *)((const char *)src + s->offset);
+            if (v && !(*(char **)((char *)dst + s->offset) = strdup(v)))
+                goto fail;
+        }
+    }
+    for (size_t i = 0; i < src->n_addresses; i++) {
+        if (!(dst->addresses[i] = strdup(src->addresses[i])))
+            goto fail;
+        dst->n_addresses++;
+    }
+    return ZH_ERR_OK;
+fail:
+    zh_config_free(dst);
+    return ZH_ERR_FATAL;
+}
+
+zh_err zh_config_set(struct zh_config *cfg, const char *name, const char *value, char *err,
+                     size_t errlen)
+{
+    char section[64] = "";
+    const char *dot = strchr(name, '.');
+    if (dot && (size_t)(dot - name) < sizeof section) {
+        memcpy(section, name, (size_t)(dot - name));
+        section[dot - name] = 0;
+        name = dot + 1;
+    }
+    const struct zh_setting *s = find_setting(*section ? section : NULL, name);
+    if (!s) {
+        set_err(err, errlen, "unknown setting \"%s\"", name);
+        return ZH_ERR_INVALID;
+    }
+    return apply(cfg, s, value, s->type == ZH_SET_LIST, err, errlen);
+}
+
+struct load_ctx {
+    struct zh_config *cfg;
+    const char *path;
+    char *err;
+    size_t errlen;
+    int failed;
+    int lists_seen; /* a list key in the file replaces the defaults once */
+};
+
+/* inih as Debian builds it passes no line number; it returns the line of
+ * the first handler failure instead, so messages are finished in the caller. */
+static int on_ini(void *user, const char *section, const char *name, const char *value)
+{
+    struct load_ctx *lc = user;
+    if (lc->failed)
+        return 0;
+    const struct zh_setting *s = find_setting(section, name);
+    if (!s) {
+        set_err(lc->err, lc->errlen, "unknown setting [%s] %s", section, name);
+        lc->failed = 1;
+        return 0;
+    }
+    int append = 0;
+    if (s->type == ZH_SET_LIST) {
+        append = lc->lists_seen;
+        lc->lists_seen = 1;
+    }
+    zh_err e = apply(lc->cfg, s, value, append, lc->err, lc->errlen);
+    if (e != ZH_ERR_OK) {
+        lc->failed = 1;
+        return 0;
+    }
+    return 1;
+}
+
+zh_err zh_config_load(struct zh_config *cfg, const char *path, char *err, size_t errlen)
+{
+    struct load_ctx lc = {cfg, path, err, errlen, 0, 0};
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        set_err(err, errlen, "%s: %s", path, strerror(errno));
+        return ZH_ERR_IO;
+    }
+    int rc = ini_parse_file(f, on_ini, &lc);
+    fclose(f);
+    if (lc.failed) {
+        char detail[512];
+        snprintf(detail, sizeof detail, "%s", err);
+        set_err(err, errlen, "%s:%d: %s", path, rc, detail);
+        return ZH_ERR_INVALID;
+    }
+    if (rc != 0) {
+        set_err(err, errlen, "%s:%d: syntax error", path, rc);
+        return ZH_ERR_INVALID;
+    }
+    return ZH_ERR_OK;
+}
+
+void zh_config_write_sample(FILE *out)
+{
+    const char *section = "";
+    fprintf(out, "# zerohourd configuration. Every setting is shown with its default.\n");
+    for (const struct zh_setting *s = zh_settings; s->name; s++) {
+        if (strcmp(section, s->section)) {
+            section = s->section;
+            fprintf(out, "\n[%s]\n", section);
+        }
+        fprintf(out, "# %s\n%s%s = %s\n", s->help, *s->def ? "" : "# ", s->name, s->def);
+    }
+}
+
+void zh_config_write_markdown(FILE *out)
+{
+    fprintf(out, "| setting | default | range | meaning |\n|---|---|---|---|\n");
+    for (const struct zh_setting *s = zh_settings; s->name; s++) {
+        char range[64] = "";
+        if (s->type == ZH_SET_INT || s->type == ZH_SET_SIZE || s->type == ZH_SET_MS)
+            snprintf(range, sizeof range, "%lld–%lld", (long long)s->min, (long long)s->max);
+        /* The compiled-in rules path depends on where the tree was built. */
+        const char *def = !strcmp(s->name, "rules_dir") ? "rules/ of the source tree" : s->def;
+        fprintf(out, "| `[%s] %s` | `%s` | %s | %s |\n", s->section, s->name,
+                *def ? def : "(see meaning)", range, s->help);
+    }
+}

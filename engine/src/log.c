@@ -1,0 +1,60 @@
+/* Logging: one record per line on stderr, one write(2) each so threads do
+ * not interleave. Not a syslog client; run under a supervisor that keeps stderr. */
+#include "zerohour/log.h"
+
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+static atomic_int current = ZH_LOG_INFO;
+static const char *const names[] = {"error", "warn", "info", "debug"};
+
+int zh_log_level_parse(const char *name)
+{
+    for (int i = 0; i < 4; i++)
+        if (name && !strcasecmp(name, names[i]))
+            return i;
+    if (name && !strcasecmp(name, "warning"))
+        return ZH_LOG_WARN;
+    return -1;
+}
+
+void zh_log_set_level(int level)
+{
+    atomic_store(&current, level);
+}
+
+int zh_log_enabled(int level)
+{
+    return level <= atomic_load(&current);
+}
+
+void zh_log(int level, const char *fmt, ...)
+{
+    if (!zh_log_enabled(level))
+        return;
+    char buf[2048];
+    struct timeval tv;
+    struct tm tm;
+    gettimeofday(&tv, NULL);
+    gmtime_r(&tv.tv_sec, &tm);
+    int n = (int)strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+    n += snprintf(buf + n, sizeof buf - (size_t)n,
+                  ".%03ldZ zerohourd[%d] %s: ", (long)tv.tv_usec / 1000, (int)getpid(),
+                  names[level < 0   ? 0
+                        : level > 3 ? 3
+                                    : level]);
+    va_list ap;
+    va_start(ap, fmt);
+    int m = vsnprintf(buf + n, sizeof buf - (size_t)n - 1, fmt, ap);
+    va_end(ap);
+    n = m < 0 ? n : (size_t)(n + m) >= sizeof buf - 1 ? (int)sizeof buf - 2 : n + m;
+    buf[n++] = '\n';
+    ssize_t w = write(STDERR_FILENO, buf, (size_t)n);
+    (void)w;
+}

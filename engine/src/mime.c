@@ -1,0 +1,409 @@
+/* MIME flattening: GMime parses the message once and every part becomes a
+ * scan object (header block, text decoded to UTF-8, attachments decoded from
+ * base64/QP/uuencode, inline uuencoded blocks in text). Archives are opened
+ * later, by the unpack stage; this file only reads MIME. */
+#include "zhi.h"
+
+#include <ctype.h>
+#include <gmime/gmime.h>
+#include <string.h>
+
+struct zhi_mime {
+    GMimeParserOptions *opts;
+    unsigned warnings; /* bit (1 << code) per parser warning of this scan */
+};
+
+static void on_warning(gint64 offset, GMimeParserWarning code, const gchar *item, gpointer ud)
+{
+    struct zhi_mime *m = ud;
+    if ((unsigned)code < 32)
+        m->warnings |= 1u << code;
+}
+
+zh_err zhi_mime_new(struct zhi_mime **out)
+{
+    struct zhi_mime *m = calloc(1, sizeof *m);
+    if (!m)
+        return ZH_ERR_FATAL;
+    m->opts = g_mime_parser_options_new();
+    /* Worms write sloppy MIME on purpose; decode what a mail client would. */
+    g_mime_parser_options_set_rfc2047_compliance_mode(m->opts, GMIME_RFC_COMPLIANCE_LOOSE);
+    g_mime_parser_options_set_parameter_compliance_mode(m->opts, GMIME_RFC_COMPLIANCE_LOOSE);
+    g_mime_parser_options_set_warning_callback(m->opts, on_warning, m);
+    *out = m;
+    return ZH_ERR_OK;
+}
+
+void zhi_mime_free(struct zhi_mime *m)
+{
+    if (!m)
+        return;
+    g_mime_parser_options_free(m->opts);
+    free(m);
+}
+
+/* Lower-case last extension of a name, ignoring the trailing dots and spaces
+ * Windows strips ("a.exe. " is an .exe). "" when there is none. */
+static const char *extension_of(struct zhi_arena *a, const char *name)
+{
+    if (!name)
+        return "";
+    size_t n = strlen(name);
+    while (n && (name[n - 1] == '.' || name[n - 1] == ' '))
+        n--;
+    size_t i = n;
+    while (i && name[i - 1] != '.' && name[i - 1] != '/' && name[i - 1] != '\\')
+        i--;
+    if (i == 0 || name[i - 1] != '.' || n - i == 0 || n - i > 16)
+        return "";
+    char *ext = zhi_arena_memdup(a, name + i, n - i);
+    if (!ext)
+        return "";
+    for (char *p = ext; *p; p++)
+        *p = (char)tolower((unsigned char)*p);
+    return ext;
+}
+
+/* The first line must be a header field or an mbox "From " line. */
+static bool looks_like_message(const uint8_t *p, size_t n)
+{
+    if (n >= 5 && memcmp(p, "From ", 5) == 0)
+        return true;
+    size_t i = 0;
+    while (i < n && i < 998 && p[i] > 32 && p[i] < 127 && p[i] != ':')
+        i++;
+    return i > 0 && i < n && p[i] == ':';
+}
+
+/* Length of the header block including its blank line, or n if none. */
+static size_t header_block_len(const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i + 1 < n; i++) {
+        if (p[i] != '\n')
+            continue;
+        if (p[i + 1] == '\n')
+            return i + 2;
+        if (p[i + 1] == '\r' && i + 2 < n && p[i + 2] == '\n')
+            return i + 3;
+    }
+    return n;
+}
+
+struct walk {
+    struct zhi_mime *m;
+    struct zhi_scan *s;
+    unsigned parts;
+    bool parts_reported, depth_reported;
+};
+
+/* Decode one uuencoded line into out; returns bytes written. */
+static size_t uu_line(const char *line, size_t len, uint8_t *out)
+{
+    if (len == 0)
+        return 0;
+    size_t want = (size_t)((line[0] - ' ') & 0x3f), got = 0;
+    for (size_t i = 1; got < want && i + 3 < len + 3; i += 4) {
+        unsigned c[4];
+        for (int k = 0; k < 4; k++)
+            c[k] = i + k < len ? (unsigned)((line[i + k] - ' ') & 0x3f) : 0;
+        uint8_t b[3] = {(uint8_t)(c[0] << 2 | c[1] >> 4), (uint8_t)(c[1] << 4 | c[2] >> 2),
+                        (uint8_t)(c[2] << 6 | c[3])};
+        for (int k = 0; k < 3 && got < want; k++)
+            out[got++] = b[k];
+    }
+    return got;
+}
+
+/* Old mailers (and the worms imitating them) put "begin 644 name" blocks in
+ * the body text; each becomes an attachment object of its own. */
+static void find_uuencoded(struct walk *w, const char *text, size_t len, const char *spec,
+                           int depth, int parent)
+{
+    struct zhi_scan *s = w->s;
+    const char *p = text, *end = text + len;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *eol = nl ? nl : end;
+        if (eol - p > 10 && !memcmp(p, "begin ", 6) && p[6] >= '0' && p[6] <= '7') {
+            const char *q = p + 6;
+            while (q < eol && *q >= '0' && *q <= '7')
+                q++;
+            if (q < eol && *q == ' ') {
+                const char *name = q + 1;
+                size_t nlen = (size_t)(eol - name);
+                while (nlen && (name[nlen - 1] == '\r'))
+                    nlen--;
+                /* Decoded data is at most 3/4 of the encoded text that follows. */
+                uint8_t *buf = zhi_arena_alloc(s->arena, (size_t)(end - eol) + 1);
+                if (!buf)
+                    return;
+                size_t out = 0;
+                const char *l = nl ? nl + 1 : end;
+                bool ended = false;
+                while (l < end) {
+                    const char *lnl = memchr(l, '\n', (size_t)(end - l));
+                    const char *le = lnl ? lnl : end;
+                    size_t ll = (size_t)(le - l);
+                    if (ll && l[ll - 1] == '\r')
+                        ll--;
+                    if ((ll == 3 && !memcmp(l, "end", 3))) {
+                        ended = true;
+                        l = lnl ? lnl + 1 : end;
+                        break;
+                    }
+                    out += uu_line(l, ll, buf + out);
+                    l = lnl ? lnl + 1 : end;
+                }
+                char *fname = zhi_arena_memdup(s->arena, name, nlen);
+                struct zhi_object o = {
+                    .path = zhi_arena_printf(s->arena, "%s/%s", spec, fname ? fname : ""),
+                    .filename = fname,
+                    .ext = extension_of(s->arena, fname),
+                    .declared_type = "",
+                    .sniffed = zhi_sniff(buf, out),
+                    .kind = ZHI_K_ATTACHMENT,
+                    .data = buf,
+                    .len = out,
+                    .depth = depth + 1,
+                    .parent = parent,
+                    .flags = ZHI_OBJ_INLINE_UU | (ended ? 0 : ZHI_OBJ_TRUNCATED),
+                };
+                if (o.path && fname)
+                    zhi_scan_add_object(s, &o);
+                p = l;
+                continue;
+            }
+        }
+        p = nl ? nl + 1 : end;
+    }
+}
+
+static void walk_object(struct walk *w, GMimeObject *obj, const char *spec, int depth, int parent);
+
+static bool part_budget(struct walk *w, const char *spec, int depth)
+{
+    struct zhi_scan *s = w->s;
+    if (depth > s->cfg->max_mime_depth) {
+        if (!w->depth_reported)
+            zhi_scan_hit(s, "limits", "limits_exceeded", spec, 0, ZH_HIT_UNSCANNABLE, NULL, NULL, 0,
+                         "max_mime_depth: MIME part %s is nested %d deep (limit %lld)", spec, depth,
+                         (long long)s->cfg->max_mime_depth);
+        w->depth_reported = true;
+        return false;
+    }
+    if (++w->parts > (unsigned)s->cfg->max_mime_parts) {
+        if (!w->parts_reported)
+            zhi_scan_hit(s, "limits", "limits_exceeded", spec, 0, ZH_HIT_UNSCANNABLE, NULL, NULL, 0,
+                         "max_mime_parts: more than %lld MIME parts",
+                         (long long)s->cfg->max_mime_parts);
+        w->parts_reported = true;
+        return false;
+    }
+    return true;
+}
+
+static void walk_leaf(struct walk *w, GMimePart *part, const char *spec, int depth, int parent)
+{
+    struct zhi_scan *s = w->s;
+    GMimeObject *obj = GMIME_OBJECT(part);
+    GMimeContentType *ct = g_mime_object_get_content_type(obj);
+    char *mt = ct ? g_mime_content_type_get_mime_type(ct) : NULL;
+    const char *declared = mt ? zhi_arena_strdup(s->arena, mt) : "";
+    if (declared)
+        for (char *p = (char *)declared; *p; p++)
+            *p = (char)tolower((unsigned char)*p);
+    g_free(mt);
+    const char *fname = zhi_arena_strdup(s->arena, g_mime_part_get_filename(part));
+    const char *disp = g_mime_object_get_disposition(obj);
+    bool is_text =
+        GMIME_IS_TEXT_PART(part) && !fname && !(disp && !g_ascii_strcasecmp(disp, "attachment"));
+
+    struct zhi_object o = {
+        .filename = fname,
+        .ext = extension_of(s->arena, fname),
+        .declared_type = declared ? declared : "",
+        .depth = depth,
+        .parent = parent,
+    };
+    if (is_text) {
+        char *text = g_mime_text_part_get_text(GMIME_TEXT_PART(part));
+        size_t len = text ? strlen(text) : 0;
+        o.data = zhi_arena_memdup(s->arena, text ? text : "", len);
+        o.len = len;
+        g_free(text);
+        o.kind = ZHI_K_TEXT;
+        o.path = zhi_arena_strdup(s->arena, spec);
+    } else {
+        GMimeDataWrapper *content = g_mime_part_get_content(part);
+        GMimeStream *mem = g_mime_stream_mem_new();
+        if (content)
+            g_mime_data_wrapper_write_to_stream(content, mem);
+        GByteArray *ba = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
+        o.data = zhi_arena_memdup(s->arena, ba->data, ba->len);
+        o.len = ba->len;
+        g_object_unref(mem);
+        o.kind = ZHI_K_ATTACHMENT;
+        o.path = fname ? zhi_arena_printf(s->arena, "%s/%s", spec, fname)
+                       : zhi_arena_strdup(s->arena, spec);
+    }
+    if (!o.data || !o.path)
+        return;
+    o.sniffed = zhi_sniff(o.data, o.len);
+    int idx = zhi_scan_add_object(s, &o);
+    if (idx >= 0 && o.kind == ZHI_K_TEXT && o.len > 10 && memmem(o.data, o.len, "begin ", 6))
+        find_uuencoded(w, (const char *)o.data, o.len, spec, depth, idx);
+}
+
+static char *child_spec(struct zhi_arena *a, const char *spec, int i)
+{
+    return *spec ? zhi_arena_printf(a, "%s.%d", spec, i) : zhi_arena_printf(a, "%d", i);
+}
+
+static void walk_object(struct walk *w, GMimeObject *obj, const char *spec, int depth, int parent)
+{
+    struct zhi_scan *s = w->s;
+    if (!obj || zhi_scan_expired(s))
+        return;
+    if (!part_budget(w, *spec ? spec : "1", depth))
+        return;
+    if (GMIME_IS_MULTIPART(obj)) {
+        GMimeMultipart *mp = GMIME_MULTIPART(obj);
+        int n = g_mime_multipart_get_count(mp);
+        for (int i = 0; i < n; i++) {
+            char *cs = child_spec(s->arena, spec, i + 1);
+            if (cs)
+                walk_object(w, g_mime_multipart_get_part(mp, i), cs, depth + 1, parent);
+        }
+    } else if (GMIME_IS_MESSAGE_PART(obj)) {
+        GMimeMessage *inner = g_mime_message_part_get_message(GMIME_MESSAGE_PART(obj));
+        if (!inner)
+            return;
+        const char *ispec = *spec ? spec : "1";
+        char *hdr = g_mime_object_get_headers(GMIME_OBJECT(inner), NULL);
+        struct zhi_object o = {
+            .path = zhi_arena_printf(s->arena, "%s/headers", ispec),
+            .ext = "",
+            .declared_type = "message/rfc822",
+            .sniffed = ZHI_T_TEXT,
+            .kind = ZHI_K_HEADERS,
+            .data = zhi_arena_memdup(s->arena, hdr ? hdr : "", hdr ? strlen(hdr) : 0),
+            .len = hdr ? strlen(hdr) : 0,
+            .depth = depth + 1,
+            .parent = parent,
+        };
+        g_free(hdr);
+        if (o.path && o.data)
+            zhi_scan_add_object(s, &o);
+        GMimeObject *body = g_mime_message_get_mime_part(inner);
+        if (body && GMIME_IS_MULTIPART(body))
+            walk_object(w, body, ispec, depth + 1, parent);
+        else if (body)
+            walk_object(w, body, child_spec(s->arena, ispec, 1), depth + 1, parent);
+    } else if (GMIME_IS_PART(obj)) {
+        walk_leaf(w, GMIME_PART(obj), *spec ? spec : "1", depth, parent);
+    }
+}
+
+static const char *first_address(struct zhi_arena *a, InternetAddressList *list)
+{
+    if (!list)
+        return "";
+    int n = internet_address_list_length(list);
+    for (int i = 0; i < n; i++) {
+        InternetAddress *ia = internet_address_list_get_address(list, i);
+        if (INTERNET_ADDRESS_IS_MAILBOX(ia)) {
+            const char *addr = internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(ia));
+            char *d = zhi_arena_strdup(a, addr ? addr : "");
+            return d ? d : "";
+        }
+    }
+    return "";
+}
+
+/* Parser warnings that mean GMime may have skipped input. */
+#define CRITICAL_WARNINGS                                                                          \
+    ((1u << GMIME_CRIT_INVALID_HEADER_NAME) | (1u << GMIME_CRIT_CONFLICTING_HEADER) |              \
+     (1u << GMIME_CRIT_CONFLICTING_PARAMETER) | (1u << GMIME_CRIT_MULTIPART_WITHOUT_BOUNDARY) |    \
+     (1u << GMIME_CRIT_NESTING_OVERFLOW) | (1u << GMIME_CRIT_PART_WITHOUT_HEADERS_OR_CONTENT))
+
+zh_err zhi_mime_flatten(struct zhi_mime *m, struct zhi_scan *s, const uint8_t *msg, size_t len,
+                        char *err, size_t errlen)
+{
+    zh_err rc = ZH_ERR_OK;
+    GMimeStream *stream = NULL;
+    GMimeParser *parser = NULL;
+    GMimeMessage *message = NULL;
+
+    if (len == 0) {
+        snprintf(err, errlen, "empty message");
+        return ZH_ERR_INVALID;
+    }
+    if (!looks_like_message(msg, len)) {
+        snprintf(err, errlen, "not an RFC 5322 message: it does not start with a header field");
+        return ZH_ERR_INVALID;
+    }
+    m->warnings = 0;
+    size_t hlen = header_block_len(msg, len);
+    struct zhi_object hdr = {
+        .path = "headers",
+        .ext = "",
+        .declared_type = "",
+        .sniffed = ZHI_T_TEXT,
+        .kind = ZHI_K_HEADERS,
+        .data = msg,
+        .len = hlen,
+        .depth = 0,
+        .parent = -1,
+    };
+    if (zhi_scan_add_object(s, &hdr) < 0)
+        return ZH_ERR_FATAL;
+
+    /* GMime copies the buffer; the copy is the price of not touching the
+     * caller's memory and is small next to parsing. */
+    stream = g_mime_stream_mem_new_with_buffer((const char *)msg, len);
+    parser = g_mime_parser_new_with_stream(stream);
+    g_mime_parser_set_format(parser, GMIME_FORMAT_MESSAGE);
+    message = g_mime_parser_construct_message(parser, m->opts);
+    if (!message) {
+        snprintf(err, errlen, "not an RFC 5322 message: no header block could be parsed");
+        rc = ZH_ERR_INVALID;
+        goto out;
+    }
+    const char *subj = g_mime_message_get_subject(message);
+    s->subject = subj ? zhi_arena_strdup(s->arena, subj) : "";
+    s->from = first_address(s->arena, g_mime_message_get_from(message));
+    const char *mid = g_mime_message_get_message_id(message);
+    s->message_id = mid ? zhi_arena_strdup(s->arena, mid) : "";
+
+    struct walk w = {.m = m, .s = s};
+    walk_object(&w, g_mime_message_get_mime_part(message), "", 1, -1);
+
+    s->mime_warnings = m->warnings;
+    if (m->warnings & CRITICAL_WARNINGS) {
+        /* GMime may have skipped bytes: let the detectors see all of them. */
+        struct zhi_object raw = {
+            .path = "raw",
+            .ext = "",
+            .declared_type = "message/rfc822",
+            .sniffed = zhi_sniff(msg, len),
+            .kind = ZHI_K_ATTACHMENT,
+            .data = msg,
+            .len = len,
+            .depth = 0,
+            .parent = -1,
+        };
+        zhi_scan_add_object(s, &raw);
+        zhi_scan_hit(s, "mime", "malformed_structure", "raw", 0, 0, NULL, NULL, 0,
+                     "GMime reported structure it could not follow (warnings 0x%x); the raw "
+                     "message was scanned as one object",
+                     m->warnings & CRITICAL_WARNINGS);
+    }
+out:
+    if (message)
+        g_object_unref(message);
+    if (parser)
+        g_object_unref(parser);
+    if (stream)
+        g_object_unref(stream);
+    return rc;
+}

@@ -1,0 +1,363 @@
+/* The rule set: compiling a rules directory with libyara, the external
+ * variables rule authors may use, and the reference counting that lets a new
+ * set replace the old one while scans are still running on it. Publishing the
+ * current set belongs to engine.c. */
+#include "zhi.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <yara.h>
+
+/* ---- externals ------------------------------------------------------------ */
+static const char *x_filename(const struct zhi_scan *s, const struct zhi_object *o)
+{
+    return o->filename ? o->filename : "";
+}
+static const char *x_extension(const struct zhi_scan *s, const struct zhi_object *o)
+{
+    return o->ext;
+}
+static const char *x_declared(const struct zhi_scan *s, const struct zhi_object *o)
+{
+    return o->declared_type;
+}
+static const char *x_sniffed(const struct zhi_scan *s, const struct zhi_object *o)
+{
+    return zhi_type_name(o->sniffed);
+}
+static const char *x_kind(const struct zhi_scan *s, const struct zhi_object *o)
+{
+    return zhi_kind_name(o->kind);
+}
+static const char *x_path(const struct zhi_scan *s, const struct zhi_object *o)
+{
+    return o->path;
+}
+static const char *x_subject(const struct zhi_scan *s, const struct zhi_object *o)
+{
+    return s->subject ? s->subject : "";
+}
+static const char *x_from(const struct zhi_scan *s, const struct zhi_object *o)
+{
+    return s->from ? s->from : "";
+}
+static const char *x_mail_from(const struct zhi_scan *s, const struct zhi_object *o)
+{
+    return s->env && s->env->mail_from ? s->env->mail_from : "";
+}
+static const char *x_helo(const struct zhi_scan *s, const struct zhi_object *o)
+{
+    return s->env && s->env->helo ? s->env->helo : "";
+}
+static const char *x_client_ip(const struct zhi_scan *s, const struct zhi_object *o)
+{
+    return s->env && s->env->client_ip ? s->env->client_ip : "";
+}
+static int64_t x_depth(const struct zhi_scan *s, const struct zhi_object *o)
+{
+    return o->depth;
+}
+static int64_t x_in_archive(const struct zhi_scan *s, const struct zhi_object *o)
+{
+    return o->archive_depth > 0;
+}
+static int64_t x_attachments(const struct zhi_scan *s, const struct zhi_object *o)
+{
+    int64_t n = 0;
+    for (size_t i = 0; i < s->n_objects; i++)
+        n += s->objects[i].kind == ZHI_K_ATTACHMENT;
+    return n;
+}
+
+const struct zhi_external zhi_externals[] = {
+    {"filename", ZHI_EXT_STR, "decoded file name of the object, \"\" if none", x_filename},
+    {"extension", ZHI_EXT_STR, "last extension of filename, lower-case, no dot", x_extension},
+    {"declared_type", ZHI_EXT_STR, "Content-Type given by the sender, lower-case", x_declared},
+    {"sniffed_type", ZHI_EXT_STR,
+     "type from magic bytes: pe, mz, elf, zip, rar, 7z, gzip, "
+     "cab, ole2, pdf, script, html, text, data...",
+     x_sniffed},
+    {"object_kind", ZHI_EXT_STR, "headers, text, attachment or member", x_kind},
+    {"object_path", ZHI_EXT_STR, "path of the object, e.g. 2/document.zip/readme.exe", x_path},
+    {"subject", ZHI_EXT_STR, "decoded Subject of the message", x_subject},
+    {"from", ZHI_EXT_STR, "address in the From header", x_from},
+    {"mail_from", ZHI_EXT_STR, "SMTP envelope sender (\"\" for <>)", x_mail_from},
+    {"helo", ZHI_EXT_STR, "SMTP HELO/EHLO name", x_helo},
+    {"client_ip", ZHI_EXT_STR, "SMTP client address", x_client_ip},
+    {"depth", ZHI_EXT_INT,
+     "nesting depth: 0 header block, 1 top-level part, more inside "
+     "multiparts and archives",
+     NULL, x_depth},
+    {"in_archive", ZHI_EXT_BOOL, "true for archive members", NULL, x_in_archive},
+    {"attachments", ZHI_EXT_INT, "number of attachment objects found so far in the message", NULL,
+     x_attachments},
+};
+const size_t zhi_n_externals = sizeof zhi_externals / sizeof zhi_externals[0];
+
+const char *zhi_kind_name(enum zhi_kind k)
+{
+    static const char *const names[] = {[ZHI_K_HEADERS] = "headers",
+                                        [ZHI_K_TEXT] = "text",
+                                        [ZHI_K_ATTACHMENT] = "attachment",
+                                        [ZHI_K_MEMBER] = "member"};
+    return (unsigned)k < sizeof names / sizeof names[0] ? names[k] : "unknown";
+}
+
+/* ---- rule sets -------------------------------------------------------------- */
+static atomic_ullong next_version = 1;
+
+void zhi_ruleset_free(struct zhi_ruleset *rs)
+{
+    if (!rs)
+        return;
+    if (rs->yr_rules)
+        yr_rules_destroy(rs->yr_rules);
+    free(rs);
+}
+
+void zhi_ruleset_release(struct zhi_ruleset *rs)
+{
+    if (rs && atomic_fetch_sub(&rs->refs, 1) == 1)
+        zhi_ruleset_free(rs);
+}
+
+void zh_rules_report_free(struct zh_rules_report *r)
+{
+    if (!r)
+        return;
+    for (size_t i = 0; i < r->n_errors; i++)
+        free(r->errors[i]);
+    for (size_t i = 0; i < r->n_warnings; i++)
+        free(r->warnings[i]);
+    free(r->errors);
+    free(r->warnings);
+    memset(r, 0, sizeof *r);
+}
+
+static void report_add(char ***list, size_t *n, const char *fmt, ...)
+{
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    char **grown = realloc(*list, (*n + 1) * sizeof **list);
+    if (!grown)
+        return;
+    *list = grown;
+    if ((grown[*n] = strdup(buf)))
+        (*n)++;
+}
+
+struct compile_ctx {
+    struct zh_rules_report *rep;
+    char root[PATH_MAX]; /* realpath of the rules directory */
+    const char *dir;     /* as given, for messages */
+};
+
+/* File names in messages are shown relative to the rules directory. */
+static const char *rel(const struct compile_ctx *cc, const char *path)
+{
+    size_t n = strlen(cc->root);
+    if (path && !strncmp(path, cc->root, n) && path[n] == '/')
+        return path + n + 1;
+    return path ? path : "?";
+}
+
+static void on_compile_msg(int level, const char *file, int line, const YR_RULE *rule,
+                           const char *msg, void *ud)
+{
+    struct compile_ctx *cc = ud;
+    if (level == YARA_ERROR_LEVEL_ERROR)
+        report_add(&cc->rep->errors, &cc->rep->n_errors, "%s:%d: error: %s", rel(cc, file), line,
+                   msg);
+    else
+        report_add(&cc->rep->warnings, &cc->rep->n_warnings, "%s:%d: warning: %s", rel(cc, file),
+                   line, msg);
+}
+
+#define ZHI_MAX_RULE_FILE_BYTES (16 * 1024 * 1024)
+
+/* `include` may only read files inside the rules directory. */
+static const char *on_include(const char *name, const char *caller, const char *ns, void *ud)
+{
+    struct compile_ctx *cc = ud;
+    char base[PATH_MAX], want[PATH_MAX * 2], real[PATH_MAX];
+    if (name[0] == '/') {
+        snprintf(want, sizeof want, "%s", name);
+    } else {
+        snprintf(base, sizeof base, "%s", caller ? caller : cc->root);
+        char *slash = strrchr(base, '/');
+        if (caller && slash)
+            *slash = 0;
+        snprintf(want, sizeof want, "%s/%s", base, name);
+    }
+    size_t rn = strlen(cc->root);
+    if (!realpath(want, real) || strncmp(real, cc->root, rn) || real[rn] != '/')
+        return NULL; /* YARA reports "can't open include file" at the include line */
+    FILE *f = fopen(real, "rb");
+    if (!f)
+        return NULL;
+    struct stat st;
+    char *buf = NULL;
+    if (fstat(fileno(f), &st) == 0 && st.st_size < ZHI_MAX_RULE_FILE_BYTES &&
+        (buf = malloc((size_t)st.st_size + 1))) {
+        size_t got = fread(buf, 1, (size_t)st.st_size, f);
+        buf[got] = 0;
+    }
+    fclose(f);
+    return buf;
+}
+
+static void on_include_free(const char *p, void *ud)
+{
+    free((void *)p);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static bool is_rule_file(const char *name)
+{
+    size_t n = strlen(name);
+    return name[0] != '.' &&
+           ((n > 4 && !strcmp(name + n - 4, ".yar")) || (n > 5 && !strcmp(name + n - 5, ".yara")));
+}
+
+/* Collect rule files below dir (sorted, so errors and rule order are stable). */
+static void collect(const char *dir, int depth, char ***files, size_t *n, struct compile_ctx *cc)
+{
+    DIR *d = opendir(dir);
+    if (!d) {
+        report_add(&cc->rep->errors, &cc->rep->n_errors, "%s: %s", dir, strerror(errno));
+        return;
+    }
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (de->d_name[0] == '.')
+            continue;
+        char path[PATH_MAX];
+        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+        struct stat st;
+        if (stat(path, &st) != 0)
+            continue;
+        if (S_ISDIR(st.st_mode) && depth < 16) {
+            collect(path, depth + 1, files, n, cc);
+        } else if (S_ISREG(st.st_mode) && is_rule_file(de->d_name)) {
+            char **grown = realloc(*files, (*n + 1) * sizeof **files);
+            if (!grown)
+                break;
+            *files = grown;
+            if ((grown[*n] = strdup(path)))
+                (*n)++;
+        }
+    }
+    closedir(d);
+}
+
+static int declare_externals(YR_COMPILER *c)
+{
+    for (size_t i = 0; i < zhi_n_externals; i++) {
+        const struct zhi_external *x = &zhi_externals[i];
+        int rc = x->type == ZHI_EXT_STR   ? yr_compiler_define_string_variable(c, x->name, "")
+                 : x->type == ZHI_EXT_INT ? yr_compiler_define_integer_variable(c, x->name, 0)
+                                          : yr_compiler_define_boolean_variable(c, x->name, 0);
+        if (rc != ERROR_SUCCESS)
+            return rc;
+    }
+    return ERROR_SUCCESS;
+}
+
+zh_err zhi_rules_compile(const char *dir, struct zhi_ruleset **out, struct zh_rules_report *rep)
+{
+    zh_err rc = ZH_ERR_FAILED;
+    YR_COMPILER *c = NULL;
+    YR_RULES *rules = NULL;
+    char **files = NULL;
+    size_t n_files = 0;
+    struct compile_ctx cc = {.rep = rep, .dir = dir};
+    uint64_t t0 = zhi_now_us();
+
+    memset(rep, 0, sizeof *rep);
+    if (!realpath(dir, cc.root)) {
+        report_add(&rep->errors, &rep->n_errors, "%s: %s", dir, strerror(errno));
+        goto out;
+    }
+    collect(cc.root, 0, &files, &n_files, &cc);
+    if (rep->n_errors)
+        goto out;
+    if (n_files == 0) {
+        report_add(&rep->errors, &rep->n_errors, "%s: no *.yar or *.yara files", dir);
+        goto out;
+    }
+    qsort(files, n_files, sizeof *files, cmp_str);
+    if (yr_compiler_create(&c) != ERROR_SUCCESS || declare_externals(c) != ERROR_SUCCESS) {
+        report_add(&rep->errors, &rep->n_errors, "cannot create the YARA compiler");
+        rc = ZH_ERR_FATAL;
+        goto out;
+    }
+    yr_compiler_set_callback(c, on_compile_msg, &cc);
+    yr_compiler_set_include_callback(c, on_include, on_include_free, &cc);
+    for (size_t i = 0; i < n_files; i++) {
+        struct stat st;
+        FILE *f = fopen(files[i], "r");
+        if (!f) {
+            report_add(&rep->errors, &rep->n_errors, "%s: %s", rel(&cc, files[i]), strerror(errno));
+            continue;
+        }
+        if (fstat(fileno(f), &st) == 0 && st.st_size > ZHI_MAX_RULE_FILE_BYTES) {
+            report_add(&rep->errors, &rep->n_errors, "%s: %lld bytes, larger than the %d allowed",
+                       rel(&cc, files[i]), (long long)st.st_size, ZHI_MAX_RULE_FILE_BYTES);
+            fclose(f);
+            continue;
+        }
+        /* The compiler refuses further files after an error; keep going only
+         * while clean, so every error reported is a real one. */
+        yr_compiler_add_file(c, f, NULL, files[i]);
+        fclose(f);
+        if (rep->n_errors)
+            break;
+    }
+    if (rep->n_errors)
+        goto out;
+    if (yr_compiler_get_rules(c, &rules) != ERROR_SUCCESS) {
+        report_add(&rep->errors, &rep->n_errors, "cannot build the compiled rule set");
+        goto out;
+    }
+    struct zhi_ruleset *rs = calloc(1, sizeof *rs);
+    if (!rs) {
+        rc = ZH_ERR_FATAL;
+        goto out;
+    }
+    YR_RULE *rule;
+    unsigned count = 0;
+    yr_rules_foreach(rules, rule) count++;
+    rs->yr_rules = rules;
+    rules = NULL;
+    rs->rule_count = count;
+    rs->version = atomic_fetch_add(&next_version, 1);
+    atomic_init(&rs->refs, 1);
+    rep->ok = 1;
+    rep->rule_count = count;
+    rep->version = rs->version;
+    *out = rs;
+    rc = ZH_ERR_OK;
+out:
+    rep->elapsed_us = zhi_now_us() - t0;
+    if (rules)
+        yr_rules_destroy(rules);
+    if (c)
+        yr_compiler_destroy(c);
+    for (size_t i = 0; i < n_files; i++)
+        free(files[i]);
+    free(files);
+    return rc;
+}

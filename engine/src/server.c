@@ -1,0 +1,483 @@
+/* zerohourd's service loop. Each worker owns an nng context, two aios and a
+ * scanner and runs receive → dispatch → send on its own thread; calls are
+ * dispatched through protobuf-c's service descriptor, so the method table is
+ * the one generated from proto/zerohour.proto. */
+#include "server.h"
+
+#include <errno.h>
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/rep.h>
+#include <nng/transport/ipc/ipc.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "zerohour/log.h"
+#include "zerohour/wire.h"
+
+#define N_METHODS_MAX 8
+#define N_STATUS 8
+
+struct worker {
+    struct zhd_server *srv;
+    pthread_t thread;
+    nng_ctx ctx;
+    nng_aio *raio, *saio;
+    zh_scanner *scanner;
+    atomic_bool done;
+    bool started;
+};
+
+struct zhd_server {
+    zh_engine *engine;
+    nng_socket sock;
+    size_t n_workers;
+    struct worker *workers;
+    atomic_bool stopping;
+    uint64_t started_unix_s;
+    atomic_ullong calls[N_METHODS_MAX + 1][N_STATUS]; /* [method index or last=unknown][status] */
+    atomic_ullong in_flight;
+};
+
+/* Per-call state handed through protobuf-c's closure_data. */
+struct call {
+    struct worker *w;
+    int status;
+    char message[512];
+    uint8_t *reply;
+    size_t reply_len;
+};
+
+static void set_status(struct call *c, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void set_status(struct call *c, int status, const char *fmt, ...)
+{
+    c->status = status;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(c->message, sizeof c->message, fmt, ap);
+    va_end(ap);
+}
+
+/* The closure every handler calls exactly once with its response (or NULL). */
+static void on_response(const ProtobufCMessage *resp, void *cd)
+{
+    struct call *c = cd;
+    c->reply = zh_wire_pack_reply(c->status, c->message, resp, &c->reply_len);
+}
+
+/* ---- handlers ---------------------------------------------------------------- */
+static void svc_scan(Zerohour__V1__ZeroHour_Service *svc, const Zerohour__V1__ScanRequest *in,
+                     Zerohour__V1__ScanResponse_Closure closure, void *cd)
+{
+    struct call *c = cd;
+    const Zerohour__V1__SmtpEnvelope *pe = in->envelope;
+    struct zh_scan_envelope env = {0};
+    if (pe) {
+        env.client_ip = pe->client_ip;
+        env.helo = pe->helo;
+        env.mail_from = pe->mail_from;
+        env.rcpt_to = (const char *const *)pe->rcpt_to;
+        env.n_rcpt = pe->n_rcpt_to;
+        env.received_at = pe->received_at;
+    }
+    const struct zh_result *r = NULL;
+    zh_scanner_scan(c->w->scanner, in->message.data, in->message.len, &env, in->deadline_ms, &r);
+    set_status(c, r->status, "%s", r->status_message);
+
+    Zerohour__V1__ScanResponse resp = ZEROHOUR__V1__SCAN_RESPONSE__INIT;
+    Zerohour__V1__Hit *hits = NULL, **hitp = NULL;
+    resp.request_id = in->request_id;
+    resp.ruleset_version = r->ruleset_version;
+    resp.elapsed_us = r->total_us;
+    resp.parse_us = r->parse_us;
+    resp.unpack_us = r->unpack_us;
+    resp.detect_us = r->detect_us;
+    resp.objects = r->objects;
+    if (r->status == ZEROHOUR__V1__STATUS__STATUS_OK) {
+        resp.verdict = (Zerohour__V1__Verdict)r->verdict;
+        resp.score = r->score;
+        if (r->n_hits) {
+            hits = calloc(r->n_hits, sizeof *hits);
+            hitp = calloc(r->n_hits, sizeof *hitp);
+            if (!hits || !hitp) {
+                free(hits);
+                free(hitp);
+                set_status(c, ZEROHOUR__V1__STATUS__STATUS_INTERNAL, "out of memory");
+                closure(NULL, cd);
+                return;
+            }
+        }
+        for (size_t i = 0; i < r->n_hits; i++) {
+            const struct zh_hit *h = &r->hits[i];
+            zerohour__v1__hit__init(&hits[i]);
+            hits[i].detector = (char *)h->detector;
+            hits[i].rule = (char *)h->rule;
+            hits[i].object = (char *)h->object;
+            hits[i].score = h->score;
+            hits[i].detail = (char *)h->detail;
+            hits[i].family = (char *)h->family;
+            hits[i].aliases = (char **)h->aliases;
+            hits[i].n_aliases = h->n_aliases;
+            hitp[i] = &hits[i];
+        }
+        resp.hits = hitp;
+        resp.n_hits = r->n_hits;
+    }
+    closure(&resp, cd);
+    free(hits);
+    free(hitp);
+}
+
+static char **dup_list(char **src, size_t n)
+{
+    return n ? src : NULL;
+}
+
+static void svc_reload(Zerohour__V1__ZeroHour_Service *svc, const Zerohour__V1__ReloadRequest *in,
+                       Zerohour__V1__ReloadResponse_Closure closure, void *cd)
+{
+    struct call *c = cd;
+    struct zh_rules_report rep;
+    zh_log(ZH_LOG_INFO, "rules: reload requested over the socket");
+    zh_engine_reload(c->w->srv->engine, &rep);
+    Zerohour__V1__ReloadResponse resp = ZEROHOUR__V1__RELOAD_RESPONSE__INIT;
+    resp.ok = rep.ok;
+    resp.ruleset_version = rep.ok ? rep.version : zh_engine_ruleset_version(c->w->srv->engine);
+    resp.rule_count = rep.rule_count;
+    resp.errors = dup_list(rep.errors, rep.n_errors);
+    resp.n_errors = rep.n_errors;
+    resp.warnings = dup_list(rep.warnings, rep.n_warnings);
+    resp.n_warnings = rep.n_warnings;
+    resp.elapsed_us = rep.elapsed_us;
+    closure(&resp, cd);
+    zh_rules_report_free(&rep);
+}
+
+/* Stats entries are gathered into sections in the order the engine emits them. */
+struct stats_acc {
+    Zerohour__V1__StatsSection **sections;
+    size_t n_sections;
+    int oom;
+};
+
+static void stats_add(void *ud, const char *section, const char *key, const char *value)
+{
+    struct stats_acc *a = ud;
+    Zerohour__V1__StatsSection *sec = NULL;
+    if (a->oom)
+        return;
+    for (size_t i = 0; i < a->n_sections && !sec; i++)
+        if (!strcmp(a->sections[i]->name, section))
+            sec = a->sections[i];
+    if (!sec) {
+        Zerohour__V1__StatsSection **g =
+            realloc(a->sections, (a->n_sections + 1) * sizeof *a->sections);
+        if (!g || !(sec = malloc(sizeof *sec))) {
+            if (g)
+                a->sections = g;
+            a->oom = 1;
+            return;
+        }
+        a->sections = g;
+        zerohour__v1__stats_section__init(sec);
+        sec->name = strdup(section);
+        a->sections[a->n_sections++] = sec;
+    }
+    Zerohour__V1__StatsEntry **ge = realloc(sec->entries, (sec->n_entries + 1) * sizeof *ge);
+    Zerohour__V1__StatsEntry *e = malloc(sizeof *e);
+    if (!ge || !e || !sec->name) {
+        if (ge)
+            sec->entries = ge;
+        free(e);
+        a->oom = 1;
+        return;
+    }
+    sec->entries = ge;
+    zerohour__v1__stats_entry__init(e);
+    e->key = strdup(key);
+    e->value = strdup(value);
+    sec->entries[sec->n_entries++] = e;
+}
+
+static void stats_acc_free(struct stats_acc *a)
+{
+    for (size_t i = 0; i < a->n_sections; i++) {
+        Zerohour__V1__StatsSection *s = a->sections[i];
+        for (size_t j = 0; j < s->n_entries; j++) {
+            free(s->entries[j]->key);
+            free(s->entries[j]->value);
+            free(s->entries[j]);
+        }
+        free(s->entries);
+        free(s->name);
+        free(s);
+    }
+    free(a->sections);
+}
+
+static void server_stats(struct zhd_server *srv, const char *section, struct stats_acc *a)
+{
+    const ProtobufCServiceDescriptor *d = &zerohour__v1__zero_hour__descriptor;
+    if (section && *section && strcmp(section, "requests"))
+        return;
+    char key[96], val[64];
+    snprintf(val, sizeof val, "%zu", srv->n_workers);
+    stats_add(a, "requests", "workers", val);
+    snprintf(val, sizeof val, "%llu", (unsigned long long)atomic_load(&srv->in_flight));
+    stats_add(a, "requests", "in_flight", val);
+    for (unsigned m = 0; m <= d->n_methods && m <= N_METHODS_MAX; m++) {
+        const char *name = m < d->n_methods ? d->methods[m].name : "unknown";
+        for (int st = 0; st < N_STATUS; st++) {
+            unsigned long long n =
+                atomic_load(&srv->calls[m < d->n_methods ? m : N_METHODS_MAX][st]);
+            if (!n && st != 0)
+                continue;
+            snprintf(key, sizeof key, "%s_%s", name, zh_status_name(st));
+            snprintf(val, sizeof val, "%llu", n);
+            stats_add(a, "requests", key, val);
+        }
+    }
+}
+
+static void svc_stats(Zerohour__V1__ZeroHour_Service *svc, const Zerohour__V1__StatsRequest *in,
+                      Zerohour__V1__StatsResponse_Closure closure, void *cd)
+{
+    struct call *c = cd;
+    struct stats_acc a = {0};
+    const char *section = in->section && *in->section ? in->section : NULL;
+    zh_engine_stats(c->w->srv->engine, section, stats_add, &a);
+    server_stats(c->w->srv, section, &a);
+    Zerohour__V1__StatsResponse resp = ZEROHOUR__V1__STATS_RESPONSE__INIT;
+    if (a.oom) {
+        set_status(c, ZEROHOUR__V1__STATUS__STATUS_INTERNAL, "out of memory");
+        closure(NULL, cd);
+    } else if (section && a.n_sections == 0) {
+        set_status(c, ZEROHOUR__V1__STATUS__STATUS_INVALID_ARGUMENT,
+                   "unknown stats section \"%s\" (server, scans, detectors, rules, limits, "
+                   "requests)",
+                   section);
+        closure(NULL, cd);
+    } else {
+        resp.sections = a.sections;
+        resp.n_sections = a.n_sections;
+        closure(&resp, cd);
+    }
+    stats_acc_free(&a);
+}
+
+static void svc_ping(Zerohour__V1__ZeroHour_Service *svc, const Zerohour__V1__PingRequest *in,
+                     Zerohour__V1__PingResponse_Closure closure, void *cd)
+{
+    struct call *c = cd;
+    struct zhd_server *srv = c->w->srv;
+    Zerohour__V1__PingResponse resp = ZEROHOUR__V1__PING_RESPONSE__INIT;
+    resp.version = ZH_VERSION;
+    resp.ruleset_version = zh_engine_ruleset_version(srv->engine);
+    resp.uptime_s = (uint64_t)time(NULL) - srv->started_unix_s;
+    resp.max_message_bytes = (uint64_t)zh_engine_config(srv->engine)->max_message_bytes;
+    resp.workers = (uint32_t)srv->n_workers;
+    closure(&resp, cd);
+}
+
+static Zerohour__V1__ZeroHour_Service service = ZEROHOUR__V1__ZERO_HOUR__INIT(svc_);
+
+/* Decode the envelope, find the method in the service descriptor, unpack its
+ * input type and invoke; every path leaves a packed reply in c. */
+static void dispatch(struct worker *w, const uint8_t *body, size_t len, struct call *c)
+{
+    const ProtobufCServiceDescriptor *d = &zerohour__v1__zero_hour__descriptor;
+    unsigned method_slot = N_METHODS_MAX;
+    Zerohour__V1__Call *call = zerohour__v1__call__unpack(NULL, len, body);
+    ProtobufCMessage *input = NULL;
+    memset(c, 0, sizeof *c);
+    c->w = w;
+    if (!call) {
+        set_status(c, ZEROHOUR__V1__STATUS__STATUS_INVALID_ARGUMENT,
+                   "request is not a zerohour.v1.Call protobuf message (%zu bytes)", len);
+        goto reply;
+    }
+    const ProtobufCMethodDescriptor *m =
+        protobuf_c_service_descriptor_get_method_by_name(d, call->method);
+    if (!m) {
+        set_status(c, ZEROHOUR__V1__STATUS__STATUS_UNIMPLEMENTED,
+                   "unknown method \"%.64s\" (this engine serves Scan, Reload, Stats, Ping)",
+                   call->method);
+        goto reply;
+    }
+    method_slot = (unsigned)(m - d->methods);
+    input = protobuf_c_message_unpack(m->input, NULL, call->payload.len, call->payload.data);
+    if (!input) {
+        set_status(c, ZEROHOUR__V1__STATUS__STATUS_INVALID_ARGUMENT,
+                   "payload of %s is not a valid %s", m->name, m->input->name);
+        goto reply;
+    }
+    if (atomic_load(&w->srv->stopping) && strcmp(m->name, "Ping")) {
+        set_status(c, ZEROHOUR__V1__STATUS__STATUS_UNAVAILABLE, "engine is shutting down");
+        goto reply;
+    }
+    service.base.invoke(&service.base, method_slot, input, on_response, c);
+reply:
+    if (!c->reply)
+        c->reply = zh_wire_pack_reply(c->status, c->message, NULL, &c->reply_len);
+    if (method_slot > N_METHODS_MAX)
+        method_slot = N_METHODS_MAX;
+    atomic_fetch_add(&w->srv->calls[method_slot][(unsigned)c->status < N_STATUS ? c->status : 5],
+                     1);
+    if (c->status != 0 && c->status != ZEROHOUR__V1__STATUS__STATUS_DEADLINE_EXCEEDED)
+        zh_log(ZH_LOG_DEBUG, "request %s: %s: %s", call && call->method ? call->method : "?",
+               zh_status_name(c->status), c->message);
+    if (input)
+        protobuf_c_message_free_unpacked(input, NULL);
+    if (call)
+        zerohour__v1__call__free_unpacked(call, NULL);
+}
+
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    struct zhd_server *srv = w->srv;
+    while (!atomic_load(&srv->stopping)) {
+        nng_ctx_recv(w->ctx, w->raio);
+        nng_aio_wait(w->raio);
+        int rv = nng_aio_result(w->raio);
+        if (rv != 0) {
+            if (rv == NNG_ECLOSED)
+                break;
+            continue; /* cancelled (shutdown check) or a transient error */
+        }
+        nng_msg *msg = nng_aio_get_msg(w->raio);
+        atomic_fetch_add(&srv->in_flight, 1);
+        struct call c;
+        dispatch(w, nng_msg_body(msg), nng_msg_len(msg), &c);
+        nng_msg_clear(msg);
+        if (!c.reply || nng_msg_append(msg, c.reply, c.reply_len) != 0) {
+            zh_log(ZH_LOG_ERROR, "out of memory building a reply; the request is dropped");
+            nng_msg_free(msg);
+        } else {
+            nng_aio_set_msg(w->saio, msg);
+            nng_ctx_send(w->ctx, w->saio);
+            nng_aio_wait(w->saio);
+            if (nng_aio_result(w->saio) != 0)
+                nng_msg_free(msg);
+        }
+        free(c.reply);
+        atomic_fetch_sub(&srv->in_flight, 1);
+    }
+    atomic_store(&w->done, true);
+    return NULL;
+}
+
+static void server_free(struct zhd_server *srv)
+{
+    for (size_t i = 0; i < srv->n_workers; i++) {
+        struct worker *w = &srv->workers[i];
+        if (w->raio)
+            nng_aio_free(w->raio);
+        if (w->saio)
+            nng_aio_free(w->saio);
+        zh_scanner_free(w->scanner);
+    }
+    free(srv->workers);
+    free(srv);
+}
+
+int zhd_server_start(zh_engine *e, const struct zh_config *cfg, size_t workers,
+                     struct zhd_server **out, char *err, size_t errlen)
+{
+    int rv;
+    struct zhd_server *srv = calloc(1, sizeof *srv);
+    if (!srv || !(srv->workers = calloc(workers, sizeof *srv->workers))) {
+        free(srv);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    srv->engine = e;
+    srv->n_workers = workers;
+    srv->started_unix_s = (uint64_t)time(NULL);
+    if ((rv = nng_rep0_open(&srv->sock)) != 0) {
+        snprintf(err, errlen, "cannot open the rep0 socket: %s", nng_strerror(rv));
+        free(srv->workers);
+        free(srv);
+        return -1;
+    }
+    /* Sit a little above the message limit so the engine itself refuses (with
+     * a clear status) what lies between; beyond it nng drops the request. */
+    size_t maxsz = (size_t)cfg->max_message_bytes + (size_t)cfg->max_message_bytes / 4 + (1u << 20);
+    nng_socket_set_size(srv->sock, NNG_OPT_RECVMAXSZ, maxsz);
+    for (size_t i = 0; i < cfg->n_addresses; i++) {
+        nng_listener l;
+        const char *url = cfg->addresses[i];
+        if ((rv = nng_listener_create(&l, srv->sock, url)) != 0) {
+            snprintf(err, errlen, "%s: %s", url, nng_strerror(rv));
+            goto fail;
+        }
+        if (!strncmp(url, "ipc://", 6))
+            nng_listener_set_int(l, NNG_OPT_IPC_PERMISSIONS, (int)cfg->socket_mode);
+        if ((rv = nng_listener_start(l, 0)) != 0) {
+            snprintf(err, errlen, "cannot listen on %s: %s", url, nng_strerror(rv));
+            goto fail;
+        }
+    }
+    for (size_t i = 0; i < workers; i++) {
+        struct worker *w = &srv->workers[i];
+        w->srv = srv;
+        if ((rv = nng_ctx_open(&w->ctx, srv->sock)) != 0 ||
+            (rv = nng_aio_alloc(&w->raio, NULL, NULL)) != 0 ||
+            (rv = nng_aio_alloc(&w->saio, NULL, NULL)) != 0) {
+            snprintf(err, errlen, "nng: %s", nng_strerror(rv));
+            goto fail;
+        }
+        if (zh_scanner_new(e, &w->scanner) != ZH_ERR_OK) {
+            snprintf(err, errlen, "cannot create a scanner");
+            goto fail;
+        }
+    }
+    for (size_t i = 0; i < workers; i++) {
+        struct worker *w = &srv->workers[i];
+        if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
+            snprintf(err, errlen, "cannot start worker thread: %s", strerror(errno));
+            zhd_server_drain_and_stop(srv);
+            return -1;
+        }
+        w->started = true;
+    }
+    *out = srv;
+    return 0;
+fail:
+    nng_close(srv->sock);
+    server_free(srv);
+    return -1;
+}
+
+void zhd_server_drain_and_stop(struct zhd_server *srv)
+{
+    atomic_store(&srv->stopping, true);
+    /* A worker between its stopping check and nng_ctx_recv would miss a single
+     * cancel, so keep cancelling receives until every worker has left. */
+    for (;;) {
+        bool all = true;
+        for (size_t i = 0; i < srv->n_workers; i++) {
+            struct worker *w = &srv->workers[i];
+            if (w->started && !atomic_load(&w->done)) {
+                all = false;
+                nng_aio_cancel(w->raio);
+            }
+        }
+        if (all)
+            break;
+        nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
+    }
+    for (size_t i = 0; i < srv->n_workers; i++)
+        if (srv->workers[i].started)
+            pthread_join(srv->workers[i].thread, NULL);
+    /* nng has no linger: give the pipes a moment to flush the last replies. */
+    nanosleep(&(struct timespec){0, 100 * 1000 * 1000}, NULL);
+    nng_close(srv->sock);
+    server_free(srv);
+}

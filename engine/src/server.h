@@ -1,0 +1,21 @@
+/* server.h — zerohourd's nng service: a rep0 socket on every configured
+ * address and a fixed pool of workers, each with its own nng context and
+ * scanner, doing receive → dispatch (protobuf-c service) → send. */
+#ifndef ZHD_SERVER_H
+#define ZHD_SERVER_H
+
+#include <stddef.h>
+
+#include "zerohour/engine.h"
+
+struct zhd_server;
+
+/* Listen on cfg's addresses and start cfg->workers workers (resolved by the
+ * caller, > 0). On failure err says which address and why. */
+int zhd_server_start(zh_engine *e, const struct zh_config *cfg, size_t workers,
+                     struct zhd_server **out, char *err, size_t errlen);
+/* Stop taking requests, let every worker answer the request it holds, then
+ * close the socket and free everything. */
+void zhd_server_drain_and_stop(struct zhd_server *srv);
+
+#endif

@@ -1,0 +1,285 @@
+/* zerohourd: configuration (defaults → INI file → flags), rule set, the nng
+ * service, and the signal loop (SIGHUP reloads, SIGTERM/SIGINT drain and exit).
+ * All scanning is in the engine library; all serving in server.c. */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "server.h"
+#include "zerohour/config.h"
+#include "zerohour/engine.h"
+#include "zerohour/log.h"
+#include "zerohour/wire.h"
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "Usage: zerohourd [OPTIONS]\n"
+            "\n"
+            "zerohourd is the zerohour engine: a long-running service that answers scan\n"
+            "requests from the zerohour CLI, the milter and libzerohour-client over nng\n"
+            "sockets, judging each message by its MIME structure, its attachments, YARA\n"
+            "rules and behavioural heuristics.\n"
+            "\n"
+            "Options (flags override the configuration file, which overrides defaults):\n"
+            "  -c, --config FILE       read settings from the INI file FILE\n"
+            "  -a, --address URL       listen on URL (ipc:///path or tcp://127.0.0.1:PORT);\n"
+            "                          repeat for several. Default: $ZEROHOUR_ADDRESS, else\n"
+            "                          ipc://$XDG_RUNTIME_DIR/zerohour.sock or\n"
+            "                          ipc:///tmp/zerohour-UID/zerohour.sock (root:\n"
+            "                          ipc:///run/zerohour/zerohour.sock)\n"
+            "  -r, --rules DIR         compile every *.yar/*.yara file below DIR\n"
+            "  -w, --workers N         scan worker threads (default: number of CPUs)\n"
+            "  -l, --log-level LEVEL   error, warn, info (default) or debug\n"
+            "  -s, --set NAME=VALUE    set any setting, e.g. --set limits.max_mime_parts=1000\n"
+            "      --check             load the configuration and compile the rules, then exit\n"
+            "      --print-config      print a sample configuration with every default\n"
+            "      --settings-markdown print the settings table in Markdown (for the README)\n"
+            "  -V, --version           print the version and exit\n"
+            "  -h, --help              print this help and exit\n"
+            "\n"
+            "Signals: SIGHUP recompiles the rules (the old set keeps serving if the new one\n"
+            "has errors); SIGTERM and SIGINT stop taking requests, answer the ones being\n"
+            "scanned, and exit.\n"
+            "\n"
+            "Exit status: 0 after a clean shutdown or a successful --check, 1 when the\n"
+            "configuration or the rules are invalid, 2 when the service cannot start\n"
+            "(address in use, permissions).\n"
+            "\n"
+            "Settings (INI section.name, defaults shown by --print-config):\n");
+    for (const struct zh_setting *s = zh_settings; s->name; s++)
+        fprintf(out, "  %s.%s = %s\n      %s\n", s->section, s->name, *s->def ? s->def : "(unset)",
+                s->help);
+}
+
+/* Create the parent directory of the default ipc socket, owner-only. */
+static int prepare_default_ipc(const char *url, char *err, size_t errlen)
+{
+    if (strncmp(url, "ipc://", 6))
+        return 0;
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s", url + 6);
+    char *slash = strrchr(dir, '/');
+    if (!slash || slash == dir)
+        return 0;
+    *slash = 0;
+    struct stat st;
+    if (stat(dir, &st) == 0)
+        return 0;
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+        snprintf(err, errlen, "cannot create %.900s for the default socket: %s", dir,
+                 strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    struct zh_config cfg;
+    char err[1024] = "";
+    const char *config_path = NULL;
+    int check_only = 0, rc = 1;
+    zh_engine *engine = NULL;
+    struct zhd_server *srv = NULL;
+    static const struct option longopts[] = {
+        {"config", required_argument, 0, 'c'},
+        {"address", required_argument, 0, 'a'},
+        {"rules", required_argument, 0, 'r'},
+        {"workers", required_argument, 0, 'w'},
+        {"log-level", required_argument, 0, 'l'},
+        {"set", required_argument, 0, 's'},
+        {"check", no_argument, 0, 1},
+        {"print-config", no_argument, 0, 2},
+        {"settings-markdown", no_argument, 0, 3},
+        {"version", no_argument, 0, 'V'},
+        {"help", no_argument, 0, 'h'},
+        {0},
+    };
+
+    if (zh_config_defaults(&cfg) != ZH_ERR_OK) {
+        fprintf(stderr, "zerohourd: out of memory\n");
+        return 1;
+    }
+    /* First pass: find --config and the informational options. */
+    int opt;
+    while ((opt = getopt_long(argc, argv, "c:a:r:w:l:s:Vh", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'c':
+            config_path = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            rc = 0;
+            goto out;
+        case 'V':
+            printf("zerohourd %s\n", ZH_VERSION);
+            rc = 0;
+            goto out;
+        case 2:
+            zh_config_write_sample(stdout);
+            rc = 0;
+            goto out;
+        case 3:
+            zh_config_write_markdown(stdout);
+            rc = 0;
+            goto out;
+        case '?':
+            fprintf(stderr, "Try 'zerohourd --help'.\n");
+            goto out;
+        default:
+            break;
+        }
+    }
+    if (config_path && zh_config_load(&cfg, config_path, err, sizeof err) != ZH_ERR_OK) {
+        fprintf(stderr, "zerohourd: %s\n", err);
+        goto out;
+    }
+    /* Second pass: flags override the file. */
+    int addresses_from_flags = 0;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "c:a:r:w:l:s:Vh", longopts, NULL)) != -1) {
+        const char *name = NULL, *value = optarg;
+        char buf[256];
+        switch (opt) {
+        case 'a':
+            if (!addresses_from_flags++)
+                zh_config_set(&cfg, "engine.address", "", NULL, 0), cfg.n_addresses = 0;
+            name = "engine.address";
+            break;
+        case 'r':
+            name = "engine.rules_dir";
+            break;
+        case 'w':
+            name = "engine.workers";
+            break;
+        case 'l':
+            name = "engine.log_level";
+            break;
+        case 's': {
+            const char *eq = strchr(optarg, '=');
+            if (!eq || (size_t)(eq - optarg) >= sizeof buf) {
+                fprintf(stderr, "zerohourd: --set wants NAME=VALUE, got \"%s\"\n", optarg);
+                goto out;
+            }
+            memcpy(buf, optarg, (size_t)(eq - optarg));
+            buf[eq - optarg] = 0;
+            name = buf;
+            value = eq + 1;
+            break;
+        }
+        case 1:
+            check_only = 1;
+            break;
+        default:
+            break;
+        }
+        if (name && zh_config_set(&cfg, name, value, err, sizeof err) != ZH_ERR_OK) {
+            fprintf(stderr, "zerohourd: %s\n", err);
+            goto out;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "zerohourd: unexpected argument \"%s\"; try 'zerohourd --help'\n",
+                argv[optind]);
+        goto out;
+    }
+    int level = zh_log_level_parse(cfg.log_level);
+    if (level < 0) {
+        fprintf(stderr, "zerohourd: log_level \"%s\" is not error, warn, info or debug\n",
+                cfg.log_level);
+        goto out;
+    }
+    zh_log_set_level(level);
+    if (cfg.max_message_bytes > 0 && cfg.suspicious_score > cfg.malicious_score) {
+        fprintf(stderr,
+                "zerohourd: suspicious_score (%lld) must not exceed malicious_score (%lld)\n",
+                (long long)cfg.suspicious_score, (long long)cfg.malicious_score);
+        goto out;
+    }
+    int default_address = cfg.n_addresses == 0;
+    if (default_address) {
+        char addr[PATH_MAX];
+        if (zh_default_address(addr, sizeof addr) != 0 ||
+            zh_config_set(&cfg, "engine.address", addr, err, sizeof err) != ZH_ERR_OK) {
+            fprintf(stderr, "zerohourd: cannot form the default address\n");
+            goto out;
+        }
+    }
+    size_t workers = (size_t)cfg.workers;
+    if (workers == 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        workers = n > 0 ? (size_t)n : 1;
+    }
+
+    /* Signals are taken by sigwait in this thread only: block them before any
+     * thread (nng's, the workers) starts so they inherit the mask. */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    struct zh_rules_report rep;
+    if (zh_engine_new(&cfg, &engine, &rep) != ZH_ERR_OK) {
+        fprintf(stderr, "zerohourd: rules in %s could not be compiled:\n", cfg.rules_dir);
+        for (size_t i = 0; i < rep.n_errors; i++)
+            fprintf(stderr, "  %s\n", rep.errors[i]);
+        zh_rules_report_free(&rep);
+        goto out;
+    }
+    if (check_only) {
+        printf("configuration ok; %u rules compiled from %s", rep.rule_count, cfg.rules_dir);
+        printf(rep.n_warnings ? " with %zu warning(s)\n" : "\n", rep.n_warnings);
+        for (size_t i = 0; i < rep.n_warnings; i++)
+            printf("  %s\n", rep.warnings[i]);
+        zh_rules_report_free(&rep);
+        rc = 0;
+        goto out;
+    }
+    zh_rules_report_free(&rep);
+    if (default_address && prepare_default_ipc(cfg.addresses[0], err, sizeof err) != 0) {
+        zh_log(ZH_LOG_ERROR, "%s", err);
+        rc = 2;
+        goto out;
+    }
+    if (zhd_server_start(engine, &cfg, workers, &srv, err, sizeof err) != 0) {
+        zh_log(ZH_LOG_ERROR, "cannot start: %s", err);
+        rc = 2;
+        goto out;
+    }
+    for (size_t i = 0; i < cfg.n_addresses; i++)
+        zh_log(ZH_LOG_INFO, "listening on %s", cfg.addresses[i]);
+    zh_log(ZH_LOG_INFO, "zerohourd %s ready: %zu workers, ruleset version %llu", ZH_VERSION,
+           workers, (unsigned long long)zh_engine_ruleset_version(engine));
+
+    for (;;) {
+        int sig = 0;
+        if (sigwait(&sigs, &sig) != 0)
+            continue;
+        if (sig == SIGHUP) {
+            zh_log(ZH_LOG_INFO, "SIGHUP: reloading rules");
+            zh_engine_reload(engine, &rep);
+            zh_rules_report_free(&rep);
+            continue;
+        }
+        zh_log(ZH_LOG_INFO, "%s: finishing requests in flight, then exiting", strsignal(sig));
+        break;
+    }
+    zhd_server_drain_and_stop(srv);
+    srv = NULL;
+    zh_log(ZH_LOG_INFO, "stopped");
+    rc = 0;
+out:
+    zh_engine_free(engine);
+    zh_config_free(&cfg);
+    return rc;
+}

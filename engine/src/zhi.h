@@ -1,0 +1,196 @@
+/* zhi.h — internals of the scanning library shared between its files: the
+ * per-scan arena, scan objects, the scan context handed to detectors, the
+ * reference-counted rule set and the detector interface. Not installed. */
+#ifndef ZHI_H
+#define ZHI_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <pthread.h>
+
+#include "zerohour/config.h"
+#include "zerohour/engine.h"
+#include "zerohour/error.h"
+
+/* ---- per-scan arena (arena.c) -------------------------------------------
+ * Bump allocator; everything a scan allocates comes from here and is released
+ * at once by zhi_arena_reset. The first block is kept across resets so a
+ * steady stream of ordinary mail allocates nothing from malloc. */
+struct zhi_arena_block;
+struct zhi_arena {
+    struct zhi_arena_block *head; /* current block; older ones linked behind */
+    struct zhi_arena_block *keep; /* the first block, reused after reset */
+    bool keep_in_use;
+    size_t block_size;
+};
+void zhi_arena_init(struct zhi_arena *a, size_t block_size);
+void *zhi_arena_alloc(struct zhi_arena *a, size_t n);                 /* NULL on OOM; 16-aligned */
+void *zhi_arena_memdup(struct zhi_arena *a, const void *p, size_t n); /* adds a NUL */
+char *zhi_arena_strdup(struct zhi_arena *a, const char *s);           /* NULL stays NULL */
+char *zhi_arena_printf(struct zhi_arena *a, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void zhi_arena_reset(struct zhi_arena *a);
+void zhi_arena_free(struct zhi_arena *a);
+
+/* ---- time ---------------------------------------------------------------- */
+uint64_t zhi_now_us(void); /* monotonic */
+int64_t zhi_unix_ms(void); /* wall clock */
+
+/* ---- type sniffing (sniff.c) --------------------------------------------- */
+enum zhi_type {
+    ZHI_T_DATA = 0,
+    ZHI_T_EMPTY,
+    ZHI_T_TEXT,
+    ZHI_T_HTML,
+    ZHI_T_PE,
+    ZHI_T_MZ,
+    ZHI_T_ELF,
+    ZHI_T_MACHO,
+    ZHI_T_SCRIPT,
+    ZHI_T_ZIP,
+    ZHI_T_RAR,
+    ZHI_T_7Z,
+    ZHI_T_GZIP,
+    ZHI_T_BZIP2,
+    ZHI_T_XZ,
+    ZHI_T_CAB,
+    ZHI_T_TAR,
+    ZHI_T_ARJ,
+    ZHI_T_LHA,
+    ZHI_T_OLE2,
+    ZHI_T_PDF,
+    ZHI_T_RTF,
+    ZHI_T_JPEG,
+    ZHI_T_PNG,
+    ZHI_T_GIF,
+    ZHI_T_BMP,
+    ZHI_T_LNK,
+    ZHI_T__COUNT
+};
+enum zhi_type zhi_sniff(const uint8_t *p, size_t n);
+const char *zhi_type_name(enum zhi_type t); /* "pe", "zip", ... */
+bool zhi_type_is_executable(enum zhi_type t);
+bool zhi_type_is_archive(enum zhi_type t);
+
+/* ---- scan objects -------------------------------------------------------- */
+enum zhi_kind { ZHI_K_HEADERS, ZHI_K_TEXT, ZHI_K_ATTACHMENT, ZHI_K_MEMBER };
+const char *zhi_kind_name(enum zhi_kind k);
+
+#define ZHI_OBJ_TRUNCATED 0x1u /* content ended early (bad encoding, short archive) */
+#define ZHI_OBJ_ENCRYPTED 0x2u /* archive member we could not decrypt */
+#define ZHI_OBJ_INLINE_UU 0x4u /* uuencoded block found inside a text part */
+
+struct zhi_object {
+    const char *path;          /* "2/document.zip/readme.exe"; arena */
+    const char *filename;      /* decoded name or NULL */
+    const char *ext;           /* last extension, lower-case, no dot, or "" */
+    const char *declared_type; /* "application/zip" or "" */
+    enum zhi_type sniffed;
+    enum zhi_kind kind;
+    const uint8_t *data; /* decoded content; arena or the request buffer */
+    size_t len;
+    int depth;         /* MIME depth + archive depth */
+    int archive_depth; /* 0 outside archives */
+    int parent;        /* index of the containing object, -1 for none */
+    unsigned flags;
+};
+
+/* ---- rule set (rules.c) --------------------------------------------------- */
+struct zhi_ruleset {
+    void *yr_rules; /* YR_RULES* (kept opaque outside rules.c/yara.c) */
+    uint64_t version;
+    unsigned rule_count;
+    atomic_int refs;
+};
+struct zhi_ruleset *zhi_ruleset_acquire(zh_engine *e);
+void zhi_ruleset_release(struct zhi_ruleset *rs);
+zh_err zhi_rules_compile(const char *dir, struct zhi_ruleset **out, struct zh_rules_report *rep);
+void zhi_ruleset_free(struct zhi_ruleset *rs);
+
+/* External variables rule authors can use; one table drives their
+ * declaration at compile time and their values at scan time. */
+struct zhi_scan;
+struct zhi_object;
+enum zhi_ext_type { ZHI_EXT_STR, ZHI_EXT_INT, ZHI_EXT_BOOL };
+struct zhi_external {
+    const char *name;
+    enum zhi_ext_type type;
+    const char *help;
+    const char *(*str)(const struct zhi_scan *s, const struct zhi_object *o);
+    int64_t (*num)(const struct zhi_scan *s, const struct zhi_object *o);
+};
+extern const struct zhi_external zhi_externals[];
+extern const size_t zhi_n_externals;
+
+/* ---- the scan context handed to detectors -------------------------------- */
+struct zhi_scan {
+    zh_engine *engine;
+    const struct zh_config *cfg;
+    struct zhi_ruleset *rules;
+    struct zhi_arena *arena;
+    const struct zh_scan_envelope *env;
+    int64_t received_at; /* env's, or now */
+    const char *subject; /* decoded, UTF-8, "" if none */
+    const char *from;    /* header From address, "" if none */
+    const char *message_id;
+    struct zhi_object *objects;
+    size_t n_objects, cap_objects;
+    struct zh_hit *hits;
+    size_t n_hits, cap_hits;
+    unsigned mime_warnings; /* bit per GMime parser warning seen */
+    uint64_t deadline_us;   /* monotonic; 0 = none */
+    bool client_deadline;   /* the deadline is the caller's, not the engine's */
+    bool timed_out;
+    void **thread_state; /* per-detector per-thread state, by index */
+};
+
+/* Append an object; returns its index or -1 on OOM. Strings must already live
+ * in the arena (or outlive the scan). */
+int zhi_scan_add_object(struct zhi_scan *s, const struct zhi_object *o);
+/* Record a hit; strings are copied into the arena. family/detail may be NULL. */
+zh_err zhi_scan_hit(struct zhi_scan *s, const char *detector, const char *rule, const char *object,
+                    int score, unsigned flags, const char *family, const char *const *aliases,
+                    size_t n_aliases, const char *detail_fmt, ...)
+    __attribute__((format(printf, 10, 11)));
+/* True (and marks the scan) when the deadline has passed. */
+bool zhi_scan_expired(struct zhi_scan *s);
+
+/* ---- stages --------------------------------------------------------------- */
+/* mime.c: flatten msg into objects. ZH_ERR_INVALID when it is no RFC 5322
+ * message; limit breaches are reported as hits and return ZH_ERR_OK. */
+struct zhi_mime; /* per-thread parser state */
+zh_err zhi_mime_new(struct zhi_mime **out);
+void zhi_mime_free(struct zhi_mime *m);
+zh_err zhi_mime_flatten(struct zhi_mime *m, struct zhi_scan *s, const uint8_t *msg, size_t len,
+                        char *err, size_t errlen);
+
+/* ---- detectors (engine/detectors/) ----------------------------------------
+ * One file per detector fills a const struct zh_detector; detectors/registry.c
+ * lists them once. init/fini: engine lifetime state (any thread);
+ * thread_init/thread_fini: state owned by one scanner thread; scan: examine
+ * s->objects and the envelope and record hits with zhi_scan_hit. */
+struct zh_detector {
+    const char *name;
+    unsigned flags;
+    zh_err (*init)(zh_engine *e, void **state);
+    zh_err (*thread_init)(void *state, void **tstate);
+    zh_err (*scan)(struct zhi_scan *s, void *state, void *tstate);
+    void (*thread_fini)(void *tstate);
+    void (*fini)(void *state);
+};
+extern const struct zh_detector *const zhi_detectors[];
+extern const size_t zhi_n_detectors;
+
+/* ---- counters (stats.c) ---------------------------------------------------- */
+struct zhi_detector_stats {
+    atomic_ullong calls, hits, errors, time_us;
+};
+struct zhi_stats;
+struct zhi_stats *zhi_stats_new(size_t n_detectors);
+void zhi_stats_free(struct zhi_stats *st);
+void zhi_stats_scan_done(struct zhi_stats *st, const struct zh_result *r);
+struct zhi_detector_stats *zhi_stats_detector(struct zhi_stats *st, size_t i);
+
+#endif

@@ -1,0 +1,120 @@
+/* Call/reply envelopes, names and the default address shared by the engine
+ * and the clients. Holds no state. */
+#include "zerohour/wire.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int zh_default_address(char *buf, size_t n)
+{
+    const char *env = getenv(ZH_ADDRESS_ENV);
+    int r;
+    if (env && *env) {
+        r = snprintf(buf, n, "%s", env);
+    } else if (geteuid() == 0) {
+        r = snprintf(buf, n, "ipc:///run/zerohour/zerohour.sock");
+    } else {
+        const char *xdg = getenv("XDG_RUNTIME_DIR");
+        struct stat st;
+        if (xdg && *xdg == '/' && stat(xdg, &st) == 0 && S_ISDIR(st.st_mode))
+            r = snprintf(buf, n, "ipc://%s/zerohour.sock", xdg);
+        else
+            r = snprintf(buf, n, "ipc:///tmp/zerohour-%u/zerohour.sock", (unsigned)geteuid());
+    }
+    return (r < 0 || (size_t)r >= n) ? -1 : 0;
+}
+
+const char *zh_status_name(int status)
+{
+    static const char *const names[] = {
+        [ZEROHOUR__V1__STATUS__STATUS_OK] = "ok",
+        [ZEROHOUR__V1__STATUS__STATUS_INVALID_ARGUMENT] = "invalid_argument",
+        [ZEROHOUR__V1__STATUS__STATUS_RESOURCE_EXHAUSTED] = "resource_exhausted",
+        [ZEROHOUR__V1__STATUS__STATUS_DEADLINE_EXCEEDED] = "deadline_exceeded",
+        [ZEROHOUR__V1__STATUS__STATUS_UNAVAILABLE] = "unavailable",
+        [ZEROHOUR__V1__STATUS__STATUS_INTERNAL] = "internal",
+        [ZEROHOUR__V1__STATUS__STATUS_UNIMPLEMENTED] = "unimplemented",
+    };
+    if (status < 0 || (size_t)status >= sizeof names / sizeof names[0] || !names[status])
+        return "unknown";
+    return names[status];
+}
+
+static const char *const verdict_names[][2] = {
+    [ZEROHOUR__V1__VERDICT__VERDICT_UNSPECIFIED] = {"unspecified", "UNSPECIFIED"},
+    [ZEROHOUR__V1__VERDICT__VERDICT_CLEAN] = {"clean", "CLEAN"},
+    [ZEROHOUR__V1__VERDICT__VERDICT_SUSPICIOUS] = {"suspicious", "SUSPICIOUS"},
+    [ZEROHOUR__V1__VERDICT__VERDICT_MALICIOUS] = {"malicious", "MALICIOUS"},
+    [ZEROHOUR__V1__VERDICT__VERDICT_DEFER] = {"defer", "DEFER"},
+    [ZEROHOUR__V1__VERDICT__VERDICT_TEMPFAIL] = {"tempfail", "TEMPFAIL"},
+};
+
+const char *zh_verdict_name(int verdict)
+{
+    if (verdict < 0 || (size_t)verdict >= sizeof verdict_names / sizeof verdict_names[0])
+        return "unknown";
+    return verdict_names[verdict][0];
+}
+
+const char *zh_verdict_label(int verdict)
+{
+    if (verdict < 0 || (size_t)verdict >= sizeof verdict_names / sizeof verdict_names[0])
+        return "UNKNOWN";
+    return verdict_names[verdict][1];
+}
+
+/* Pack `msg` (may be NULL) into a fresh buffer; returns NULL on failure. */
+static uint8_t *pack_inner(const ProtobufCMessage *msg, size_t *len)
+{
+    *len = msg ? protobuf_c_message_get_packed_size(msg) : 0;
+    uint8_t *buf = malloc(*len ? *len : 1);
+    if (buf && msg)
+        protobuf_c_message_pack(msg, buf);
+    return buf;
+}
+
+static uint8_t *pack_outer(const ProtobufCMessage *outer, size_t *len_out)
+{
+    size_t len = protobuf_c_message_get_packed_size(outer);
+    uint8_t *buf = malloc(len ? len : 1);
+    if (!buf)
+        return NULL;
+    protobuf_c_message_pack(outer, buf);
+    *len_out = len;
+    return buf;
+}
+
+uint8_t *zh_wire_pack_call(const char *method, const ProtobufCMessage *req, size_t *len_out)
+{
+    Zerohour__V1__Call call = ZEROHOUR__V1__CALL__INIT;
+    size_t plen;
+    uint8_t *payload = pack_inner(req, &plen);
+    if (!payload)
+        return NULL;
+    call.method = (char *)method;
+    call.payload.data = payload;
+    call.payload.len = plen;
+    uint8_t *out = pack_outer(&call.base, len_out);
+    free(payload);
+    return out;
+}
+
+uint8_t *zh_wire_pack_reply(int status, const char *message, const ProtobufCMessage *resp,
+                            size_t *len_out)
+{
+    Zerohour__V1__Reply reply = ZEROHOUR__V1__REPLY__INIT;
+    size_t plen;
+    uint8_t *payload = pack_inner(resp, &plen);
+    if (!payload)
+        return NULL;
+    reply.status = (Zerohour__V1__Status)status;
+    reply.message = (char *)(message ? message : "");
+    reply.payload.data = payload;
+    reply.payload.len = plen;
+    uint8_t *out = pack_outer(&reply.base, len_out);
+    free(payload);
+    return out;
+}
