@@ -364,7 +364,12 @@ zh_err zh_scanner_scan(zh_scanner *sc, const uint8_t *msg, size_t len,
         goto out;
     }
 
-    /* unpack: archives are opened by the archive detector stage (none yet) */
+    /* unpack */
+    if (zhi_unpack(s) != ZH_ERR_OK) {
+        finish(sc, ZEROHOUR__V1__STATUS__STATUS_INTERNAL, "out of memory while unpacking");
+        rc = ZH_ERR_FATAL;
+        goto out;
+    }
     uint64_t t2 = zhi_now_us();
     r->unpack_us = t2 - t1;
 

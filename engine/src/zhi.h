@@ -78,9 +78,11 @@ bool zhi_type_is_archive(enum zhi_type t);
 enum zhi_kind { ZHI_K_HEADERS, ZHI_K_TEXT, ZHI_K_ATTACHMENT, ZHI_K_MEMBER };
 const char *zhi_kind_name(enum zhi_kind k);
 
-#define ZHI_OBJ_TRUNCATED 0x1u /* content ended early (bad encoding, short archive) */
-#define ZHI_OBJ_ENCRYPTED 0x2u /* archive member we could not decrypt */
-#define ZHI_OBJ_INLINE_UU 0x4u /* uuencoded block found inside a text part */
+#define ZHI_OBJ_TRUNCATED 0x1u      /* content ended early (bad encoding, short archive) */
+#define ZHI_OBJ_ENCRYPTED 0x2u      /* archive member we could not decrypt */
+#define ZHI_OBJ_INLINE_UU 0x4u      /* uuencoded block found inside a text part */
+#define ZHI_OBJ_DECRYPTED 0x8u      /* encrypted member opened with a password from the text */
+#define ZHI_OBJ_HAS_ENCRYPTED 0x10u /* archive holding encrypted members */
 
 struct zhi_object {
     const char *path;          /* "2/document.zip/readme.exe"; arena */
@@ -165,6 +167,13 @@ zh_err zhi_mime_new(struct zhi_mime **out);
 void zhi_mime_free(struct zhi_mime *m);
 zh_err zhi_mime_flatten(struct zhi_mime *m, struct zhi_scan *s, const uint8_t *msg, size_t len,
                         char *err, size_t errlen);
+
+/* archive.c: open every archive object with libarchive (bounded by the
+ * archive_* settings) and append its members as objects, recursively. Limit
+ * breaches and malformed archives become hits; returns ZH_ERR_FATAL only on OOM. */
+zh_err zhi_unpack(struct zhi_scan *s);
+/* Candidate passwords from the text parts ("Password: 12345"), at most max. */
+size_t zhi_text_passwords(struct zhi_scan *s, const char **out, size_t max);
 
 /* ---- detectors (engine/detectors/) ----------------------------------------
  * One file per detector fills a const struct zh_detector; detectors/registry.c
