@@ -7,7 +7,7 @@
  * only counts with other signals (an executable, an archive, a forged sender).
  * Rules look only at decoded text parts (object_kind == "text"). */
 
-rule Lure_Mail_Transaction_Failed
+rule Lure_Mail_Transaction_Failed : lure_text
 {
     meta:
         description = "claims the message failed and the 'partial message' is attached (Mydoom)"
@@ -19,7 +19,7 @@ rule Lure_Mail_Transaction_Failed
         object_kind == "text" and any of them
 }
 
-rule Lure_Binary_Attachment_Encoding
+rule Lure_Binary_Attachment_Encoding : lure_text
 {
     meta:
         description = "claims the text was sent as a binary attachment because of its encoding (Mydoom)"
@@ -32,7 +32,7 @@ rule Lure_Binary_Attachment_Encoding
         object_kind == "text" and any of them
 }
 
-rule Lure_Delivery_Failure_Attachment
+rule Lure_Delivery_Failure_Attachment : lure_text
 {
     meta:
         description = "fake delivery failure pointing at the attachment (Mydoom, Mimail, Netsky)"
@@ -46,7 +46,7 @@ rule Lure_Delivery_Failure_Attachment
         object_kind == "text" and any of them
 }
 
-rule Lure_Read_Attached_Document
+rule Lure_Read_Attached_Document : lure_text
 {
     meta:
         description = "short imperative to open 'your document' or 'the attached file' (Sobig, Netsky, Bagle)"
@@ -58,4 +58,17 @@ rule Lure_Read_Attached_Document
         $d = /(i have|i've) (attached|sent) (your|the) (document|file)/ nocase
     condition:
         object_kind == "text" and filesize < 2048 and any of them
+}
+
+rule Lure_Account_Expiry : lure_text
+{
+    meta:
+        description = "claims the recipient's mail account expires or is disabled; details 'attached' (Mimail, Bagle)"
+        score = 15
+    strings:
+        $a = /(e-?mail|your|this) (address|account) (will be|is about to be|has been|is going to be) (temporar(il)?y )?(expir(ed|ing)|disabled|suspended|closed|blocked|deactivated)/ nocase
+        $b = /(e-?mail|your|this) (address|account) (will|is going to) (expire|be closed)/ nocase
+        $att = /(read|see|open) (the )?attach(ment|ed file)/ nocase
+    condition:
+        object_kind == "text" and ($a or $b) and $att
 }

@@ -2,7 +2,14 @@
  * run. Adding a detector = one file in this directory + one line below. */
 #include "../src/zhi.h"
 
-#define ZH_DETECTORS(X) X(yara)
+/* lure_text runs after yara: it judges the hits of YARA rules tagged lure_text. */
+#define ZH_DETECTORS(X)                                                                            \
+    X(yara)                                                                                        \
+    X(double_extension)                                                                            \
+    X(executable)                                                                                  \
+    X(archive_executable)                                                                          \
+    X(sender)                                                                                      \
+    X(lure_text)
 
 #define DECLARE(name) extern const struct zh_detector zh_detector_##name;
 ZH_DETECTORS(DECLARE)

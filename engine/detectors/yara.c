@@ -81,9 +81,18 @@ static int on_yara(YR_SCAN_CONTEXT *ctx, int message, void *data, void *ud)
             desc = meta->string;
         }
     }
+    /* A rule tagged with a detector's name reports under that detector, so
+     * rule authors can feed lure_text (or any detector) with YARA. */
+    const char *detector = "yara", *tag;
+    yr_rule_tags_foreach(rule, tag)
+    {
+        for (size_t i = 0; i < zhi_n_detectors; i++)
+            if (!strcmp(tag, zhi_detectors[i]->name))
+                detector = zhi_detectors[i]->name;
+    }
     const char *al[16];
     size_t n_al = split_aliases(mc->s->arena, aliases, al, 16);
-    zh_err rc = zhi_scan_hit(mc->s, "yara", rule->identifier, mc->o->path, score, 0, family, al,
+    zh_err rc = zhi_scan_hit(mc->s, detector, rule->identifier, mc->o->path, score, 0, family, al,
                              n_al, "%s", desc ? desc : "YARA rule matched");
     if (rc != ZH_ERR_OK) {
         mc->rc = rc;

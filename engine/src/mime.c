@@ -93,6 +93,7 @@ struct walk {
     struct zhi_mime *m;
     struct zhi_scan *s;
     unsigned parts;
+    unsigned in_message; /* > 0 while inside message/rfc822 parts */
     bool parts_reported, depth_reported;
 };
 
@@ -224,6 +225,7 @@ static void walk_leaf(struct walk *w, GMimePart *part, const char *spec, int dep
         .declared_type = declared ? declared : "",
         .depth = depth,
         .parent = parent,
+        .flags = w->in_message ? ZHI_OBJ_IN_MESSAGE : 0,
     };
     if (is_text) {
         char *text = g_mime_text_part_get_text(GMIME_TEXT_PART(part));
@@ -295,10 +297,12 @@ static void walk_object(struct walk *w, GMimeObject *obj, const char *spec, int 
         if (o.path && o.data)
             zhi_scan_add_object(s, &o);
         GMimeObject *body = g_mime_message_get_mime_part(inner);
+        w->in_message++;
         if (body && GMIME_IS_MULTIPART(body))
             walk_object(w, body, ispec, depth + 1, parent);
         else if (body)
             walk_object(w, body, child_spec(s->arena, ispec, 1), depth + 1, parent);
+        w->in_message--;
     } else if (GMIME_IS_PART(obj)) {
         walk_leaf(w, GMIME_PART(obj), *spec ? spec : "1", depth, parent);
     }
@@ -318,6 +322,25 @@ static const char *first_address(struct zhi_arena *a, InternetAddressList *list)
         }
     }
     return "";
+}
+
+static const char *from_name(struct zhi_arena *a, InternetAddressList *list)
+{
+    if (!list || internet_address_list_length(list) < 1)
+        return "";
+    const char *n = internet_address_get_name(internet_address_list_get_address(list, 0));
+    char *d = n ? zhi_arena_strdup(a, n) : NULL;
+    return d ? d : "";
+}
+
+static const char *lower_dup(struct zhi_arena *a, const char *v)
+{
+    char *d = v ? zhi_arena_strdup(a, v) : NULL;
+    if (!d)
+        return "";
+    for (char *p = d; *p; p++)
+        *p = (char)tolower((unsigned char)*p);
+    return d;
 }
 
 /* Parser warnings that mean GMime may have skipped input. */
@@ -343,6 +366,7 @@ zh_err zhi_mime_flatten(struct zhi_mime *m, struct zhi_scan *s, const uint8_t *m
         return ZH_ERR_INVALID;
     }
     m->warnings = 0;
+    s->from_name = s->top_type = s->report_type = "";
     size_t hlen = header_block_len(msg, len);
     struct zhi_object hdr = {
         .path = "headers",
@@ -374,6 +398,23 @@ zh_err zhi_mime_flatten(struct zhi_mime *m, struct zhi_scan *s, const uint8_t *m
     s->from = first_address(s->arena, g_mime_message_get_from(message));
     const char *mid = g_mime_message_get_message_id(message);
     s->message_id = mid ? zhi_arena_strdup(s->arena, mid) : "";
+    s->has_message_id_header =
+        g_mime_object_get_header(GMIME_OBJECT(message), "Message-ID") != NULL;
+    s->from_name = from_name(s->arena, g_mime_message_get_from(message));
+    s->has_date = g_mime_object_get_header(GMIME_OBJECT(message), "Date") != NULL;
+    GDateTime *date = s->has_date ? g_mime_message_get_date(message) : NULL;
+    s->date_ok = date != NULL;
+    s->date_unix = date ? g_date_time_to_unix(date) : 0;
+    GMimeObject *top = g_mime_message_get_mime_part(message);
+    s->top_type = s->report_type = "";
+    if (top) {
+        GMimeContentType *ct = g_mime_object_get_content_type(top);
+        char *mt = ct ? g_mime_content_type_get_mime_type(ct) : NULL;
+        const char *rt = ct ? g_mime_content_type_get_parameter(ct, "report-type") : NULL;
+        s->top_type = lower_dup(s->arena, mt);
+        s->report_type = lower_dup(s->arena, rt);
+        g_free(mt);
+    }
 
     struct walk w = {.m = m, .s = s};
     walk_object(&w, g_mime_message_get_mime_part(message), "", 1, -1);

@@ -3,6 +3,7 @@
  * set replace the old one while scans are still running on it. Publishing the
  * current set belongs to engine.c. */
 #include "zhi.h"
+#include "heuristics.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -118,6 +119,7 @@ void zhi_ruleset_free(struct zhi_ruleset *rs)
         return;
     if (rs->yr_rules)
         yr_rules_destroy(rs->yr_rules);
+    zhi_heuristics_free(rs->heur);
     free(rs);
 }
 
@@ -328,15 +330,21 @@ zh_err zhi_rules_compile(const char *dir, struct zhi_ruleset **out, struct zh_ru
     }
     if (rep->n_errors)
         goto out;
+    struct zhi_heuristics *heur = NULL;
+    if (zhi_heuristics_load(cc.root, &heur, rep) != ZH_ERR_OK)
+        goto out;
     if (yr_compiler_get_rules(c, &rules) != ERROR_SUCCESS) {
+        zhi_heuristics_free(heur);
         report_add(&rep->errors, &rep->n_errors, "cannot build the compiled rule set");
         goto out;
     }
     struct zhi_ruleset *rs = calloc(1, sizeof *rs);
     if (!rs) {
+        zhi_heuristics_free(heur);
         rc = ZH_ERR_FATAL;
         goto out;
     }
+    rs->heur = heur;
     YR_RULE *rule;
     unsigned count = 0;
     yr_rules_foreach(rules, rule) count++;

@@ -4,12 +4,16 @@
  *     highest score among its hits, so a lure phrase in both the text and the
  *     HTML alternative is not counted twice.
  *  2. The message score is the sum over distinct (detector, rule).
- *  3. score >= malicious_score → MALICIOUS; >= suspicious_score → SUSPICIOUS.
+ *  5. score >= malicious_score → MALICIOUS; >= suspicious_score → SUSPICIOUS.
+ *  3. Combinations from rules/heuristics.ini: when two named detectors both
+ *     scored, their bonus is added, as a hit of its own ("combination").
  *  4. A hit flagged unscannable (a limit was breached) makes the message at
  *     least SUSPICIOUS: a message not fully examined is never CLEAN. A scan that
  *     ran out of time is TEMPFAIL. */
 #include "zhi.h"
+#include "heuristics.h"
 
+#include <stdio.h>
 #include <string.h>
 
 zh_err zhi_verdict_decide(struct zhi_scan *s, struct zh_result *r);
@@ -33,6 +37,26 @@ zh_err zhi_verdict_decide(struct zhi_scan *s, struct zh_result *r)
         counted = best;
         if (counted)
             score += h->score;
+    }
+    /* Combinations look at which detectors scored before any bonus. */
+    const struct zhi_heuristics *heur = s->rules ? s->rules->heur : NULL;
+    size_t n_plain = s->n_hits;
+    for (size_t c = 0; heur && c < heur->n_combos; c++) {
+        const struct zhi_combo *cb = &heur->combos[c];
+        bool a = false, b = false;
+        for (size_t i = 0; i < n_plain; i++) {
+            if (s->hits[i].score <= 0)
+                continue;
+            a |= !strcmp(s->hits[i].detector, cb->a);
+            b |= !strcmp(s->hits[i].detector, cb->b);
+        }
+        if (a && b) {
+            char rule[160];
+            snprintf(rule, sizeof rule, "%s+%s", cb->a, cb->b);
+            zhi_scan_hit(s, "combination", rule, "", cb->bonus, 0, NULL, NULL, 0,
+                         "%s and %s both fired on this message", cb->a, cb->b);
+            score += cb->bonus;
+        }
     }
     if (score > 1000000)
         score = 1000000;

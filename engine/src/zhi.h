@@ -83,6 +83,7 @@ const char *zhi_kind_name(enum zhi_kind k);
 #define ZHI_OBJ_INLINE_UU 0x4u      /* uuencoded block found inside a text part */
 #define ZHI_OBJ_DECRYPTED 0x8u      /* encrypted member opened with a password from the text */
 #define ZHI_OBJ_HAS_ENCRYPTED 0x10u /* archive holding encrypted members */
+#define ZHI_OBJ_IN_MESSAGE 0x20u    /* inside an encapsulated message/rfc822 part */
 
 struct zhi_object {
     const char *path;          /* "2/document.zip/readme.exe"; arena */
@@ -100,8 +101,10 @@ struct zhi_object {
 };
 
 /* ---- rule set (rules.c) --------------------------------------------------- */
+struct zhi_heuristics;
 struct zhi_ruleset {
-    void *yr_rules; /* YR_RULES* (kept opaque outside rules.c/yara.c) */
+    void *yr_rules;              /* YR_RULES* (kept opaque outside rules.c/yara.c) */
+    struct zhi_heuristics *heur; /* rules/heuristics.ini */
     uint64_t version;
     unsigned rule_count;
     atomic_int refs;
@@ -137,6 +140,12 @@ struct zhi_scan {
     const char *subject; /* decoded, UTF-8, "" if none */
     const char *from;    /* header From address, "" if none */
     const char *message_id;
+    const char *from_name;   /* display name of the From address, "" if none */
+    const char *top_type;    /* top-level Content-Type, lower-case ("multipart/report") */
+    const char *report_type; /* its report-type parameter, lower-case, or "" */
+    bool has_date, date_ok;  /* a Date header exists / parses */
+    int64_t date_unix;       /* the Date header, unix seconds, when date_ok */
+    bool has_message_id_header;
     struct zhi_object *objects;
     size_t n_objects, cap_objects;
     struct zh_hit *hits;

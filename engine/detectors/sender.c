@@ -1,0 +1,330 @@
+/* sender: what mass-mailers do to senders — generated-looking local parts,
+ * a display name that claims another address, a From domain unrelated to
+ * the envelope, a HELO that is no domain name, missing or broken Message-ID
+ * and Date — and, statefully, one client IP sending under many From
+ * addresses within a window of the envelope's received_at. The state is a
+ * fixed table of client slots: memory is bounded whatever the traffic. */
+#include "../src/heuristics.h"
+#include "../src/zhi.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define FROM_PER_SLOT 32 /* distinct From hashes kept per client */
+
+struct slot {
+    uint64_t ip; /* hash of the client IP; 0 = free */
+    uint64_t from[FROM_PER_SLOT];
+    int64_t seen[FROM_PER_SLOT];
+    int64_t last;
+};
+
+struct sender_state {
+    pthread_mutex_t lock;
+    struct slot *slots;
+    size_t n_slots;
+};
+
+static uint64_t hash(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (; *s; s++)
+        h = (h ^ (uint8_t)tolower((unsigned char)*s)) * 1099511628211ULL;
+    return h ? h : 1;
+}
+
+static zh_err sender_init(zh_engine *e, void **state)
+{
+    struct sender_state *st = calloc(1, sizeof *st);
+    if (!st)
+        return ZH_ERR_FATAL;
+    pthread_mutex_init(&st->lock, NULL);
+    *state = st;
+    return ZH_ERR_OK;
+}
+
+static void sender_fini(void *state)
+{
+    struct sender_state *st = state;
+    pthread_mutex_destroy(&st->lock);
+    free(st->slots);
+    free(st);
+}
+
+/* Distinct From addresses this client used within the window, counting this one. */
+static int client_from_count(struct sender_state *st, const struct zhi_heuristics *h,
+                             const char *ip, const char *from, int64_t now_ms)
+{
+    int64_t window = (int64_t)h->many_from_window_s * 1000;
+    uint64_t ih = hash(ip), fh = hash(from);
+    int count = 0;
+    pthread_mutex_lock(&st->lock);
+    if (!st->slots || st->n_slots != (size_t)h->table_slots) {
+        /* First use, or the rules changed the table size: start over. */
+        free(st->slots);
+        st->n_slots = (size_t)h->table_slots;
+        st->slots = calloc(st->n_slots, sizeof *st->slots);
+        if (!st->slots) {
+            st->n_slots = 0;
+            pthread_mutex_unlock(&st->lock);
+            return 0;
+        }
+    }
+    struct slot *sl = &st->slots[ih % st->n_slots];
+    if (sl->ip != ih || now_ms - sl->last > window) {
+        /* Collision or stale: the newest client takes the slot. */
+        memset(sl, 0, sizeof *sl);
+        sl->ip = ih;
+    }
+    sl->last = now_ms;
+    int free_i = -1, oldest_i = 0;
+    bool known = false;
+    for (int i = 0; i < FROM_PER_SLOT; i++) {
+        if (sl->from[i] && now_ms - sl->seen[i] > window)
+            sl->from[i] = 0;
+        if (!sl->from[i]) {
+            if (free_i < 0)
+                free_i = i;
+            continue;
+        }
+        if (sl->from[i] == fh) {
+            sl->seen[i] = now_ms;
+            known = true;
+        }
+        if (sl->seen[i] < sl->seen[oldest_i])
+            oldest_i = i;
+        count++;
+    }
+    if (!known) {
+        int at = free_i >= 0 ? free_i : oldest_i;
+        if (free_i < 0)
+            count--;
+        sl->from[at] = fh;
+        sl->seen[at] = now_ms;
+        count++;
+    }
+    pthread_mutex_unlock(&st->lock);
+    return count;
+}
+
+static bool vowel(char c)
+{
+    c = (char)tolower((unsigned char)c);
+    return c == 'a' || c == 'e' || c == 'i' || c == 'o' || c == 'u' || c == 'y';
+}
+
+/* Generated local parts: long consonant runs ("kjhsdf"), letters and digits
+ * shuffled together ("a8d7f6g"), no vowels at all. Names, initials,
+ * role accounts and year suffixes ("jsmith1987") are not. */
+static const char *random_local(const char *local, char *why, size_t whylen)
+{
+    size_t n = strcspn(local, "@");
+    size_t letters = 0, digits = 0, vowels = 0, run = 0, max_run = 0, switches = 0;
+    int prev = -1;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)local[i];
+        int cls = isdigit(c) ? 1 : isalpha(c) ? 0 : 2;
+        if (cls == 0) {
+            letters++;
+            if (vowel((char)c)) {
+                vowels++;
+                run = 0;
+            } else if (++run > max_run) {
+                max_run = run;
+            }
+        } else {
+            run = 0;
+            digits += cls == 1;
+        }
+        if (cls != 2 && prev != -1 && prev != 2 && cls != prev)
+            switches++;
+        prev = cls;
+    }
+    if (letters + digits < 6)
+        return NULL;
+    if (max_run >= 5) {
+        snprintf(why, whylen, "%zu consonants in a row", max_run);
+        return why;
+    }
+    if (letters >= 6 && vowels == 0) {
+        snprintf(why, whylen, "no vowels");
+        return why;
+    }
+    if (switches >= 4 && digits >= 3) {
+        snprintf(why, whylen, "letters and digits interleaved %zu times", switches);
+        return why;
+    }
+    return NULL;
+}
+
+/* The organisational part of a domain: the last two labels, or three when
+ * the second-level label is short ("example.co.uk"). */
+static const char *org_domain(const char *d)
+{
+    if (!d)
+        return "";
+    const char *at = strrchr(d, '@');
+    if (at)
+        d = at + 1;
+    const char *end = d + strlen(d);
+    int dots = 0;
+    const char *p = end, *cut = d;
+    while (p > d) {
+        p--;
+        if (*p == '.') {
+            dots++;
+            const char *label = p + 1;
+            if (dots == 2) {
+                size_t sld = (size_t)(strchr(label, '.') - label);
+                if (sld > 3) {
+                    cut = label;
+                    break;
+                }
+            } else if (dots == 3) {
+                cut = label;
+                break;
+            }
+        }
+    }
+    return cut;
+}
+
+static bool same_org(const char *a, const char *b)
+{
+    return *a && *b && !strcasecmp(org_domain(a), org_domain(b));
+}
+
+/* Addresses that cannot be an outside client: loopback, RFC 1918, link-local,
+ * IPv6 loopback/ULA. "Outside" claims are only judged for other clients. */
+static bool internal_ip(const char *ip)
+{
+    unsigned a, b;
+    if (!ip || !*ip)
+        return true; /* unknown: do not judge */
+    if (sscanf(ip, "%u.%u.", &a, &b) == 2)
+        return a == 10 || a == 127 || (a == 172 && b >= 16 && b <= 31) || (a == 192 && b == 168) ||
+               (a == 169 && b == 254);
+    return !strcmp(ip, "::1") || !strncasecmp(ip, "fc", 2) || !strncasecmp(ip, "fd", 2) ||
+           !strncasecmp(ip, "fe80", 4);
+}
+
+/* Which recipient domain an outside client pretends to be: as its HELO (mail
+ * servers never greet a domain with its own name), as the From domain, or as
+ * the Message-ID's domain while From is elsewhere. Exact domains: sister
+ * departments under one parent domain legitimately mail each other. */
+static const char *claims_recipient(const struct zhi_scan *s, const char *fdom, char *what,
+                                    size_t whatlen)
+{
+    const struct zh_scan_envelope *env = s->env;
+    if (internal_ip(env->client_ip))
+        return NULL;
+    const char *mid_at = s->message_id ? strrchr(s->message_id, '@') : NULL;
+    for (size_t i = 0; i < env->n_rcpt; i++) {
+        const char *r = env->rcpt_to[i] ? strchr(env->rcpt_to[i], '@') : NULL;
+        if (!r || !*++r)
+            continue;
+        if (env->helo && !strcasecmp(env->helo, r)) {
+            snprintf(what, whatlen, "HELO %s", env->helo);
+            return r;
+        }
+        if (fdom && !strcasecmp(fdom, r)) {
+            snprintf(what, whatlen, "From %s", s->from);
+            return r;
+        }
+        if (mid_at && (!fdom || strcasecmp(fdom, r)) && !strcasecmp(mid_at + 1, r)) {
+            snprintf(what, whatlen, "Message-ID <%s>", s->message_id);
+            return r;
+        }
+    }
+    return NULL;
+}
+
+/* RFC 5322 msg-id: <left@right>; GMime already removed the brackets. */
+static bool message_id_ok(const char *mid)
+{
+    const char *at = strchr(mid, '@');
+    return at && at != mid && at[1] && !strchr(at + 1, '@') && !strpbrk(mid, " \t<>");
+}
+
+static zh_err sender_scan(struct zhi_scan *s, void *state, void *tstate)
+{
+    if (!s->rules->heur)
+        return ZH_ERR_OK; /* no heuristics.ini in this rule set */
+    struct sender_state *st = state;
+    const struct zhi_heuristics *h = s->rules->heur;
+    const struct zh_scan_envelope *env = s->env;
+    const char *from = s->from ? s->from : "";
+    zh_err rc = ZH_ERR_OK;
+    char why[96];
+
+    if (*from && random_local(from, why, sizeof why))
+        rc = zhi_scan_hit(s, "sender", "random_local_part", "headers",
+                          h->scores[ZHI_S_sender_random_local], 0, NULL, NULL, 0,
+                          "From address \"%s\" looks generated (%s)", from, why);
+    /* "support@microsoft.com" <x7f9q@random.example> */
+    const char *claimed = s->from_name ? strchr(s->from_name, '@') : NULL;
+    if (rc == ZH_ERR_OK && claimed && *from && !strcasestr(s->from_name, from) &&
+        strchr(claimed + 1, '.'))
+        rc =
+            zhi_scan_hit(s, "sender", "display_name_spoof", "headers",
+                         h->scores[ZHI_S_sender_display_spoof], 0, NULL, NULL, 0,
+                         "display name \"%s\" claims an address other than %s", s->from_name, from);
+    const char *mail_from = env->mail_from ? env->mail_from : "";
+    const char *helo = env->helo ? env->helo : "";
+    const char *fdom = strchr(from, '@');
+    if (rc == ZH_ERR_OK && fdom && *mail_from && strchr(mail_from, '@') &&
+        !same_org(fdom + 1, strchr(mail_from, '@') + 1) && !same_org(fdom + 1, helo))
+        rc = zhi_scan_hit(s, "sender", "domain_mismatch", "headers",
+                          h->scores[ZHI_S_sender_domain_mismatch], 0, NULL, NULL, 0,
+                          "From domain %s matches neither the envelope sender %s nor HELO %s",
+                          fdom + 1, mail_from, *helo ? helo : "(none)");
+    /* Mail servers greet with a domain name or an address literal; a bare
+     * word ("HOME-3F2A1B") is a desktop sending mail itself. */
+    if (rc == ZH_ERR_OK && *helo && !strchr(helo, '.') && helo[0] != '[' &&
+        strcasecmp(helo, "localhost"))
+        rc = zhi_scan_hit(s, "sender", "bare_helo", "headers", h->scores[ZHI_S_sender_bare_helo], 0,
+                          NULL, NULL, 0, "HELO \"%s\" is not a domain name", helo);
+    if (rc == ZH_ERR_OK && (!s->has_message_id_header || !message_id_ok(s->message_id)))
+        rc = zhi_scan_hit(s, "sender", "bad_message_id", "headers",
+                          h->scores[ZHI_S_sender_no_message_id], 0, NULL, NULL, 0,
+                          s->has_message_id_header ? "Message-ID \"%s\" is malformed"
+                                                   : "no Message-ID header%s",
+                          s->has_message_id_header ? s->message_id : "");
+    char what[320];
+    const char *own = claims_recipient(s, fdom ? fdom + 1 : NULL, what, sizeof what);
+    if (rc == ZH_ERR_OK && own)
+        rc = zhi_scan_hit(s, "sender", "claims_recipient_domain", "headers",
+                          h->scores[ZHI_S_sender_claims_recipient_domain], 0, NULL, NULL, 0,
+                          "outside client %s presents itself as the recipient's domain %s (%s)",
+                          env->client_ip, own, what);
+    if (rc == ZH_ERR_OK && (!s->has_date || !s->date_ok))
+        rc = zhi_scan_hit(s, "sender", "bad_date", "headers", h->scores[ZHI_S_sender_bad_date], 0,
+                          NULL, NULL, 0,
+                          s->has_date ? "Date header does not parse" : "no Date header");
+    /* Infected desktops have wrong clocks and worms invent dates; a Date a
+     * day ahead of arrival is neither. (Old mail scanned now is not judged.) */
+    else if (rc == ZH_ERR_OK && s->date_unix > s->received_at / 1000 + 24 * 3600)
+        rc = zhi_scan_hit(s, "sender", "future_date", "headers", h->scores[ZHI_S_sender_bad_date],
+                          0, NULL, NULL, 0, "Date is %lld hours after the message arrived",
+                          (long long)((s->date_unix - s->received_at / 1000) / 3600));
+    if (rc == ZH_ERR_OK && env->client_ip && *env->client_ip && *from) {
+        int n = client_from_count(st, h, env->client_ip, from, s->received_at);
+        if (n > h->many_from_threshold)
+            rc = zhi_scan_hit(s, "sender", "many_from_addresses", "headers",
+                              h->scores[ZHI_S_sender_many_from], 0, NULL, NULL, 0,
+                              "client %s sent under %d distinct From addresses within %d s",
+                              env->client_ip, n, h->many_from_window_s);
+    }
+    return rc;
+}
+
+const struct zh_detector zh_detector_sender = {
+    .name = "sender",
+    .init = sender_init,
+    .scan = sender_scan,
+    .fini = sender_fini,
+};

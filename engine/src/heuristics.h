@@ -1,0 +1,82 @@
+/* heuristics.h — the behavioural heuristics' data: extension classes, the
+ * score of every signal, combination bonuses and sender parameters, read from
+ * rules/heuristics.ini with the YARA rules and versioned with them. */
+#ifndef ZHI_HEURISTICS_H
+#define ZHI_HEURISTICS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "zerohour/engine.h"
+
+/* Every score a heuristic can give, with its help text. The values live in
+ * rules/heuristics.ini [scores]; a missing one is a rule-set error. */
+#define ZHI_SCORES(X)                                                                              \
+    X(double_extension, "an executable extension after a document or media extension")             \
+    X(double_extension_hidden, "added when padding, a bidi override or a CLSID hides the real "    \
+                               "extension")                                                        \
+    X(executable_attachment, "an attachment whose name has an executable extension")               \
+    X(executable_content, "an attachment whose bytes are an executable (PE, ELF, script)")         \
+    X(content_mismatch, "executable bytes under a document/media name or declared type")           \
+    X(executable_in_archive, "an executable name inside an archive (content unseen or not a "      \
+                             "program)")                                                           \
+    X(program_in_archive, "program bytes (PE, ELF, Mach-O) inside an archive")                     \
+    X(active_in_archive, "active content (HTML, HTA, SVG) inside an archive")                      \
+    X(archive_in_archive, "an archive inside an archive")                                          \
+    X(encrypted_archive, "an archive with encrypted members")                                      \
+    X(encrypted_archive_password, "an encrypted archive whose password is written in the text")    \
+    X(sender_random_local, "a generated-looking local part in the From address")                   \
+    X(sender_display_spoof, "a display name that claims another address")                          \
+    X(sender_domain_mismatch, "From domain unrelated to envelope sender, HELO and client")         \
+    X(sender_no_message_id, "a missing or malformed Message-ID")                                   \
+    X(sender_bad_date, "a missing or malformed Date")                                              \
+    X(sender_bare_helo, "a HELO name that is no domain name (a desktop talking SMTP)")             \
+    X(sender_claims_recipient_domain, "an outside client claiming the recipient's own domain "     \
+                                      "(HELO, From or Message-ID)")                                \
+    X(sender_many_from, "one client sending under many From addresses within the window")
+
+enum zhi_score_id {
+#define ID(name, help) ZHI_S_##name,
+    ZHI_SCORES(ID)
+#undef ID
+        ZHI_S__COUNT
+};
+
+/* Extension classes. An extension may be in several ("html" is a document
+ * before another extension and active content as the last one). */
+enum zhi_ext_class {
+    ZHI_C_EXECUTABLE = 0, /* runs when opened: exe scr pif vbs js ... */
+    ZHI_C_ACTIVE,         /* active content that is no program: html hta svg ... */
+    ZHI_C_DOCUMENT,
+    ZHI_C_MEDIA,
+    ZHI_C_ARCHIVE,
+    ZHI_C__COUNT
+};
+
+struct zhi_combo {
+    char *a, *b; /* detector names */
+    int bonus;
+};
+
+struct zhi_heuristics {
+    int scores[ZHI_S__COUNT];
+    char **ext[ZHI_C__COUNT]; /* sorted lists per class */
+    size_t n_ext[ZHI_C__COUNT];
+    struct zhi_combo *combos;
+    size_t n_combos;
+    /* [sender] */
+    int many_from_window_s;  /* sliding window for the per-client From count */
+    int many_from_threshold; /* distinct From addresses that make a burst */
+    int table_slots;         /* client IPs remembered (bounded memory) */
+};
+
+/* Load DIR/heuristics.ini. Errors/warnings go to rep as "heuristics.ini:LINE: ...".
+ * The weights are not built in: without the file *out is NULL (a warning),
+ * and the heuristic detectors stay silent. */
+zh_err zhi_heuristics_load(const char *dir, struct zhi_heuristics **out,
+                           struct zh_rules_report *rep);
+void zhi_heuristics_free(struct zhi_heuristics *h);
+bool zhi_ext_in(const struct zhi_heuristics *h, enum zhi_ext_class c, const char *ext);
+const char *zhi_score_name(enum zhi_score_id id);
+
+#endif
