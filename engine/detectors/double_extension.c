@@ -7,6 +7,7 @@
 #include "../src/zhi.h"
 
 #include <ctype.h>
+#include <stdio.h>
 #include <string.h>
 
 /* Unicode format controls that reorder or hide text (UTF-8). */
@@ -77,9 +78,11 @@ static zh_err check_name(struct zhi_scan *s, const struct zhi_heuristics *h,
         n--;
     name[n] = 0;
     bool clsid = false;
+    char clsid_s[40] = "";
     const char *brace = strrchr(name, '{');
     if (brace && brace > name && brace[-1] == '.' && is_clsid(brace, strlen(brace))) {
         clsid = true;
+        snprintf(clsid_s, sizeof clsid_s, "%s", brace);
         n = (size_t)(brace - name - 1);
         name[n] = 0;
     }
@@ -100,8 +103,8 @@ static zh_err check_name(struct zhi_scan *s, const struct zhi_heuristics *h,
         has_prev && (zhi_ext_in(h, ZHI_C_DOCUMENT, prev) || zhi_ext_in(h, ZHI_C_MEDIA, prev));
     /* A CLSID name hides whatever comes before it; a bidi override makes
      * the visible extension a lie even without a second dot. */
-    bool fires = ((last_exec || last_active) && prev_decoy && strcmp(prev, last)) ||
-                 (clsid && (has_prev || last_exec)) || (hidden_bidi && last_exec);
+    bool fires = ((last_exec || last_active) && prev_decoy && strcmp(prev, last)) || clsid ||
+                 (hidden_bidi && last_exec);
     if (!fires)
         return ZH_ERR_OK;
     bool hidden = hidden_bidi || clsid || pad >= 3;

@@ -124,6 +124,20 @@ static int on_key(void *ud, const char *section, const char *name, const char *v
         h->n_combos++;
         return 1;
     }
+    if (!strcmp(section, "caps")) {
+        int cap;
+        if (!parse_int(value, 0, 100000, &cap))
+            return set_err(l, "cap %s: \"%s\" is not a non-negative integer", name, value);
+        struct zhi_combo *g = realloc(h->caps, (h->n_caps + 1) * sizeof *g);
+        if (!g)
+            return set_err(l, "out of memory");
+        h->caps = g;
+        g[h->n_caps].a = strdup(name);
+        g[h->n_caps].b = NULL;
+        g[h->n_caps].bonus = cap;
+        h->n_caps++;
+        return 1;
+    }
     if (!strcmp(section, "sender")) {
         int *field = !strcmp(name, "many_from_window_s")    ? &h->many_from_window_s
                      : !strcmp(name, "many_from_threshold") ? &h->many_from_threshold
@@ -152,6 +166,9 @@ void zhi_heuristics_free(struct zhi_heuristics *h)
         free(h->combos[i].b);
     }
     free(h->combos);
+    for (size_t i = 0; i < h->n_caps; i++)
+        free(h->caps[i].a);
+    free(h->caps);
     free(h);
 }
 
@@ -219,6 +236,14 @@ zh_err zhi_heuristics_load(const char *dir, struct zhi_heuristics **out,
             report(&rep->errors, &rep->n_errors,
                    "heuristics.ini: error: combination %s+%s names an unknown detector",
                    l.h->combos[i].a, l.h->combos[i].b);
+    }
+    for (size_t i = 0; i < l.h->n_caps; i++) {
+        bool ok = false;
+        for (size_t d = 0; d < zhi_n_detectors; d++)
+            ok |= !strcmp(zhi_detectors[d]->name, l.h->caps[i].a);
+        if (!ok)
+            report(&rep->errors, &rep->n_errors,
+                   "heuristics.ini: error: [caps] %s is not a detector", l.h->caps[i].a);
     }
     if (rep->n_errors) {
         zhi_heuristics_free(l.h);

@@ -3,7 +3,9 @@
  *  1. A rule counts once per message: the score of (detector, rule) is the
  *     highest score among its hits, so a lure phrase in both the text and the
  *     HTML alternative is not counted twice.
- *  2. The message score is the sum over distinct (detector, rule).
+ *  2. The message score is the sum over distinct (detector, rule); a
+ *     detector with a cap in rules/heuristics.ini [caps] contributes at most
+ *     that much (several odd things about a sender are still one signal).
  *  5. score >= malicious_score → MALICIOUS; >= suspicious_score → SUSPICIOUS.
  *  3. Combinations from rules/heuristics.ini: when two named detectors both
  *     scored, their bonus is added, as a hit of its own ("combination").
@@ -20,12 +22,17 @@ zh_err zhi_verdict_decide(struct zhi_scan *s, struct zh_result *r);
 
 zh_err zhi_verdict_decide(struct zhi_scan *s, struct zh_result *r)
 {
-    long score = 0;
+    const struct zhi_heuristics *heur = s->rules ? s->rules->heur : NULL;
+    struct {
+        const char *detector;
+        long sum;
+    } per[32];
+    size_t n_per = 0;
     bool unscannable = false;
     for (size_t i = 0; i < s->n_hits; i++) {
         const struct zh_hit *h = &s->hits[i];
         unscannable |= (h->flags & ZH_HIT_UNSCANNABLE) != 0;
-        bool counted = false, best = true;
+        bool best = true;
         for (size_t j = 0; j < s->n_hits && best; j++) {
             const struct zh_hit *o = &s->hits[j];
             if (j == i || strcmp(o->detector, h->detector) || strcmp(o->rule, h->rule))
@@ -34,12 +41,28 @@ zh_err zhi_verdict_decide(struct zhi_scan *s, struct zh_result *r)
             if (o->score > h->score || (o->score == h->score && j < i))
                 best = false;
         }
-        counted = best;
-        if (counted)
-            score += h->score;
+        if (!best)
+            continue;
+        size_t d = 0;
+        while (d < n_per && strcmp(per[d].detector, h->detector))
+            d++;
+        if (d == n_per) {
+            if (n_per == sizeof per / sizeof per[0])
+                d = n_per - 1; /* more detectors than slots: pool the rest */
+            else
+                per[n_per++] = (typeof(per[0])){h->detector, 0};
+        }
+        per[d].sum += h->score;
+    }
+    long score = 0;
+    for (size_t d = 0; d < n_per; d++) {
+        long v = per[d].sum;
+        for (size_t c = 0; heur && c < heur->n_caps; c++)
+            if (!strcmp(heur->caps[c].a, per[d].detector) && v > heur->caps[c].bonus)
+                v = heur->caps[c].bonus;
+        score += v;
     }
     /* Combinations look at which detectors scored before any bonus. */
-    const struct zhi_heuristics *heur = s->rules ? s->rules->heur : NULL;
     size_t n_plain = s->n_hits;
     for (size_t c = 0; heur && c < heur->n_combos; c++) {
         const struct zhi_combo *cb = &heur->combos[c];
