@@ -1,0 +1,20 @@
+"""The README's settings table is the one zerohourd prints from its settings
+table; this keeps the documentation of limits from drifting."""
+import subprocess
+import unittest
+
+from zhtest import binary, SRC
+
+
+class DocsTest(unittest.TestCase):
+    def test_settings_table_in_readme(self):
+        table = subprocess.run([binary("zerohourd"), "--settings-markdown"], capture_output=True,
+                               text=True, check=True).stdout
+        with open(f"{SRC}/README.md", encoding="utf-8") as f:
+            readme = f.read()
+        self.assertIn(table, readme, "README.md's settings table differs from "
+                      "`zerohourd --settings-markdown`; paste the new output into it")
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
