@@ -302,6 +302,11 @@ static void dispatch(struct worker *w, const uint8_t *body, size_t len, struct c
                    "request is not a zerohour.v1.Call protobuf message (%zu bytes)", len);
         goto reply;
     }
+    if (!call->method || !*call->method) {
+        set_status(c, ZEROHOUR__V1__STATUS__STATUS_INVALID_ARGUMENT,
+                   "request names no method (%zu bytes)", len);
+        goto reply;
+    }
     const ProtobufCMethodDescriptor *m =
         protobuf_c_service_descriptor_get_method_by_name(d, call->method);
     if (!m) {

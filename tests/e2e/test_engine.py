@@ -97,6 +97,8 @@ class EngineTest(unittest.TestCase):
             return r.stdout.strip()
 
         self.assertIn("status=invalid_argument", call("--raw", junk))
+        empty = write(self.tmp, "empty", b"")
+        self.assertIn("status=invalid_argument", call("--raw", empty))
         self.assertIn("status=unimplemented", call("--method", "Explode"))
         self.assertIn("status=invalid_argument", call("--method", "Scan", "--payload", junk))
         out = call("--method", "Ping")
