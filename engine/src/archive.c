@@ -157,24 +157,6 @@ static const char *raw_member_name(struct zhi_arena *a, const struct zhi_object 
     return "data";
 }
 
-static const char *extension(struct zhi_arena *a, const char *name)
-{
-    size_t n = strlen(name);
-    while (n && (name[n - 1] == '.' || name[n - 1] == ' '))
-        n--;
-    size_t i = n;
-    while (i && name[i - 1] != '.')
-        i--;
-    if (i == 0 || n - i == 0 || n - i > 16)
-        return "";
-    char *e = zhi_arena_memdup(a, name + i, n - i);
-    if (!e)
-        return "";
-    for (char *p = e; *p; p++)
-        *p = (char)tolower((unsigned char)*p);
-    return e;
-}
-
 struct grow {
     uint8_t *p;
     size_t len, cap;
@@ -335,7 +317,7 @@ static zh_err unpack_one(struct unpack *u, size_t idx)
             .parent = (int)idx,
             .flags = flags,
         };
-        m.ext = m.filename ? extension(s->arena, m.filename) : "";
+        m.ext = zhi_extension_of(s->arena, m.filename);
         m.sniffed = zhi_sniff(m.data, m.len);
         if (!m.data || !m.filename || zhi_scan_add_object(s, &m) < 0) {
             rc = ZH_ERR_FATAL;

@@ -172,24 +172,6 @@ void zhi_heuristics_free(struct zhi_heuristics *h)
     free(h);
 }
 
-static void report(char ***list, size_t *n, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void report(char ***list, size_t *n, const char *fmt, ...)
-{
-    char buf[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    char **g = realloc(*list, (*n + 1) * sizeof *g);
-    if (g && (g[*n] = strdup(buf))) {
-        *list = g;
-        (*n)++;
-    } else if (g) {
-        *list = g;
-    }
-}
-
 zh_err zhi_heuristics_load(const char *dir, struct zhi_heuristics **out,
                            struct zh_rules_report *rep)
 {
@@ -198,8 +180,8 @@ zh_err zhi_heuristics_load(const char *dir, struct zhi_heuristics **out,
     *out = NULL;
     if (access(path, F_OK) != 0 && errno == ENOENT) {
         /* A directory of YARA rules alone is a valid rule set. */
-        report(&rep->warnings, &rep->n_warnings,
-               "heuristics.ini: warning: not found; behavioural heuristics are off");
+        zhi_report_add(&rep->warnings, &rep->n_warnings,
+                       "heuristics.ini: warning: not found; behavioural heuristics are off");
         return ZH_ERR_OK;
     }
     struct load l = {.h = calloc(1, sizeof *l.h)};
@@ -210,22 +192,22 @@ zh_err zhi_heuristics_load(const char *dir, struct zhi_heuristics **out,
     l.h->table_slots = 65536;
     FILE *f = fopen(path, "r");
     if (!f) {
-        report(&rep->errors, &rep->n_errors, "heuristics.ini: %s", strerror(errno));
+        zhi_report_add(&rep->errors, &rep->n_errors, "heuristics.ini: %s", strerror(errno));
         zhi_heuristics_free(l.h);
         return ZH_ERR_INVALID;
     }
     int line = ini_parse_file(f, on_key, &l);
     fclose(f);
     if (line != 0) {
-        report(&rep->errors, &rep->n_errors, "heuristics.ini:%d: error: %s", line,
-               l.err[0] ? l.err : "syntax error");
+        zhi_report_add(&rep->errors, &rep->n_errors, "heuristics.ini:%d: error: %s", line,
+                       l.err[0] ? l.err : "syntax error");
         zhi_heuristics_free(l.h);
         return ZH_ERR_INVALID;
     }
     for (int i = 0; i < ZHI_S__COUNT; i++)
         if (!l.seen[i])
-            report(&rep->errors, &rep->n_errors, "heuristics.ini: error: [scores] %s is missing",
-                   score_names[i]);
+            zhi_report_add(&rep->errors, &rep->n_errors,
+                           "heuristics.ini: error: [scores] %s is missing", score_names[i]);
     for (size_t i = 0; i < l.h->n_combos; i++) {
         bool ok_a = false, ok_b = false;
         for (size_t d = 0; d < zhi_n_detectors; d++) {
@@ -233,17 +215,17 @@ zh_err zhi_heuristics_load(const char *dir, struct zhi_heuristics **out,
             ok_b |= !strcmp(zhi_detectors[d]->name, l.h->combos[i].b);
         }
         if (!ok_a || !ok_b)
-            report(&rep->errors, &rep->n_errors,
-                   "heuristics.ini: error: combination %s+%s names an unknown detector",
-                   l.h->combos[i].a, l.h->combos[i].b);
+            zhi_report_add(&rep->errors, &rep->n_errors,
+                           "heuristics.ini: error: combination %s+%s names an unknown detector",
+                           l.h->combos[i].a, l.h->combos[i].b);
     }
     for (size_t i = 0; i < l.h->n_caps; i++) {
         bool ok = false;
         for (size_t d = 0; d < zhi_n_detectors; d++)
             ok |= !strcmp(zhi_detectors[d]->name, l.h->caps[i].a);
         if (!ok)
-            report(&rep->errors, &rep->n_errors,
-                   "heuristics.ini: error: [caps] %s is not a detector", l.h->caps[i].a);
+            zhi_report_add(&rep->errors, &rep->n_errors,
+                           "heuristics.ini: error: [caps] %s is not a detector", l.h->caps[i].a);
     }
     if (rep->n_errors) {
         zhi_heuristics_free(l.h);

@@ -64,7 +64,7 @@ struct zhi_heuristics {
     size_t n_ext[ZHI_C__COUNT];
     struct zhi_combo *combos;
     size_t n_combos;
-    struct zhi_combo *caps;    /* [caps]: a = detector, bonus = its most points */
+    struct zhi_combo *caps; /* [caps]: a = detector, bonus = its most points */
     size_t n_caps;
     /* [sender] */
     int many_from_window_s;  /* sliding window for the per-client From count */

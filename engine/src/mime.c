@@ -42,9 +42,7 @@ void zhi_mime_free(struct zhi_mime *m)
     free(m);
 }
 
-/* Lower-case last extension of a name, ignoring the trailing dots and spaces
- * Windows strips ("a.exe. " is an .exe). "" when there is none. */
-static const char *extension_of(struct zhi_arena *a, const char *name)
+const char *zhi_extension_of(struct zhi_arena *a, const char *name)
 {
     if (!name)
         return "";
@@ -159,7 +157,7 @@ static void find_uuencoded(struct walk *w, const char *text, size_t len, const c
                 struct zhi_object o = {
                     .path = zhi_arena_printf(s->arena, "%s/%s", spec, fname ? fname : ""),
                     .filename = fname,
-                    .ext = extension_of(s->arena, fname),
+                    .ext = zhi_extension_of(s->arena, fname),
                     .declared_type = "",
                     .sniffed = zhi_sniff(buf, out),
                     .kind = ZHI_K_ATTACHMENT,
@@ -221,7 +219,7 @@ static void walk_leaf(struct walk *w, GMimePart *part, const char *spec, int dep
 
     struct zhi_object o = {
         .filename = fname,
-        .ext = extension_of(s->arena, fname),
+        .ext = zhi_extension_of(s->arena, fname),
         .declared_type = declared ? declared : "",
         .depth = depth,
         .parent = parent,

@@ -142,7 +142,7 @@ void zh_rules_report_free(struct zh_rules_report *r)
     memset(r, 0, sizeof *r);
 }
 
-static void report_add(char ***list, size_t *n, const char *fmt, ...)
+void zhi_report_add(char ***list, size_t *n, const char *fmt, ...)
 {
     char buf[1024];
     va_list ap;
@@ -177,11 +177,11 @@ static void on_compile_msg(int level, const char *file, int line, const YR_RULE 
 {
     struct compile_ctx *cc = ud;
     if (level == YARA_ERROR_LEVEL_ERROR)
-        report_add(&cc->rep->errors, &cc->rep->n_errors, "%s:%d: error: %s", rel(cc, file), line,
-                   msg);
+        zhi_report_add(&cc->rep->errors, &cc->rep->n_errors, "%s:%d: error: %s", rel(cc, file),
+                       line, msg);
     else
-        report_add(&cc->rep->warnings, &cc->rep->n_warnings, "%s:%d: warning: %s", rel(cc, file),
-                   line, msg);
+        zhi_report_add(&cc->rep->warnings, &cc->rep->n_warnings, "%s:%d: warning: %s",
+                       rel(cc, file), line, msg);
 }
 
 #define ZHI_MAX_RULE_FILE_BYTES (16 * 1024 * 1024)
@@ -239,7 +239,7 @@ static void collect(const char *dir, int depth, char ***files, size_t *n, struct
 {
     DIR *d = opendir(dir);
     if (!d) {
-        report_add(&cc->rep->errors, &cc->rep->n_errors, "%s: %s", dir, strerror(errno));
+        zhi_report_add(&cc->rep->errors, &cc->rep->n_errors, "%s: %s", dir, strerror(errno));
         return;
     }
     struct dirent *de;
@@ -290,19 +290,19 @@ zh_err zhi_rules_compile(const char *dir, struct zhi_ruleset **out, struct zh_ru
 
     memset(rep, 0, sizeof *rep);
     if (!realpath(dir, cc.root)) {
-        report_add(&rep->errors, &rep->n_errors, "%s: %s", dir, strerror(errno));
+        zhi_report_add(&rep->errors, &rep->n_errors, "%s: %s", dir, strerror(errno));
         goto out;
     }
     collect(cc.root, 0, &files, &n_files, &cc);
     if (rep->n_errors)
         goto out;
     if (n_files == 0) {
-        report_add(&rep->errors, &rep->n_errors, "%s: no *.yar or *.yara files", dir);
+        zhi_report_add(&rep->errors, &rep->n_errors, "%s: no *.yar or *.yara files", dir);
         goto out;
     }
     qsort(files, n_files, sizeof *files, cmp_str);
     if (yr_compiler_create(&c) != ERROR_SUCCESS || declare_externals(c) != ERROR_SUCCESS) {
-        report_add(&rep->errors, &rep->n_errors, "cannot create the YARA compiler");
+        zhi_report_add(&rep->errors, &rep->n_errors, "cannot create the YARA compiler");
         rc = ZH_ERR_FATAL;
         goto out;
     }
@@ -312,12 +312,14 @@ zh_err zhi_rules_compile(const char *dir, struct zhi_ruleset **out, struct zh_ru
         struct stat st;
         FILE *f = fopen(files[i], "r");
         if (!f) {
-            report_add(&rep->errors, &rep->n_errors, "%s: %s", rel(&cc, files[i]), strerror(errno));
+            zhi_report_add(&rep->errors, &rep->n_errors, "%s: %s", rel(&cc, files[i]),
+                           strerror(errno));
             continue;
         }
         if (fstat(fileno(f), &st) == 0 && st.st_size > ZHI_MAX_RULE_FILE_BYTES) {
-            report_add(&rep->errors, &rep->n_errors, "%s: %lld bytes, larger than the %d allowed",
-                       rel(&cc, files[i]), (long long)st.st_size, ZHI_MAX_RULE_FILE_BYTES);
+            zhi_report_add(&rep->errors, &rep->n_errors,
+                           "%s: %lld bytes, larger than the %d allowed", rel(&cc, files[i]),
+                           (long long)st.st_size, ZHI_MAX_RULE_FILE_BYTES);
             fclose(f);
             continue;
         }
@@ -335,7 +337,7 @@ zh_err zhi_rules_compile(const char *dir, struct zhi_ruleset **out, struct zh_ru
         goto out;
     if (yr_compiler_get_rules(c, &rules) != ERROR_SUCCESS) {
         zhi_heuristics_free(heur);
-        report_add(&rep->errors, &rep->n_errors, "cannot build the compiled rule set");
+        zhi_report_add(&rep->errors, &rep->n_errors, "cannot build the compiled rule set");
         goto out;
     }
     struct zhi_ruleset *rs = calloc(1, sizeof *rs);

@@ -113,6 +113,9 @@ struct zhi_ruleset *zhi_ruleset_acquire(zh_engine *e);
 void zhi_ruleset_release(struct zhi_ruleset *rs);
 zh_err zhi_rules_compile(const char *dir, struct zhi_ruleset **out, struct zh_rules_report *rep);
 void zhi_ruleset_free(struct zhi_ruleset *rs);
+/* Append a formatted line to a report list (errors or warnings); drops it on OOM. */
+void zhi_report_add(char ***list, size_t *n, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* External variables rule authors can use; one table drives their
  * declaration at compile time and their values at scan time. */
@@ -174,6 +177,9 @@ bool zhi_scan_expired(struct zhi_scan *s);
 struct zhi_mime; /* per-thread parser state */
 zh_err zhi_mime_new(struct zhi_mime **out);
 void zhi_mime_free(struct zhi_mime *m);
+/* Lower-case last extension of a name, ignoring the trailing dots and spaces
+ * Windows strips ("a.exe. " is an .exe); "" when there is none. Arena string. */
+const char *zhi_extension_of(struct zhi_arena *a, const char *name);
 zh_err zhi_mime_flatten(struct zhi_mime *m, struct zhi_scan *s, const uint8_t *msg, size_t len,
                         char *err, size_t errlen);
 
