@@ -42,7 +42,7 @@ static pid_t start_engine(const char *addr, const char *set)
         snprintf(log, sizeof log, "%s/engine-%d.log", tmpdir, (int)getpid());
         if (!freopen(log, "w", stderr))
             _exit(127);
-        const char *argv[12] = {ZH_BIN "/zerohourd", "--address", addr, "--rules",
+        const char *argv[12] = {ZH_BIN "/zerohourd",    "--address", addr, "--rules",
                                 ZH_SOURCE_DIR "/rules", "--workers", "2"};
         int n = 7;
         if (set) {
@@ -121,8 +121,11 @@ static void test_calls(void **state)
     zh_ping_result_free(p);
 
     const char *rcpt[] = {"b@example.org"};
-    struct zh_envelope env = {.client_ip = "192.0.2.1", .helo = "mx.example.com",
-                              .mail_from = "a@example.com", .rcpt_to = rcpt, .n_rcpt = 1};
+    struct zh_envelope env = {.client_ip = "192.0.2.1",
+                              .helo = "mx.example.com",
+                              .mail_from = "a@example.com",
+                              .rcpt_to = rcpt,
+                              .n_rcpt = 1};
     struct zh_scan_result *r;
     assert_int_equal(zh_client_scan(c, CLEAN, sizeof CLEAN - 1, &env, "id-1", 0, &r), ZH_OK);
     assert_int_equal(r->verdict, ZH_VERDICT_CLEAN);
@@ -139,7 +142,8 @@ static void test_calls(void **state)
     zh_scan_result_free(r);
 
     /* The engine refuses garbage with a clear status. */
-    assert_int_equal(zh_client_scan(c, "\x01\x02\x03", 3, NULL, NULL, 0, &r), ZH_E_INVALID_ARGUMENT);
+    assert_int_equal(zh_client_scan(c, "\x01\x02\x03", 3, NULL, NULL, 0, &r),
+                     ZH_E_INVALID_ARGUMENT);
     assert_non_null(strstr(zh_client_last_error(), "RFC 5322"));
 
     /* Larger than the engine accepts: refused locally, naming both sizes. */
@@ -233,7 +237,7 @@ static void *hammer(void *p)
 {
     struct thread_arg *t = p;
     for (int i = 0; i < 100; i++) {
-        struct zh_scan_result *r;
+        struct zh_scan_result *r = NULL;
         const char *m = i % 5 ? CLEAN : EICAR_MSG;
         size_t n = i % 5 ? sizeof CLEAN - 1 : sizeof EICAR_MSG - 1;
         if (zh_client_scan(t->c, m, n, NULL, NULL, 0, &r) == ZH_OK &&
@@ -241,7 +245,8 @@ static void *hammer(void *p)
             t->ok++;
         else
             t->fail++;
-        zh_scan_result_free(r);
+        if (r)
+            zh_scan_result_free(r);
     }
     return NULL;
 }

@@ -3,9 +3,14 @@
  *
  * Threads: one zh_client may be shared by any number of threads; each call
  * uses its own nng context. Results are owned by the caller and freed with
- * the matching *_free function. Every function returning int returns ZH_OK (0)
- * or a negative zh_client_error; zh_client_strerror() names it, and
- * zh_client_last_error() gives this thread's detail text for the last failure. */
+ * the matching *_free function; out-parameters are set only on ZH_OK (leave
+ * them alone on failure). Strings in results are never NULL ("" when the
+ * engine sent none). Every function returning int returns ZH_OK (0) or a
+ * negative zh_client_error; zh_client_strerror() names it, and
+ * zh_client_last_error() gives this thread's detail text for the last failure.
+ *
+ * Time: a call first waits up to connect_timeout_ms for a connected engine
+ * (ZH_E_UNREACHABLE), then up to timeout_ms for the answer (ZH_E_TIMEOUT). */
 #ifndef ZEROHOUR_CLIENT_H
 #define ZEROHOUR_CLIENT_H
 
@@ -106,18 +111,31 @@ struct zh_ping_result {
 typedef struct zh_client zh_client;
 
 /* Connect to n addresses (n >= 1; nng URLs such as ipc:///path or
- * tcp://127.0.0.1:7350). Requests are spread over connected engines and
- * retried on another when one goes away; unreachable addresses are redialled
- * in the background. opts may be NULL. On success *out owns the client. */
+ * tcp://127.0.0.1:7350; copied). Each address is dialled once before this
+ * returns, so its error (refused, no such socket file) is known; an engine
+ * that is down is not an error here: it is redialled in the background and
+ * reported by the first call that finds no engine. That first dial is
+ * immediate for ipc:// and refused tcp://, but an unresponsive TCP host holds
+ * it up until the kernel gives up. Requests are spread over connected engines
+ * and resent to another when one goes away. opts may be NULL. Returns
+ * ZH_E_ADDRESS for a URL nng cannot parse or whose transport it lacks. On
+ * success *out owns the client. */
 int zh_client_open(zh_client **out, const char *const *addresses, size_t n,
                    const struct zh_client_options *opts);
+/* Close and free c (NULL is fine). No call may be in progress on c. */
 void zh_client_close(zh_client *c);
 
 /* Scan a message held in memory (borrowed). env and request_id may be NULL.
- * deadline_ms 0 = the client's timeout. On ZH_OK *out is the caller's. */
+ * deadline_ms is the engine's time budget; 0 = the client's timeout less a
+ * little for the answer to travel back (the engine's DEADLINE_EXCEEDED then
+ * arrives before ZH_E_TIMEOUT). A larger deadline_ms stretches the wait.
+ * With max_message_bytes 0 the first scan asks the engine for its limit
+ * (a Ping) and remembers it; larger messages fail with ZH_E_TOOBIG without
+ * being sent. On ZH_OK *out is the caller's. */
 int zh_client_scan(zh_client *c, const void *msg, size_t len, const struct zh_envelope *env,
                    const char *request_id, unsigned deadline_ms, struct zh_scan_result **out);
-/* Read path ("-" = stdin) and scan it. */
+/* Read path ("-" = stdin) whole and scan it; ZH_E_IO when it cannot be read.
+ * A regular file over the size limit is refused before it is read. */
 int zh_client_scan_file(zh_client *c, const char *path, const struct zh_envelope *env,
                         const char *request_id, unsigned deadline_ms,
                         struct zh_scan_result **out);
@@ -135,7 +153,7 @@ void zh_ping_result_free(struct zh_ping_result *r);
 /* Static name of an error code ("engine unreachable", ...). */
 const char *zh_client_strerror(int err);
 /* Detail of this thread's last failed call (engine message, dial error...);
- * valid until the thread's next call. Never NULL. */
+ * each call clears it, so it is valid until the thread's next call. Never NULL. */
 const char *zh_client_last_error(void);
 /* Default address (see zerohour/wire.h): $ZEROHOUR_ADDRESS or a per-user ipc path. */
 int zh_client_default_address(char *buf, size_t n);
