@@ -145,7 +145,8 @@ static zh_err yara_scan(struct zhi_scan *s, void *state, void *tstate)
         if (set_externals(t->scanner, s, o) != ERROR_SUCCESS)
             return ZH_ERR_FAILED;
         uint64_t left_us = s->deadline_us > zhi_now_us() ? s->deadline_us - zhi_now_us() : 0;
-        yr_scanner_set_timeout(t->scanner, (int)(left_us / 1000000u) + 1);
+        /* libyara counts whole seconds: round up, so the overrun stays under one. */
+        yr_scanner_set_timeout(t->scanner, left_us ? (int)((left_us + 999999u) / 1000000u) : 1);
         int rc = yr_scanner_scan_mem(t->scanner, o->data, o->len);
         if (mc.rc != ZH_ERR_OK)
             return mc.rc;
