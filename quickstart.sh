@@ -32,20 +32,30 @@ build() { # build DIR [cmake args...]
   cmake --build "$dir" -j"$(nproc)"
 }
 
+ENGINE_PID=
+DEMO_DIR=
+stop_demo() {
+  if [ -n "$ENGINE_PID" ]; then kill -TERM "$ENGINE_PID" 2>/dev/null; wait "$ENGINE_PID" 2>/dev/null; fi
+  ENGINE_PID=
+  [ -n "$DEMO_DIR" ] && rm -rf "$DEMO_DIR"
+  DEMO_DIR=
+}
+
 demo() {
   install_deps
   build build
-  local tmp; tmp=$(mktemp -d)
-  local addr="ipc://$tmp/zerohour.sock"
-  build/bin/zerohourd --address "$addr" --rules rules &
-  local pid=$!
-  trap 'kill -TERM $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$tmp"' EXIT
+  DEMO_DIR=$(mktemp -d)
+  local addr="ipc://$DEMO_DIR/zerohour.sock"
+  trap stop_demo EXIT
+  build/bin/zerohourd --address "$addr" --rules rules 2>"$DEMO_DIR/engine.log" &
+  ENGINE_PID=$!
   for _ in $(seq 100); do build/bin/zerohour ping --address "$addr" >/dev/null 2>&1 && break; sleep 0.1; done
   build/bin/zerohour ping --address "$addr"
-  echo "== scanning tests/samples"
+  echo "== scanning tests/samples (expected verdicts: tests/samples/README.md)"
   local rc=0
   build/bin/zerohour scan --address "$addr" tests/samples/*.eml || rc=$?
   echo "== zerohour exit status $rc (0 all clean, 1 something flagged, 2 errors)"
+  stop_demo
   [ $rc -le 1 ]
 }
 
