@@ -34,8 +34,7 @@ static const char *const pw_words[] = {"password",
                                        "pwd",
                                        "kennwort",
                                        "mot de passe",
-                                       "contrase\xc3\xb1"
-                                       "a",
+                                       "contrase\303\261a",
                                        "\xd0\xbf\xd0\xb0\xd1\x80\xd0\xbe\xd0\xbb\xd1\x8c"};
 static const char *const pw_skip[] = {"is",   "ist", "est", "es", "for", "the",       "archive",
                                       "file", "zip", "of",  "to", "and", "protected", "word"};
