@@ -92,8 +92,38 @@ static int on_yara(YR_SCAN_CONTEXT *ctx, int message, void *data, void *ud)
     }
     const char *al[16];
     size_t n_al = split_aliases(mc->s->arena, aliases, al, 16);
-    zh_err rc = zhi_scan_hit(mc->s, detector, rule->identifier, mc->o->path, score, 0, family, al,
-                             n_al, "%s", desc ? desc : "YARA rule matched");
+    YR_RULES *rules = mc->s->rules->yr_rules;
+    ptrdiff_t idx = rule - rules->rules_table;
+    if (idx >= 0 && (size_t)idx < mc->s->rules->rule_count)
+        atomic_fetch_add(&mc->s->rules->rule_matches[idx], 1);
+    char found[768] = "";
+    if (mc->s->explain) {
+        /* "$a@0x1f "X5O!P%@AP"" for each match, a few per string. */
+        size_t n = 0;
+        YR_STRING *str;
+        yr_rule_strings_foreach(rule, str)
+        {
+            YR_MATCH *m;
+            int shown = 0;
+            yr_string_matches_foreach(ctx, str, m)
+            {
+                if (shown++ == 4 || n + 80 >= sizeof found)
+                    break;
+                n += (size_t)snprintf(found + n, sizeof found - n, " %s@0x%llx \"", str->identifier,
+                                      (unsigned long long)(m->base + m->offset));
+                for (int32_t k = 0; k < m->data_length && k < 24 && n + 8 < sizeof found; k++) {
+                    unsigned char c = m->data[k];
+                    n += (size_t)snprintf(
+                        found + n, sizeof found - n,
+                        c >= 32 && c < 127 && c != '"' && c != '\\' ? "%c" : "\\x%02x", c);
+                }
+                n += (size_t)snprintf(found + n, sizeof found - n, "\"");
+            }
+        }
+    }
+    zh_err rc =
+        zhi_scan_hit(mc->s, detector, rule->identifier, mc->o->path, score, 0, family, al, n_al,
+                     "%s%s%s", desc ? desc : "YARA rule matched", *found ? "; matched" : "", found);
     if (rc != ZH_ERR_OK) {
         mc->rc = rc;
         return CALLBACK_ABORT;
@@ -121,7 +151,7 @@ static int set_externals(YR_SCANNER *sc, const struct zhi_scan *s, const struct 
 static zh_err yara_scan(struct zhi_scan *s, void *state, void *tstate)
 {
     struct yara_thread *t = tstate;
-    if (t->rs != s->rules) {
+    if (t->rs != s->rules || !t->scanner) {
         /* The rule set changed since this thread last scanned: rebuild. */
         if (t->scanner)
             yr_scanner_destroy(t->scanner);
@@ -158,6 +188,16 @@ static zh_err yara_scan(struct zhi_scan *s, void *state, void *tstate)
             zhi_scan_hit(s, "yara", "scan_error", o->path, 0, ZH_HIT_UNSCANNABLE, NULL, NULL, 0,
                          "libyara error %d on this object", rc);
     }
+    /* If a reload happened meanwhile, let go of the old set now rather than
+     * at this thread's next scan: an idle worker must not keep it alive. */
+    struct zhi_ruleset *cur = zhi_ruleset_acquire(s->engine);
+    if (cur != t->rs) {
+        yr_scanner_destroy(t->scanner);
+        t->scanner = NULL;
+        zhi_ruleset_release(t->rs);
+        t->rs = NULL;
+    }
+    zhi_ruleset_release(cur);
     return ZH_ERR_OK;
 }
 

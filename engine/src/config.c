@@ -27,6 +27,11 @@ const struct zh_setting zh_settings[] = {
      "error, warn, info or debug"},
     {"engine", "socket_mode", ZH_SET_MODE, OFF(socket_mode), "0600", 0, 0777,
      "file mode of ipc sockets (0660 lets the owner's group, e.g. the milter, connect)"},
+    {"engine", "watch_rules", ZH_SET_INT, OFF(watch_rules), "1", 0, 1,
+     "1: reload when files under rules_dir change (inotify); 0: only on SIGHUP or Reload"},
+    {"engine", "reload_debounce_ms", ZH_SET_MS, OFF(reload_debounce_ms), "200ms", 0, 60000,
+     "quiet time after the last change in rules_dir before reloading, so an editor's save "
+     "or a git pull gives one reload"},
 
     {"limits", "max_message_bytes", ZH_SET_SIZE, OFF(max_message_bytes), "32M", 1 * KiB, 1 * GiB,
      "largest message accepted; larger ones are refused with RESOURCE_EXHAUSTED"},

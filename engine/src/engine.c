@@ -36,6 +36,7 @@ struct zh_scanner {
     struct zhi_scan scan;
     struct zh_result result;
     char err[512];
+    bool explain;
 };
 
 zh_err zhi_verdict_decide(struct zhi_scan *s, struct zh_result *r);
@@ -232,6 +233,11 @@ void zh_scanner_free(zh_scanner *sc)
     free(sc);
 }
 
+void zh_scanner_set_explain(zh_scanner *sc, int on)
+{
+    sc->explain = on != 0;
+}
+
 int zhi_scan_add_object(struct zhi_scan *s, const struct zhi_object *o)
 {
     if (s->n_objects == s->cap_objects) {
@@ -329,6 +335,7 @@ zh_err zh_scanner_scan(zh_scanner *sc, const uint8_t *msg, size_t len,
     s->received_at = s->env->received_at ? s->env->received_at : zhi_unix_ms();
     s->subject = s->from = s->message_id = "";
     s->thread_state = sc->tstate;
+    s->explain = sc->explain;
     uint64_t budget_ms = (uint64_t)cfg->scan_timeout_ms;
     if (deadline_ms && deadline_ms < budget_ms) {
         budget_ms = deadline_ms;
@@ -457,6 +464,29 @@ void zh_engine_stats(zh_engine *e, const char *section, zh_stats_fn fn, void *ud
         EMIT("rules", "last_reload_first_error", "%s", e->last_reload_first_error);
         EMIT("rules", "last_reload_us", "%llu", (unsigned long long)e->last_reload_us);
         pthread_mutex_unlock(&e->reload_lock);
+    }
+    if (want(section, "rulestats")) {
+        /* How often each rule matched since its rule set went live; rules that
+         * never matched are left out (a set may hold thousands). */
+        struct zhi_ruleset *rs = zhi_ruleset_acquire(e);
+        if (rs) {
+            YR_RULE *rule;
+            YR_RULES *yr = rs->yr_rules;
+            size_t i = 0;
+            unsigned listed = 0;
+            yr_rules_foreach(yr, rule)
+            {
+                unsigned long long n = i < rs->rule_count ? atomic_load(&rs->rule_matches[i]) : 0;
+                i++;
+                if (!n)
+                    continue;
+                listed++;
+                EMIT("rulestats", rule->identifier, "matches=%llu", n);
+            }
+            EMIT("rulestats", "rules_matched", "%u", listed);
+            EMIT("rulestats", "rules_total", "%u", rs->rule_count);
+            zhi_ruleset_release(rs);
+        }
     }
     if (want(section, "limits")) {
         for (const struct zh_setting *st = zh_settings; st->name; st++) {

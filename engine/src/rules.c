@@ -120,6 +120,7 @@ void zhi_ruleset_free(struct zhi_ruleset *rs)
     if (rs->yr_rules)
         yr_rules_destroy(rs->yr_rules);
     zhi_heuristics_free(rs->heur);
+    free(rs->rule_matches);
     free(rs);
 }
 
@@ -265,6 +266,55 @@ static void collect(const char *dir, int depth, char ***files, size_t *n, struct
     closedir(d);
 }
 
+/* Offset of the first byte that breaks UTF-8, or -1 when the text is valid. */
+static long utf8_error(const unsigned char *p, size_t n)
+{
+    for (size_t i = 0; i < n;) {
+        unsigned c = p[i];
+        size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+        if (!len || i + len > n || (len == 2 && c < 0xc2))
+            return (long)i;
+        for (size_t k = 1; k < len; k++)
+            if ((p[i + k] & 0xc0) != 0x80)
+                return (long)i;
+        i += len;
+    }
+    return -1;
+}
+
+/* Read a rule file whole, refusing huge and non-UTF-8 ones with a clear error. */
+static char *read_rule_file(struct compile_ctx *cc, const char *path)
+{
+    struct zh_rules_report *rep = cc->rep;
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        zhi_report_add(&rep->errors, &rep->n_errors, "%s: %s", rel(cc, path), strerror(errno));
+        return NULL;
+    }
+    struct stat st;
+    char *buf = NULL;
+    if (fstat(fileno(f), &st) != 0 || st.st_size > ZHI_MAX_RULE_FILE_BYTES) {
+        zhi_report_add(&rep->errors, &rep->n_errors, "%s: %lld bytes, larger than the %d allowed",
+                       rel(cc, path), (long long)st.st_size, ZHI_MAX_RULE_FILE_BYTES);
+    } else if ((buf = malloc((size_t)st.st_size + 1))) {
+        size_t got = fread(buf, 1, (size_t)st.st_size, f);
+        buf[got] = 0;
+        long bad = utf8_error((const unsigned char *)buf, got);
+        if (bad >= 0 || memchr(buf, 0, got)) {
+            int line = 1;
+            for (long i = 0; i < (bad >= 0 ? bad : (long)got); i++)
+                line += buf[i] == '\n';
+            zhi_report_add(&rep->errors, &rep->n_errors,
+                           "%s:%d: error: not UTF-8 text (byte offset %ld)", rel(cc, path), line,
+                           bad >= 0 ? bad : (long)((char *)memchr(buf, 0, got) - buf));
+            free(buf);
+            buf = NULL;
+        }
+    }
+    fclose(f);
+    return buf;
+}
+
 static int declare_externals(YR_COMPILER *c)
 {
     for (size_t i = 0; i < zhi_n_externals; i++) {
@@ -309,22 +359,20 @@ zh_err zhi_rules_compile(const char *dir, struct zhi_ruleset **out, struct zh_ru
     yr_compiler_set_callback(c, on_compile_msg, &cc);
     yr_compiler_set_include_callback(c, on_include, on_include_free, &cc);
     for (size_t i = 0; i < n_files; i++) {
-        struct stat st;
+        /* Checked whole first (size, UTF-8), then compiled from the file so
+         * messages and includes know its name. */
+        char *text = read_rule_file(&cc, files[i]);
+        if (!text)
+            break;
+        free(text);
         FILE *f = fopen(files[i], "r");
         if (!f) {
             zhi_report_add(&rep->errors, &rep->n_errors, "%s: %s", rel(&cc, files[i]),
                            strerror(errno));
-            continue;
+            break;
         }
-        if (fstat(fileno(f), &st) == 0 && st.st_size > ZHI_MAX_RULE_FILE_BYTES) {
-            zhi_report_add(&rep->errors, &rep->n_errors,
-                           "%s: %lld bytes, larger than the %d allowed", rel(&cc, files[i]),
-                           (long long)st.st_size, ZHI_MAX_RULE_FILE_BYTES);
-            fclose(f);
-            continue;
-        }
-        /* The compiler refuses further files after an error; keep going only
-         * while clean, so every error reported is a real one. */
+        /* The compiler refuses further input after an error; stop at the first
+         * file with one, so every error reported is a real one. */
         yr_compiler_add_file(c, f, NULL, files[i]);
         fclose(f);
         if (rep->n_errors)
@@ -350,6 +398,11 @@ zh_err zhi_rules_compile(const char *dir, struct zhi_ruleset **out, struct zh_ru
     YR_RULE *rule;
     unsigned count = 0;
     yr_rules_foreach(rules, rule) count++;
+    if (!(rs->rule_matches = calloc(count ? count : 1, sizeof *rs->rule_matches))) {
+        zhi_ruleset_free(rs);
+        rc = ZH_ERR_FATAL;
+        goto out;
+    }
     rs->yr_rules = rules;
     rules = NULL;
     rs->rule_count = count;

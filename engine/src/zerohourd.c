@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "server.h"
+#include "watch.h"
 #include "zerohour/config.h"
 #include "zerohour/engine.h"
 #include "zerohour/log.h"
@@ -44,6 +45,8 @@ static void usage(FILE *out)
             "  -V, --version           print the version and exit\n"
             "  -h, --help              print this help and exit\n"
             "\n"
+            "Rules are recompiled when files under the rules directory change (inotify,\n"
+            "debounced; engine.watch_rules), on SIGHUP and on the Reload call.\n"
             "Signals: SIGHUP recompiles the rules (the old set keeps serving if the new one\n"
             "has errors); SIGTERM and SIGINT stop taking requests, answer the ones being\n"
             "scanned, and exit.\n"
@@ -88,6 +91,7 @@ int main(int argc, char **argv)
     int check_only = 0, rc = 1;
     zh_engine *engine = NULL;
     struct zhd_server *srv = NULL;
+    struct zhd_watch *watch = NULL;
     static const struct option longopts[] = {
         {"config", required_argument, 0, 'c'},
         {"address", required_argument, 0, 'a'},
@@ -256,6 +260,9 @@ int main(int argc, char **argv)
         rc = 2;
         goto out;
     }
+    if (cfg.watch_rules && zhd_watch_start(engine, cfg.rules_dir, cfg.reload_debounce_ms, &watch,
+                                           err, sizeof err) != 0)
+        zh_log(ZH_LOG_WARN, "%s; reload with SIGHUP or zerohour reload", err);
     for (size_t i = 0; i < cfg.n_addresses; i++)
         zh_log(ZH_LOG_INFO, "listening on %s", cfg.addresses[i]);
     zh_log(ZH_LOG_INFO, "zerohourd %s ready: %zu workers, ruleset version %llu", ZH_VERSION,
@@ -274,6 +281,7 @@ int main(int argc, char **argv)
         zh_log(ZH_LOG_INFO, "%s: finishing requests in flight, then exiting", strsignal(sig));
         break;
     }
+    zhd_watch_stop(watch);
     zhd_server_drain_and_stop(srv);
     srv = NULL;
     zh_log(ZH_LOG_INFO, "stopped");

@@ -108,6 +108,7 @@ struct zhi_ruleset {
     uint64_t version;
     unsigned rule_count;
     atomic_int refs;
+    atomic_ullong *rule_matches; /* per rule, by index in the compiled table */
 };
 struct zhi_ruleset *zhi_ruleset_acquire(zh_engine *e);
 void zhi_ruleset_release(struct zhi_ruleset *rs);
@@ -156,6 +157,7 @@ struct zhi_scan {
     unsigned mime_warnings; /* bit per GMime parser warning seen */
     uint64_t deadline_us;   /* monotonic; 0 = none */
     bool client_deadline;   /* the deadline is the caller's, not the engine's */
+    bool explain;               /* add matched strings and offsets to YARA hits (rules test) */
     bool timed_out;
     void **thread_state; /* per-detector per-thread state, by index */
 };

@@ -24,6 +24,8 @@ struct zh_config {
     int64_t workers;     /* 0 = number of online CPUs */
     char *log_level;     /* error, warn, info, debug */
     int64_t socket_mode; /* ipc socket file mode */
+    int64_t watch_rules; /* 1 = reload on changes under rules_dir */
+    int64_t reload_debounce_ms;
     /* [limits] */
     int64_t max_message_bytes;
     int64_t max_mime_depth;

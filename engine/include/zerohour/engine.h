@@ -90,6 +90,9 @@ zh_err zh_rules_check(const char *dir, struct zh_rules_report *report);
 /* Per-thread scanner. */
 zh_err zh_scanner_new(zh_engine *e, zh_scanner **out);
 void zh_scanner_free(zh_scanner *s);
+/* With on, YARA hits' details name the matched strings and their offsets
+ * (for rule authors: zerohour rules test). Costs time; off by default. */
+void zh_scanner_set_explain(zh_scanner *s, int on);
 
 /* Scan one message. msg is borrowed for the call. deadline_ms is the
  * caller's relative deadline (0 = none beyond the engine's scan budget).

@@ -1,0 +1,359 @@
+/* zerohour-milter settings: the table, value parsing (sizes, times, modes,
+ * choices), the [milter] INI loader and the generated help, sample config
+ * and README table. Not the option parser: main() walks argv itself. */
+#include "settings.h"
+
+#include <errno.h>
+#include <ini.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define OFF(f) offsetof(struct zhm_config, f)
+#define KiB 1024LL
+#define MiB (1024LL * 1024)
+#define GiB (1024LL * 1024 * 1024)
+
+const struct zhm_setting zhm_settings[] = {
+    {"socket", ZHM_STRING, OFF(socket), "inet:7351@127.0.0.1", 0, 0, NULL,
+     "where the MTA connects: inet:PORT@ADDRESS, inet6:PORT@ADDRESS or unix:PATH"},
+    {"socket_mode", ZHM_MODE, OFF(socket_mode), "0660", 0, 0777, NULL,
+     "file mode of a unix: socket (the MTA's user must be able to connect)"},
+    {"engine", ZHM_LIST, OFF(engines), "", 0, 0, NULL,
+     "zerohourd address (nng URL); repeat for several, scans are spread over those "
+     "connected. Empty: $ZEROHOUR_ADDRESS, else the per-user default"},
+    {"timeout", ZHM_MS, OFF(timeout_ms), "10s", 100, 600000, NULL,
+     "longest wait for the engine's verdict on one message; then on_unavailable applies"},
+    {"connect_timeout", ZHM_MS, OFF(connect_timeout_ms), "1s", 10, 60000, NULL,
+     "longest wait for a connection to some engine before a scan counts as unavailable"},
+    {"max_message_bytes", ZHM_SIZE, OFF(max_message_bytes), "32M", 1 * KiB, 1 * GiB, NULL,
+     "largest message (headers + body) collected and scanned; larger ones get on_oversize"},
+    {"on_oversize", ZHM_CHOICE, OFF(on_oversize), "tempfail", 0, 0, "tempfail|reject|accept",
+     "message over max_message_bytes (or the engine's limit): 452 4.3.4, 552 5.3.4, or "
+     "deliver unscanned (tagged UNSCANNED unless add_header = never)"},
+    {"on_malicious", ZHM_CHOICE, OFF(on_malicious), "reject", 0, 0, "reject|discard|quarantine",
+     "MALICIOUS verdict: 550 5.7.1 naming the detection, accept and silently drop, or put "
+     "in the MTA's hold queue"},
+    {"on_suspicious", ZHM_CHOICE, OFF(on_suspicious), "tag", 0, 0, "tag|quarantine|accept",
+     "SUSPICIOUS verdict: deliver with X-Zerohour-* headers, hold queue, or deliver "
+     "(headers only with add_header = always)"},
+    {"on_unavailable", ZHM_CHOICE, OFF(on_unavailable), "tempfail", 0, 0, "tempfail|accept",
+     "engine unreachable, too slow, or unable to finish (TEMPFAIL): 451 4.7.1, or deliver "
+     "unscanned (fail open; logged as a warning)"},
+    {"add_header", ZHM_CHOICE, OFF(add_header), "flagged", 0, 0, "always|flagged|never",
+     "which delivered messages get X-Zerohour-Verdict/-Score/-Hits: all, only non-CLEAN "
+     "ones, none"},
+    {"log_level", ZHM_CHOICE, OFF(log_level), "info", 0, 0, "error|warn|info|debug",
+     "error, warn, info (one line per message) or debug"},
+    {0},
+};
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (!err || !errlen)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+/* Number with an optional unit; units is a list of {suffix, multiplier}. */
+struct unit {
+    const char *suffix;
+    int64_t mul;
+};
+
+static int parse_with_units(const char *s, const struct unit *units, int64_t *out)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || end == s || v < 0 || *s == '-' || *s == '+')
+        return -1;
+    for (const struct unit *u = units; u->suffix; u++) {
+        if (!strcmp(end, u->suffix)) {
+            if (v > INT64_MAX / u->mul)
+                return -1;
+            *out = v * u->mul;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static const struct unit size_units[] = {
+    {"", 1},     {"K", KiB},   {"k", KiB}, {"KB", KiB}, {"KiB", KiB}, {"M", MiB},   {"m", MiB},
+    {"MB", MiB}, {"MiB", MiB}, {"G", GiB}, {"g", GiB},  {"GB", GiB},  {"GiB", GiB}, {NULL, 0},
+};
+static const struct unit ms_units[] = {
+    {"", 1}, {"ms", 1}, {"s", 1000}, {"m", 60000}, {"min", 60000}, {NULL, 0},
+};
+
+/* Index of value among "a|b|c", or -1. */
+static int choice_index(const char *choices, const char *value)
+{
+    size_t vlen = strlen(value);
+    int i = 0;
+    for (const char *p = choices; *p; i++) {
+        const char *bar = strchr(p, '|');
+        size_t len = bar ? (size_t)(bar - p) : strlen(p);
+        if (len == vlen && !strncmp(p, value, len))
+            return i;
+        if (!bar)
+            break;
+        p = bar + 1;
+    }
+    return -1;
+}
+
+const char *zhm_choice_name(const struct zhm_setting *s, int64_t v)
+{
+    static __thread char buf[32];
+    const char *p = s->choices;
+    for (int64_t i = 0; p && i < v; i++) {
+        p = strchr(p, '|');
+        if (p)
+            p++;
+    }
+    if (!p)
+        return "?";
+    size_t len = strcspn(p, "|");
+    if (len >= sizeof buf)
+        len = sizeof buf - 1;
+    memcpy(buf, p, len);
+    buf[len] = 0;
+    return buf;
+}
+
+const struct zhm_setting *zhm_setting_find(const char *name)
+{
+    char norm[64];
+    size_t i;
+    for (i = 0; name[i] && i + 1 < sizeof norm; i++)
+        norm[i] = name[i] == '-' ? '_' : name[i];
+    norm[i] = 0;
+    for (const struct zhm_setting *s = zhm_settings; s->name; s++)
+        if (!strcmp(s->name, norm))
+            return s;
+    return NULL;
+}
+
+static void list_clear(struct zhm_config *cfg)
+{
+    for (size_t i = 0; i < cfg->n_engines; i++) {
+        free(cfg->engines[i]);
+        cfg->engines[i] = NULL;
+    }
+    cfg->n_engines = 0;
+}
+
+int zhm_config_set(struct zhm_config *cfg, const struct zhm_setting *s, const char *value,
+                   int append, char *err, size_t errlen)
+{
+    void *field = (char *)cfg + s->offset;
+    int64_t v = 0;
+    int rc = 0;
+
+    switch (s->type) {
+    case ZHM_STRING: {
+        char *dup = strdup(value);
+        if (!dup) {
+            set_err(err, errlen, "out of memory");
+            return -1;
+        }
+        free(*(char **)field);
+        *(char **)field = dup;
+        return 0;
+    }
+    case ZHM_LIST:
+        if (!append)
+            list_clear(cfg);
+        if (!*value)
+            return 0;
+        if (cfg->n_engines >= ZHM_MAX_ENGINES) {
+            set_err(err, errlen, "%s: at most %d values", s->name, ZHM_MAX_ENGINES);
+            return -1;
+        }
+        if (!(cfg->engines[cfg->n_engines] = strdup(value))) {
+            set_err(err, errlen, "out of memory");
+            return -1;
+        }
+        cfg->n_engines++;
+        return 0;
+    case ZHM_SIZE:
+        rc = parse_with_units(value, size_units, &v);
+        break;
+    case ZHM_MS:
+        rc = parse_with_units(value, ms_units, &v);
+        break;
+    case ZHM_MODE: {
+        char *end;
+        errno = 0;
+        v = strtoll(value, &end, 8);
+        rc = (errno || end == value || *end) ? -1 : 0;
+        break;
+    }
+    case ZHM_CHOICE: {
+        int i = choice_index(s->choices, value);
+        if (i < 0) {
+            set_err(err, errlen, "%s: \"%s\" is not one of %s", s->name, value, s->choices);
+            return -1;
+        }
+        *(int64_t *)field = i;
+        return 0;
+    }
+    }
+    if (rc) {
+        const char *what = s->type == ZHM_SIZE ? "a size such as 512K or 32M"
+                           : s->type == ZHM_MS ? "a time such as 500ms or 10s"
+                                               : "an octal mode such as 0660";
+        set_err(err, errlen, "%s: \"%s\" is not %s", s->name, value, what);
+        return -1;
+    }
+    if (v < s->min || v > s->max) {
+        set_err(err, errlen, "%s: %s is out of range [%lld, %lld]", s->name, value,
+                (long long)s->min, (long long)s->max);
+        return -1;
+    }
+    *(int64_t *)field = v;
+    return 0;
+}
+
+int zhm_config_defaults(struct zhm_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    for (const struct zhm_setting *s = zhm_settings; s->name; s++) {
+        if (zhm_config_set(cfg, s, s->def, 0, NULL, 0) != 0) {
+            zhm_config_free(cfg);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+void zhm_config_free(struct zhm_config *cfg)
+{
+    list_clear(cfg);
+    for (const struct zhm_setting *s = zhm_settings; s->name; s++) {
+        if (s->type == ZHM_STRING) {
+            char **p = (char **)((char *)cfg + s->offset);
+            free(*p);
+            *p = NULL;
+        }
+    }
+}
+
+struct load_ctx {
+    struct zhm_config *cfg;
+    char *err;
+    size_t errlen;
+    int failed;
+    int list_seen; /* the first engine line replaces the default list */
+};
+
+/* Debian's inih calls this without a line number; ini_parse_file returns the
+ * line of the first failure, so the caller adds it to the message. */
+static int on_ini(void *user, const char *section, const char *name, const char *value)
+{
+    struct load_ctx *lc = user;
+    if (lc->failed)
+        return 0;
+    const struct zhm_setting *s = NULL;
+    if (strcmp(section, "milter") || strchr(name, '-') || !(s = zhm_setting_find(name))) {
+        set_err(lc->err, lc->errlen, "unknown setting [%s] %s", section, name);
+        lc->failed = 1;
+        return 0;
+    }
+    int append = 0;
+    if (s->type == ZHM_LIST) {
+        append = lc->list_seen;
+        lc->list_seen = 1;
+    }
+    if (zhm_config_set(lc->cfg, s, value, append, lc->err, lc->errlen) != 0) {
+        lc->failed = 1;
+        return 0;
+    }
+    return 1;
+}
+
+int zhm_config_load(struct zhm_config *cfg, const char *path, char *err, size_t errlen)
+{
+    struct load_ctx lc = {cfg, err, errlen, 0, 0};
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        set_err(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    int line = ini_parse_file(f, on_ini, &lc);
+    fclose(f);
+    if (lc.failed) {
+        char detail[512];
+        snprintf(detail, sizeof detail, "%s", err ? err : "");
+        set_err(err, errlen, "%s:%d: %s", path, line, detail);
+        return -1;
+    }
+    if (line != 0) {
+        set_err(err, errlen, "%s:%d: syntax error", path, line);
+        return -1;
+    }
+    return 0;
+}
+
+void zhm_config_write_sample(FILE *out)
+{
+    fprintf(out, "# zerohour-milter configuration. Every setting is shown with its default.\n"
+                 "[milter]\n");
+    for (const struct zhm_setting *s = zhm_settings; s->name; s++)
+        fprintf(out, "# %s\n%s%s = %s\n", s->help, *s->def ? "" : "# ", s->name, s->def);
+}
+
+void zhm_config_write_markdown(FILE *out)
+{
+    fprintf(out, "| setting | flag | default | values | meaning |\n|---|---|---|---|---|\n");
+    for (const struct zhm_setting *s = zhm_settings; s->name; s++) {
+        char flag[64], values[96] = "";
+        snprintf(flag, sizeof flag, "--%s", s->name);
+        for (char *p = flag; *p; p++)
+            if (*p == '_')
+                *p = '-';
+        if (s->type == ZHM_CHOICE) {
+            size_t j = 0;
+            for (const char *p = s->choices; *p && j + 4 < sizeof values; p++) {
+                if (*p == '|') {
+                    memcpy(values + j, ", ", 2);
+                    j += 2;
+                } else {
+                    values[j++] = *p;
+                }
+            }
+            values[j] = 0;
+        } else if (s->type == ZHM_SIZE || s->type == ZHM_MS) {
+            snprintf(values, sizeof values, "%lld–%lld%s", (long long)s->min, (long long)s->max,
+                     s->type == ZHM_MS ? " ms" : " bytes");
+        }
+        fprintf(out, "| `%s` | `%s` | `%s` | %s | %s |\n", s->name, flag,
+                *s->def ? s->def : "(see meaning)", values, s->help);
+    }
+}
+
+void zhm_config_write_help(FILE *out)
+{
+    for (const struct zhm_setting *s = zhm_settings; s->name; s++) {
+        char flag[64];
+        snprintf(flag, sizeof flag, "--%s", s->name);
+        for (char *p = flag; *p; p++)
+            if (*p == '_')
+                *p = '-';
+        const char *arg = s->type == ZHM_CHOICE ? s->choices
+                          : s->type == ZHM_SIZE ? "BYTES"
+                          : s->type == ZHM_MS   ? "MS"
+                          : s->type == ZHM_MODE ? "MODE"
+                          : s->type == ZHM_LIST ? "URL"
+                                                : "SPEC";
+        fprintf(out, "    %s %s\n        %s", flag, arg, s->help);
+        if (*s->def)
+            fprintf(out, " (default %s)", s->def);
+        fprintf(out, "\n");
+    }
+}

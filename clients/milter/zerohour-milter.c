@@ -1,0 +1,926 @@
+/* zerohour-milter — the MTA plugin: a libmilter daemon that collects each
+ * SMTP transaction (envelope, headers, body up to max_message_bytes), asks
+ * zerohourd for a verdict through libzerohour-client and turns it into an
+ * SMTP reply, headers or the hold queue. Not a scanner: it never judges mail
+ * itself, and it never passes a message unscanned unless configured to. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libmilter/mfapi.h>
+
+#include "settings.h"
+#include "zerohour/client.h"
+
+#ifndef ZH_VERSION
+#define ZH_VERSION "unknown"
+#endif
+
+/* Postfix sends body chunks of up to 64 KiB; start the buffer there. */
+#define INITIAL_BUFFER (64 * 1024)
+#define HITS_HEADER_MAX 900 /* keep X-Zerohour-Hits on one line under 998 */
+
+static struct zhm_config cfg;
+static zh_client *client;
+
+/* ---- logging --------------------------------------------------------------
+ * One record per line on stderr, written with one write(2) so lines from
+ * concurrent SMTP sessions never interleave. */
+
+static void log_msg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void log_msg(int level, const char *fmt, ...)
+{
+    static const char *const names[] = {"error", "warn", "info", "debug"};
+    char line[2048];
+    struct timespec ts;
+    struct tm tm;
+    va_list ap;
+
+    if (level > cfg.log_level)
+        return;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    int n = snprintf(line, sizeof line, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s ",
+                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                     ts.tv_nsec / 1000000, names[level]);
+    va_start(ap, fmt);
+    int m = vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);
+    va_end(ap);
+    size_t len = (size_t)n + (m < 0 ? 0 : (size_t)m);
+    if (len > sizeof line - 2)
+        len = sizeof line - 2;
+    line[len++] = '\n';
+    ssize_t w = write(STDERR_FILENO, line, len);
+    (void)w;
+}
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* ---- per-connection state ------------------------------------------------- */
+
+/* The headers we write; copies arriving with the message are removed so a
+ * sender cannot pre-label its own mail. */
+static const char *const our_headers[] = {"X-Zerohour-Verdict", "X-Zerohour-Score",
+                                          "X-Zerohour-Hits"};
+#define N_OUR_HEADERS (sizeof our_headers / sizeof *our_headers)
+
+/* One per SMTP connection (smfi_setpriv); only that connection's libmilter
+ * thread touches it. The transaction part is reset by MAIL FROM, abort and
+ * end of message; the buffers keep their capacity for the next message. */
+struct conn {
+    unsigned long nr_mask; /* SMFIP_NR_* the MTA agreed to: reply SMFIS_NOREPLY there */
+    bool leadspc;          /* header values arrive with their leading space */
+    bool alloc_failed;     /* some allocation failed: tempfail at end of message */
+    char client_ip[INET6_ADDRSTRLEN];
+    char *helo;
+
+    /* transaction */
+    char *mail_from;
+    char **rcpt;
+    size_t n_rcpt, cap_rcpt;
+    uint8_t *buf; /* headers "Name: value\r\n", blank line, body */
+    size_t len, cap;
+    uint64_t total_bytes; /* all bytes of the message, also those past the cap */
+    bool oversize;
+    unsigned seen_ours[N_OUR_HEADERS];
+    uint64_t own_ns; /* time spent in this transaction's callbacks */
+};
+
+static void txn_reset(struct conn *c)
+{
+    free(c->mail_from);
+    c->mail_from = NULL;
+    for (size_t i = 0; i < c->n_rcpt; i++)
+        free(c->rcpt[i]);
+    c->n_rcpt = 0;
+    c->len = 0;
+    c->total_bytes = 0;
+    c->oversize = false;
+    memset(c->seen_ours, 0, sizeof c->seen_ours);
+    c->own_ns = 0;
+}
+
+static void conn_free(struct conn *c)
+{
+    if (!c)
+        return;
+    txn_reset(c);
+    free(c->rcpt);
+    free(c->buf);
+    free(c->helo);
+    free(c);
+}
+
+/* The connection's state, created on first use (negotiation comes before
+ * connect). NULL only when out of memory. */
+static struct conn *get_conn(SMFICTX *ctx)
+{
+    struct conn *c = smfi_getpriv(ctx);
+    if (c)
+        return c;
+    if (!(c = calloc(1, sizeof *c)))
+        return NULL;
+    snprintf(c->client_ip, sizeof c->client_ip, "unknown");
+    if (smfi_setpriv(ctx, c) != MI_SUCCESS) {
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
+/* SMFIS_CONTINUE, or SMFIS_NOREPLY at a stage the MTA agreed not to wait for. */
+static sfsistat cont(const struct conn *c, unsigned long nr_flag)
+{
+    return c && (c->nr_mask & nr_flag) ? SMFIS_NOREPLY : SMFIS_CONTINUE;
+}
+
+/* Append to the message buffer, respecting max_message_bytes. Past the cap
+ * only total_bytes grows. */
+static void buf_append(struct conn *c, const void *data, size_t n)
+{
+    c->total_bytes += n;
+    if (c->oversize || c->alloc_failed)
+        return;
+    if (c->len + n > (size_t)cfg.max_message_bytes) {
+        c->oversize = true;
+        return;
+    }
+    if (c->len + n > c->cap) {
+        size_t ncap = c->cap ? c->cap : INITIAL_BUFFER;
+        while (ncap < c->len + n)
+            ncap *= 2;
+        if (ncap > (size_t)cfg.max_message_bytes)
+            ncap = (size_t)cfg.max_message_bytes;
+        uint8_t *nb = realloc(c->buf, ncap);
+        if (!nb) {
+            c->alloc_failed = true;
+            return;
+        }
+        c->buf = nb;
+        c->cap = ncap;
+    }
+    memcpy(c->buf + c->len, data, n);
+    c->len += n;
+}
+
+/* Append s, turning a bare LF (as Postfix passes folded header lines) into CRLF. */
+static void buf_append_crlf(struct conn *c, const char *s)
+{
+    const char *p = s;
+    for (const char *lf; (lf = strchr(p, '\n'));) {
+        size_t n = (size_t)(lf - p);
+        if (n && lf[-1] == '\r')
+            n--;
+        buf_append(c, p, n);
+        buf_append(c, "\r\n", 2);
+        p = lf + 1;
+    }
+    buf_append(c, p, strlen(p));
+}
+
+/* "<a@b>" -> "a@b" (a copy; NULL when out of memory). */
+static char *strip_brackets(const char *addr)
+{
+    size_t n = strlen(addr);
+    if (n >= 2 && addr[0] == '<' && addr[n - 1] == '>')
+        return strndup(addr + 1, n - 2);
+    return strdup(addr);
+}
+
+/* ---- callbacks ------------------------------------------------------------ */
+
+static sfsistat on_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1, unsigned long f2,
+                             unsigned long f3, unsigned long *pf0, unsigned long *pf1,
+                             unsigned long *pf2, unsigned long *pf3)
+{
+    struct conn *c = get_conn(ctx);
+    unsigned long want_acts = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE;
+    /* No replies where we never act (saves a round trip per header and body
+     * chunk); MAIL keeps its reply so an announced SIZE= can be refused. */
+    unsigned long nr =
+        SMFIP_NR_CONN | SMFIP_NR_HELO | SMFIP_NR_RCPT | SMFIP_NR_HDR | SMFIP_NR_EOH | SMFIP_NR_BODY;
+    unsigned long want_prot = SMFIP_NOUNKNOWN | SMFIP_NODATA | SMFIP_HDR_LEADSPC | nr;
+
+    if (!c)
+        return SMFIS_TEMPFAIL;
+    if ((f0 & want_acts) != want_acts)
+        log_msg(ZHM_LOG_WARN, "MTA offers actions 0x%lx; quarantine or header changes may fail",
+                f0);
+    *pf0 = f0 & want_acts;
+    *pf1 = f1 & want_prot;
+    *pf2 = 0;
+    *pf3 = 0;
+    c->nr_mask = f1 & nr;
+    c->leadspc = (f1 & SMFIP_HDR_LEADSPC) != 0;
+    (void)f2;
+    (void)f3;
+    return SMFIS_CONTINUE;
+}
+
+static sfsistat on_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *sa)
+{
+    uint64_t t0 = now_ns();
+    struct conn *c = get_conn(ctx);
+    if (!c)
+        return SMFIS_TEMPFAIL;
+    if (sa && sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((struct sockaddr_in *)(void *)sa)->sin_addr, c->client_ip,
+                  sizeof c->client_ip);
+    else if (sa && sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((struct sockaddr_in6 *)(void *)sa)->sin6_addr, c->client_ip,
+                  sizeof c->client_ip);
+    else
+        snprintf(c->client_ip, sizeof c->client_ip, "unknown");
+    log_msg(ZHM_LOG_DEBUG, "connect from %s [%s]", hostname ? hostname : "?", c->client_ip);
+    c->own_ns += now_ns() - t0;
+    return cont(c, SMFIP_NR_CONN);
+}
+
+static sfsistat on_helo(SMFICTX *ctx, char *helo)
+{
+    struct conn *c = get_conn(ctx);
+    if (!c)
+        return SMFIS_TEMPFAIL;
+    free(c->helo);
+    if (!(c->helo = strdup(helo ? helo : "")))
+        c->alloc_failed = true;
+    return cont(c, SMFIP_NR_HELO);
+}
+
+static sfsistat on_envfrom(SMFICTX *ctx, char **argv)
+{
+    uint64_t t0 = now_ns();
+    struct conn *c = get_conn(ctx);
+    if (!c)
+        return SMFIS_TEMPFAIL;
+    txn_reset(c);
+    if (!(c->mail_from = strip_brackets(argv && argv[0] ? argv[0] : "")))
+        c->alloc_failed = true;
+    /* An ESMTP SIZE= larger than we would scan is answered now, before the
+     * client sends the data. */
+    for (int i = 1; argv && argv[i]; i++) {
+        if (strncasecmp(argv[i], "SIZE=", 5))
+            continue;
+        unsigned long long size = strtoull(argv[i] + 5, NULL, 10);
+        if (size <= (unsigned long long)cfg.max_message_bytes)
+            break;
+        if (cfg.on_oversize == ZHM_BIG_TEMPFAIL) {
+            smfi_setreply(ctx, "452", "4.3.4", "Message too big for virus scanning");
+            c->own_ns += now_ns() - t0;
+            return SMFIS_TEMPFAIL;
+        }
+        if (cfg.on_oversize == ZHM_BIG_REJECT) {
+            smfi_setreply(ctx, "552", "5.3.4", "Message too big for virus scanning");
+            c->own_ns += now_ns() - t0;
+            return SMFIS_REJECT;
+        }
+        break;
+    }
+    c->own_ns += now_ns() - t0;
+    return SMFIS_CONTINUE;
+}
+
+static sfsistat on_envrcpt(SMFICTX *ctx, char **argv)
+{
+    uint64_t t0 = now_ns();
+    struct conn *c = get_conn(ctx);
+    if (!c)
+        return SMFIS_TEMPFAIL;
+    if (c->n_rcpt == c->cap_rcpt) {
+        size_t ncap = c->cap_rcpt ? c->cap_rcpt * 2 : 8;
+        char **nr = realloc(c->rcpt, ncap * sizeof *nr);
+        if (!nr) {
+            c->alloc_failed = true;
+            goto out;
+        }
+        c->rcpt = nr;
+        c->cap_rcpt = ncap;
+    }
+    if (!(c->rcpt[c->n_rcpt] = strip_brackets(argv && argv[0] ? argv[0] : "")))
+        c->alloc_failed = true;
+    else
+        c->n_rcpt++;
+out:
+    c->own_ns += now_ns() - t0;
+    return cont(c, SMFIP_NR_RCPT);
+}
+
+static sfsistat on_header(SMFICTX *ctx, char *name, char *value)
+{
+    uint64_t t0 = now_ns();
+    struct conn *c = get_conn(ctx);
+    if (!c)
+        return SMFIS_TEMPFAIL;
+    for (size_t i = 0; i < N_OUR_HEADERS; i++)
+        if (!strcasecmp(name, our_headers[i]))
+            c->seen_ours[i]++;
+    buf_append(c, name, strlen(name));
+    /* With SMFIP_HDR_LEADSPC the value is exactly what followed the colon. */
+    buf_append(c, c->leadspc ? ":" : ": ", c->leadspc ? 1 : 2);
+    buf_append_crlf(c, value ? value : "");
+    buf_append(c, "\r\n", 2);
+    c->own_ns += now_ns() - t0;
+    return cont(c, SMFIP_NR_HDR);
+}
+
+static sfsistat on_eoh(SMFICTX *ctx)
+{
+    struct conn *c = get_conn(ctx);
+    if (!c)
+        return SMFIS_TEMPFAIL;
+    buf_append(c, "\r\n", 2);
+    return cont(c, SMFIP_NR_EOH);
+}
+
+static sfsistat on_body(SMFICTX *ctx, unsigned char *chunk, size_t n)
+{
+    uint64_t t0 = now_ns();
+    struct conn *c = get_conn(ctx);
+    if (!c)
+        return SMFIS_TEMPFAIL;
+    buf_append(c, chunk, n);
+    c->own_ns += now_ns() - t0;
+    return cont(c, SMFIP_NR_BODY);
+}
+
+/* ---- the decision ---------------------------------------------------------- */
+
+enum action { ACT_ACCEPT, ACT_REJECT, ACT_TEMPFAIL, ACT_DISCARD, ACT_QUARANTINE };
+static const char *const action_names[] = {"accept", "reject", "tempfail", "discard", "quarantine"};
+
+struct decision {
+    enum action act;
+    bool headers;      /* add X-Zerohour-* to the delivered message */
+    const char *label; /* X-Zerohour-Verdict value */
+    const char *rcode, *xcode;
+    char text[256]; /* SMTP reply text, or the quarantine reason */
+};
+
+/* Keep only printable ASCII without '%' (smfi_setreply treats '%' as a
+ * format character and fails on CR/LF). */
+static void sanitize(char *s)
+{
+    char *w = s;
+    for (const char *r = s; *r; r++)
+        if (*r >= 0x20 && *r < 0x7f && *r != '%')
+            *w++ = *r;
+    *w = 0;
+}
+
+/* The name a reject text gives: the family of the best-scoring hit that has
+ * one, else its rule, else its detector. */
+static const char *detection_name(const struct zh_scan_result *r)
+{
+    const struct zh_hit *best = NULL, *best_family = NULL;
+    for (size_t i = 0; i < r->n_hits; i++) {
+        const struct zh_hit *h = &r->hits[i];
+        if (!best || h->score > best->score)
+            best = h;
+        if (*h->family && (!best_family || h->score > best_family->score))
+            best_family = h;
+    }
+    if (best_family)
+        return best_family->family;
+    if (best)
+        return *best->rule ? best->rule : best->detector;
+    return "unnamed";
+}
+
+static void decide_unscanned(struct decision *d, bool oversize)
+{
+    if (oversize) {
+        d->label = "UNSCANNED (too big)";
+        switch (cfg.on_oversize) {
+        case ZHM_BIG_REJECT:
+            d->act = ACT_REJECT;
+            d->rcode = "552";
+            d->xcode = "5.3.4";
+            snprintf(d->text, sizeof d->text, "Message too big for virus scanning");
+            return;
+        case ZHM_BIG_ACCEPT:
+            d->act = ACT_ACCEPT;
+            d->headers = cfg.add_header != ZHM_HDR_NEVER;
+            return;
+        default:
+            d->act = ACT_TEMPFAIL;
+            d->rcode = "452";
+            d->xcode = "4.3.4";
+            snprintf(d->text, sizeof d->text, "Message too big for virus scanning");
+            return;
+        }
+    }
+    d->label = "UNSCANNED (scanner unavailable)";
+    if (cfg.on_unavailable == ZHM_UNAV_ACCEPT) {
+        d->act = ACT_ACCEPT;
+        d->headers = cfg.add_header != ZHM_HDR_NEVER;
+        return;
+    }
+    d->act = ACT_TEMPFAIL;
+    d->rcode = "451";
+    d->xcode = "4.7.1";
+    snprintf(d->text, sizeof d->text, "zerohour virus scanner unavailable, try again later");
+}
+
+static void decide(const struct zh_scan_result *r, struct decision *d)
+{
+    bool flagged_hdr = cfg.add_header != ZHM_HDR_NEVER;
+    switch (r->verdict) {
+    case ZH_VERDICT_CLEAN:
+        d->act = ACT_ACCEPT;
+        d->label = "CLEAN";
+        d->headers = cfg.add_header == ZHM_HDR_ALWAYS;
+        return;
+    case ZH_VERDICT_SUSPICIOUS:
+        d->label = "SUSPICIOUS";
+        if (cfg.on_suspicious == ZHM_SUS_QUARANTINE) {
+            d->act = ACT_QUARANTINE;
+            d->headers = flagged_hdr;
+            snprintf(d->text, sizeof d->text, "zerohour: suspicious (%s, score %d)",
+                     detection_name(r), r->score);
+        } else {
+            d->act = ACT_ACCEPT;
+            d->headers =
+                cfg.on_suspicious == ZHM_SUS_TAG ? flagged_hdr : cfg.add_header == ZHM_HDR_ALWAYS;
+        }
+        return;
+    case ZH_VERDICT_MALICIOUS:
+        d->label = "MALICIOUS";
+        if (cfg.on_malicious == ZHM_MAL_DISCARD) {
+            d->act = ACT_DISCARD;
+        } else if (cfg.on_malicious == ZHM_MAL_QUARANTINE) {
+            d->act = ACT_QUARANTINE;
+            d->headers = flagged_hdr;
+            snprintf(d->text, sizeof d->text, "zerohour: malicious (%s, score %d)",
+                     detection_name(r), r->score);
+        } else {
+            d->act = ACT_REJECT;
+            d->rcode = "550";
+            d->xcode = "5.7.1";
+            snprintf(d->text, sizeof d->text, "Message rejected: worm or virus detected (%s)",
+                     detection_name(r));
+        }
+        return;
+    case ZH_VERDICT_DEFER:
+        d->act = ACT_TEMPFAIL;
+        d->label = "DEFER";
+        d->rcode = "451";
+        d->xcode = "4.7.1";
+        if (r->retry_after_s)
+            snprintf(d->text, sizeof d->text,
+                     "Message deferred by zero-hour outbreak check, try again in %u s",
+                     r->retry_after_s);
+        else
+            snprintf(d->text, sizeof d->text,
+                     "Message deferred by zero-hour outbreak check, try again later");
+        return;
+    default:
+        /* TEMPFAIL (the engine could not finish in time) or a verdict this
+         * milter does not know: never a pass by accident. */
+        decide_unscanned(d, false);
+        return;
+    }
+}
+
+/* "rule, rule, ..." of the hits, bounded; writes "" when there are none. */
+static void hits_list(const struct zh_scan_result *r, char *out, size_t n)
+{
+    size_t len = 0;
+    out[0] = 0;
+    for (size_t i = 0; r && i < r->n_hits; i++) {
+        const struct zh_hit *h = &r->hits[i];
+        const char *name = *h->rule ? h->rule : h->detector;
+        /* each rule counts once in the score; list it once too */
+        bool dup = false;
+        for (size_t j = 0; j < i && !dup; j++)
+            dup = !strcmp(name, *r->hits[j].rule ? r->hits[j].rule : r->hits[j].detector);
+        if (dup)
+            continue;
+        int w = snprintf(out + len, n - len, "%s%s", len ? ", " : "", name);
+        if (w < 0 || (size_t)w >= n - len) {
+            if (n > 4)
+                snprintf(out + (len + 4 < n ? len : n - 4), 4, "...");
+            break;
+        }
+        len += (size_t)w;
+    }
+    sanitize(out);
+}
+
+/* Remove copies of our headers that came with the message, then add ours.
+ * Values get their own leading space when the MTA agreed to keep it. */
+static void add_headers(SMFICTX *ctx, struct conn *c, const struct decision *d,
+                        const struct zh_scan_result *r, const char *hits)
+{
+    char value[HITS_HEADER_MAX + 16];
+    const char *sp = c->leadspc ? " " : "";
+
+    for (size_t i = 0; i < N_OUR_HEADERS; i++)
+        for (unsigned k = c->seen_ours[i]; k >= 1; k--)
+            smfi_chgheader(ctx, (char *)our_headers[i], (int)k, NULL);
+    snprintf(value, sizeof value, "%s%s", sp, d->label);
+    smfi_addheader(ctx, (char *)our_headers[0], value);
+    if (r) {
+        snprintf(value, sizeof value, "%s%d", sp, r->score);
+        smfi_addheader(ctx, (char *)our_headers[1], value);
+        if (*hits) {
+            snprintf(value, sizeof value, "%s%s", sp, hits);
+            smfi_addheader(ctx, (char *)our_headers[2], value);
+        }
+    }
+}
+
+static sfsistat on_eom(SMFICTX *ctx)
+{
+    uint64_t t0 = now_ns(), scan_ns = 0;
+    struct conn *c = get_conn(ctx);
+    struct zh_scan_result *r = NULL;
+    struct decision d = {0};
+    char hits[HITS_HEADER_MAX] = "", err[256] = "";
+    const char *qid;
+    sfsistat ret = SMFIS_CONTINUE;
+    int rc = ZH_OK;
+
+    if (!c)
+        return SMFIS_TEMPFAIL;
+    qid = smfi_getsymval(ctx, "i");
+    if (!qid || !*qid)
+        qid = "NOQUEUE";
+
+    if (c->alloc_failed) {
+        d.act = ACT_TEMPFAIL;
+        d.label = "UNSCANNED (out of memory)";
+        d.rcode = "451";
+        d.xcode = "4.3.0";
+        snprintf(d.text, sizeof d.text, "zerohour milter out of memory, try again later");
+        snprintf(err, sizeof err, "out of memory");
+    } else if (c->oversize) {
+        decide_unscanned(&d, true);
+        snprintf(err, sizeof err, "message is %" PRIu64 " bytes, max_message_bytes is %" PRId64,
+                 c->total_bytes, cfg.max_message_bytes);
+    } else {
+        struct zh_envelope env = {
+            .client_ip = c->client_ip,
+            .helo = c->helo,
+            .mail_from = c->mail_from,
+            .rcpt_to = (const char *const *)c->rcpt,
+            .n_rcpt = c->n_rcpt,
+        };
+        struct timespec rt;
+        clock_gettime(CLOCK_REALTIME, &rt);
+        env.received_at = (int64_t)rt.tv_sec * 1000 + rt.tv_nsec / 1000000;
+        uint64_t s0 = now_ns();
+        rc = zh_client_scan(client, c->buf, c->len, &env, qid, 0, &r);
+        scan_ns = now_ns() - s0;
+        if (rc == ZH_OK) {
+            decide(r, &d);
+            hits_list(r, hits, sizeof hits);
+        } else {
+            decide_unscanned(&d, rc == ZH_E_TOOBIG);
+            snprintf(err, sizeof err, "%s: %s", zh_client_strerror(rc), zh_client_last_error());
+        }
+    }
+
+    if (d.headers && d.act != ACT_REJECT && d.act != ACT_TEMPFAIL && d.act != ACT_DISCARD)
+        add_headers(ctx, c, &d, r, hits);
+    switch (d.act) {
+    case ACT_ACCEPT:
+        ret = SMFIS_ACCEPT;
+        break;
+    case ACT_QUARANTINE:
+        sanitize(d.text);
+        if (smfi_quarantine(ctx, d.text) != MI_SUCCESS)
+            log_msg(ZHM_LOG_ERROR, "%s: the MTA refused to quarantine the message", qid);
+        ret = SMFIS_ACCEPT;
+        break;
+    case ACT_DISCARD:
+        ret = SMFIS_DISCARD;
+        break;
+    case ACT_REJECT:
+    case ACT_TEMPFAIL:
+        sanitize(d.text);
+        if (smfi_setreply(ctx, (char *)d.rcode, (char *)d.xcode, d.text) != MI_SUCCESS)
+            log_msg(ZHM_LOG_WARN, "%s: smfi_setreply failed; the MTA uses its default text", qid);
+        ret = d.act == ACT_REJECT ? SMFIS_REJECT : SMFIS_TEMPFAIL;
+        break;
+    }
+
+    /* Overhead: time in our callbacks, plus the scan call's wall time less
+     * what the engine says it spent (encoding, transport, decoding). */
+    uint64_t engine_us = r ? r->elapsed_us : 0;
+    uint64_t own_us = (c->own_ns + (now_ns() - t0) - scan_ns) / 1000;
+    uint64_t rpc_us = scan_ns / 1000 > engine_us ? scan_ns / 1000 - engine_us : 0;
+    int level = rc != ZH_OK && !c->oversize ? ZHM_LOG_WARN : ZHM_LOG_INFO;
+    log_msg(level,
+            "%s: verdict=%s score=%d action=%s hits=[%s] from=<%s> rcpts=%zu size=%" PRIu64
+            " client=%s scan_ms=%.3f engine_us=%" PRIu64 " overhead_us=%" PRIu64
+            " (callbacks=%" PRIu64 " rpc=%" PRIu64 ")%s%s",
+            qid, r ? d.label : (d.label ? d.label : "?"), r ? r->score : 0, action_names[d.act],
+            hits, c->mail_from ? c->mail_from : "", c->n_rcpt, c->total_bytes, c->client_ip,
+            (double)scan_ns / 1e6, engine_us, own_us + rpc_us, own_us, rpc_us,
+            *err ? " error=" : "", err);
+
+    zh_scan_result_free(r);
+    txn_reset(c);
+    c->alloc_failed = false;
+    return ret;
+}
+
+static sfsistat on_abort(SMFICTX *ctx)
+{
+    /* Postfix also sends abort after a finished message; nothing to undo. */
+    struct conn *c = smfi_getpriv(ctx);
+    if (c) {
+        txn_reset(c);
+        c->alloc_failed = false;
+    }
+    return SMFIS_CONTINUE;
+}
+
+static sfsistat on_close(SMFICTX *ctx)
+{
+    conn_free(smfi_getpriv(ctx));
+    smfi_setpriv(ctx, NULL);
+    return SMFIS_CONTINUE;
+}
+
+/* ---- main ------------------------------------------------------------------- */
+
+static const char help_head[] =
+    "Usage: zerohour-milter [OPTIONS]\n"
+    "\n"
+    "A milter (Postfix smtpd_milters, Sendmail INPUT_MAIL_FILTER) that scans each\n"
+    "message with zerohourd and rejects, tempfails, tags or quarantines it.\n"
+    "It runs in the foreground and logs to stderr, one line per message; let a\n"
+    "supervisor (systemd, runit, s6) start it, restart it and keep its log.\n"
+    "SIGTERM or SIGINT stop it after the sessions in progress.\n"
+    "\n"
+    "Settings come from the defaults, then the [milter] section of --config,\n"
+    "then the flags below (a repeated --engine adds an address).\n"
+    "\n"
+    "    --config FILE       read settings from FILE (INI, section [milter])\n"
+    "    --foreground        accepted for compatibility; always the case\n"
+    "    --print-config      print a sample configuration with every default\n"
+    "    --settings-markdown print the settings table of the README\n"
+    "    --check             validate the configuration and exit\n"
+    "    --version           print the version\n"
+    "    --help              this text\n"
+    "\n";
+
+enum {
+    OPT_CONFIG = 1000,
+    OPT_FOREGROUND,
+    OPT_PRINT_CONFIG,
+    OPT_MARKDOWN,
+    OPT_CHECK,
+    OPT_VERSION,
+    OPT_HELP,
+    OPT_SETTING_BASE = 2000, /* + index in zhm_settings */
+};
+
+static struct option *build_options(void)
+{
+    static const struct option fixed[] = {
+        {"config", required_argument, NULL, OPT_CONFIG},
+        {"foreground", no_argument, NULL, OPT_FOREGROUND},
+        {"print-config", no_argument, NULL, OPT_PRINT_CONFIG},
+        {"settings-markdown", no_argument, NULL, OPT_MARKDOWN},
+        {"check", no_argument, NULL, OPT_CHECK},
+        {"version", no_argument, NULL, OPT_VERSION},
+        {"help", no_argument, NULL, OPT_HELP},
+    };
+    size_t n_fixed = sizeof fixed / sizeof *fixed, n = 0;
+    while (zhm_settings[n].name)
+        n++;
+    struct option *o = calloc(n_fixed + n + 1, sizeof *o);
+    char **names = calloc(n, sizeof *names);
+    if (!o || !names)
+        goto fail;
+    memcpy(o, fixed, sizeof fixed);
+    for (size_t i = 0; i < n; i++) {
+        if (!(names[i] = strdup(zhm_settings[i].name)))
+            goto fail;
+        for (char *p = names[i]; *p; p++)
+            if (*p == '_')
+                *p = '-';
+        o[n_fixed + i] =
+            (struct option){names[i], required_argument, NULL, OPT_SETTING_BASE + (int)i};
+    }
+    free(names); /* the strings now belong to the option array */
+    return o;
+fail:
+    for (size_t i = 0; names && i < n; i++)
+        free(names[i]);
+    free(names);
+    free(o);
+    return NULL;
+}
+
+static void free_options(struct option *o)
+{
+    if (!o)
+        return;
+    for (struct option *p = o; p->name; p++)
+        if (p->val >= OPT_SETTING_BASE)
+            free((char *)p->name);
+    free(o);
+}
+
+int main(int argc, char **argv)
+{
+    struct option *longopts = NULL;
+    const char *config_path = NULL;
+    char err[512];
+    int opt, status = 1, mode = 0;
+    bool engines_from_flags = false;
+    const char **addrs = NULL;
+    size_t n_addrs = 0;
+    char default_addr[512];
+
+    if (zhm_config_defaults(&cfg) != 0 || !(longopts = build_options())) {
+        fprintf(stderr, "zerohour-milter: out of memory\n");
+        goto out;
+    }
+
+    /* Pass 1: find --config and the informational options. */
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
+        switch (opt) {
+        case OPT_CONFIG:
+            config_path = optarg;
+            break;
+        case OPT_HELP:
+            fputs(help_head, stdout);
+            zhm_config_write_help(stdout);
+            status = 0;
+            goto out;
+        case OPT_VERSION:
+            printf("zerohour-milter %s\n", ZH_VERSION);
+            status = 0;
+            goto out;
+        case OPT_PRINT_CONFIG:
+        case OPT_MARKDOWN:
+        case OPT_CHECK:
+            mode = opt;
+            break;
+        case ':':
+            fprintf(stderr, "zerohour-milter: option %s needs a value\n", argv[optind - 1]);
+            status = 2;
+            goto out;
+        case '?':
+            fprintf(stderr, "zerohour-milter: unknown option %s; try --help\n", argv[optind - 1]);
+            status = 2;
+            goto out;
+        default:
+            break;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "zerohour-milter: unexpected argument \"%s\"; try --help\n", argv[optind]);
+        status = 2;
+        goto out;
+    }
+    if (mode == OPT_PRINT_CONFIG) {
+        zhm_config_write_sample(stdout);
+        status = 0;
+        goto out;
+    }
+    if (mode == OPT_MARKDOWN) {
+        zhm_config_write_markdown(stdout);
+        status = 0;
+        goto out;
+    }
+    if (config_path && zhm_config_load(&cfg, config_path, err, sizeof err) != 0) {
+        fprintf(stderr, "zerohour-milter: %s\n", err);
+        status = 2;
+        goto out;
+    }
+
+    /* Pass 2: flags override the file. */
+    optind = 0;
+    while ((opt = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
+        if (opt < OPT_SETTING_BASE)
+            continue;
+        const struct zhm_setting *s = &zhm_settings[opt - OPT_SETTING_BASE];
+        int append = 0;
+        if (s->type == ZHM_LIST) {
+            append = engines_from_flags;
+            engines_from_flags = true;
+        }
+        if (zhm_config_set(&cfg, s, optarg, append, err, sizeof err) != 0) {
+            fprintf(stderr, "zerohour-milter: --%s\n", err);
+            status = 2;
+            goto out;
+        }
+    }
+
+    if (cfg.n_engines) {
+        addrs = (const char **)cfg.engines;
+        n_addrs = cfg.n_engines;
+    } else {
+        if (zh_client_default_address(default_addr, sizeof default_addr) != ZH_OK) {
+            fprintf(stderr, "zerohour-milter: cannot compute the default engine address\n");
+            goto out;
+        }
+        static const char *one[1];
+        one[0] = default_addr;
+        addrs = one;
+        n_addrs = 1;
+    }
+
+    struct zh_client_options copts = {
+        .timeout_ms = (unsigned)cfg.timeout_ms,
+        .connect_timeout_ms = (unsigned)cfg.connect_timeout_ms,
+        .max_message_bytes = 0, /* ask the engine; larger mail is ZH_E_TOOBIG */
+    };
+    int rc = zh_client_open(&client, addrs, n_addrs, &copts);
+    if (rc != ZH_OK) {
+        fprintf(stderr, "zerohour-milter: engine address: %s: %s\n", zh_client_strerror(rc),
+                zh_client_last_error());
+        status = 2;
+        goto out;
+    }
+    if (mode == OPT_CHECK) {
+        printf("zerohour-milter: configuration OK\n");
+        status = 0;
+        goto out;
+    }
+
+    struct smfiDesc desc = {
+        .xxfi_name = "zerohour",
+        .xxfi_version = SMFI_VERSION,
+        .xxfi_flags = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE,
+        .xxfi_connect = on_connect,
+        .xxfi_helo = on_helo,
+        .xxfi_envfrom = on_envfrom,
+        .xxfi_envrcpt = on_envrcpt,
+        .xxfi_header = on_header,
+        .xxfi_eoh = on_eoh,
+        .xxfi_body = on_body,
+        .xxfi_eom = on_eom,
+        .xxfi_abort = on_abort,
+        .xxfi_close = on_close,
+        .xxfi_negotiate = on_negotiate,
+    };
+    if (smfi_setconn(cfg.socket) != MI_SUCCESS) {
+        fprintf(stderr, "zerohour-milter: bad socket \"%s\"\n", cfg.socket);
+        status = 2;
+        goto out;
+    }
+    if (smfi_register(desc) != MI_SUCCESS) {
+        fprintf(stderr, "zerohour-milter: smfi_register failed\n");
+        goto out;
+    }
+    /* Open the socket now so a busy port or bad path is an error at start,
+     * and so a unix socket can be given its mode before the MTA connects. */
+    if (smfi_opensocket(true) != MI_SUCCESS) {
+        fprintf(stderr, "zerohour-milter: cannot listen on %s: %s\n", cfg.socket,
+                errno ? strerror(errno) : "see above");
+        goto out;
+    }
+    if (!strncmp(cfg.socket, "unix:", 5) || !strncmp(cfg.socket, "local:", 6)) {
+        const char *path = strchr(cfg.socket, ':') + 1;
+        if (chmod(path, (mode_t)cfg.socket_mode) != 0)
+            log_msg(ZHM_LOG_WARN, "chmod %s: %s", path, strerror(errno));
+    }
+    log_msg(ZHM_LOG_INFO,
+            "zerohour-milter %s listening on %s; engine %s%s; on_malicious=%s "
+            "on_suspicious=%s on_unavailable=%s add_header=%s max_message_bytes=%" PRId64
+            " timeout=%" PRId64 "ms",
+            ZH_VERSION, cfg.socket, addrs[0], n_addrs > 1 ? " and others" : "",
+            zhm_choice_name(zhm_setting_find("on_malicious"), cfg.on_malicious),
+            zhm_choice_name(zhm_setting_find("on_suspicious"), cfg.on_suspicious),
+            zhm_choice_name(zhm_setting_find("on_unavailable"), cfg.on_unavailable),
+            zhm_choice_name(zhm_setting_find("add_header"), cfg.add_header), cfg.max_message_bytes,
+            cfg.timeout_ms);
+    /* libmilter handles SIGTERM/SIGINT/SIGHUP itself: smfi_main returns
+     * once the sessions in progress have finished. */
+    if (smfi_main() != MI_SUCCESS) {
+        log_msg(ZHM_LOG_ERROR, "smfi_main failed");
+        goto out;
+    }
+    log_msg(ZHM_LOG_INFO, "zerohour-milter stopped");
+    status = 0;
+out:
+    zh_client_close(client);
+    free_options(longopts);
+    zhm_config_free(&cfg);
+    return status;
+}
