@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -42,6 +43,7 @@ enum {
     CMD_VERSION = 1 << 4,
     CMD_HELP = 1 << 5,
     CMD_RULES = 1 << 6,
+    CMD_OUTBREAKS = 1 << 7,
     CMD_ALL = 0xff,
 };
 
@@ -79,6 +81,7 @@ static const char help_main[] =
     "    stats     show the engine's counters, Redis INFO style\n"
     "    reload    make the engine reload its rules\n"
     "    rules     check a rules directory, or try it on messages, offline\n"
+    "    outbreaks list active and growing outbreaks the engine is watching\n"
     "    version   show the version of this program and of the engine\n"
     "    help      show the help of a command (same as COMMAND --help)\n"
     "\n"
@@ -314,6 +317,29 @@ static const char help_rules[] =
     "EXAMPLES\n"
     "    zerohour rules check rules/\n"
     "    zerohour rules test my-rules/ tests/samples/04-mydoom-like-zip-pif.eml\n";
+
+static const char help_outbreaks[] =
+    "NAME\n"
+    "    zerohour outbreaks - show the outbreaks the engine is watching\n"
+    "\n"
+    "SYNOPSIS\n"
+    "    zerohour outbreaks [--json] [GLOBAL OPTIONS]\n"
+    "\n"
+    "DESCRIPTION\n"
+    "    Lists active outbreaks (a new risky payload that crossed the copy, sender\n"
+    "    and client thresholds within the window; further copies are flagged), then\n"
+    "    risky payloads seen at least twice within the window, most copies first:\n"
+    "    the fingerprint's summary, when it was first seen, copies (in the window\n"
+    "    and in all), distinct senders, client IPs and recipient domains, and the\n"
+    "    rules that fired with it. This is the window of vulnerability made\n"
+    "    visible: how long a payload spread before it was blocked.\n"
+    "\n"
+    "EXIT STATUS\n"
+    "    0 no active outbreak, 1 at least one active outbreak, 2 errors.\n"
+    "\n"
+    "EXAMPLES\n"
+    "    zerohour outbreaks\n"
+    "    zerohour outbreaks --json\n";
 
 static const char help_version[] =
     "NAME\n"
@@ -1213,6 +1239,77 @@ static int cmd_rules(const struct cli *o, char **args, size_t n)
     return EXIT_ERROR;
 }
 
+static void fmt_time(char *buf, size_t n, int64_t ms)
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(buf, n, "%Y-%m-%d %H:%M:%SZ", &tm);
+}
+
+static int cmd_outbreaks(const struct cli *o, char **args, size_t n)
+{
+    zh_client *c = NULL;
+    struct zh_outbreaks_result *r = NULL;
+    (void)args, (void)n;
+    int st = open_client(o, &c);
+    if (st != EXIT_CLEAN)
+        return st;
+    int rc = zh_client_outbreaks(c, &r);
+    if (rc != ZH_OK) {
+        char err[1200];
+        error_text(err, sizeof err, rc, NULL);
+        fprintf(stderr, "zerohour outbreaks: %s\n", err);
+        zh_client_close(c);
+        return EXIT_ERROR;
+    }
+    int active = 0;
+    json_object *arr = o->json ? json_object_new_array() : NULL;
+    if (!o->json)
+        printf("%-16s %-6s %-20s %7s %7s %7s %5s %5s  %s\n", "fingerprint", "state", "first seen",
+               "window", "total", "senders", "ips", "doms", "payload / rules");
+    for (size_t i = 0; i < r->n_outbreaks; i++) {
+        const struct zh_outbreak *b = &r->outbreaks[i];
+        active += b->active;
+        char first[32];
+        fmt_time(first, sizeof first, b->first_seen);
+        if (o->json) {
+            json_object *j = json_object_new_object();
+            json_object_object_add(j, "fingerprint", json_object_new_string(b->fingerprint));
+            json_object_object_add(j, "summary", json_object_new_string(b->summary));
+            json_object_object_add(j, "hits", json_object_new_string(b->hits));
+            json_object_object_add(j, "first_seen", json_object_new_int64(b->first_seen));
+            json_object_object_add(j, "last_seen", json_object_new_int64(b->last_seen));
+            json_object_object_add(j, "active_since", json_object_new_int64(b->active_since));
+            json_object_object_add(j, "total", json_object_new_uint64(b->total));
+            json_object_object_add(j, "copies", json_object_new_int((int)b->copies));
+            json_object_object_add(j, "senders", json_object_new_int((int)b->senders));
+            json_object_object_add(j, "client_ips", json_object_new_int((int)b->client_ips));
+            json_object_object_add(j, "rcpt_domains", json_object_new_int((int)b->rcpt_domains));
+            json_object_object_add(j, "active", json_object_new_boolean(b->active));
+            json_object_object_add(j, "blocking", json_object_new_boolean(b->blocking));
+            json_object_array_add(arr, j);
+        } else {
+            printf("%-16s %-6s %-20s %7u %7llu %7u %5u %5u  %s%s%s\n", b->fingerprint,
+                   b->active ? "ACTIVE" : "rising", first, b->copies, (unsigned long long)b->total,
+                   b->senders, b->client_ips, b->rcpt_domains, b->summary, *b->hits ? " / " : "",
+                   b->hits);
+        }
+    }
+    if (o->json) {
+        json_object *j = json_object_new_object();
+        json_object_object_add(j, "now", json_object_new_int64(r->now));
+        json_object_object_add(j, "outbreaks", arr);
+        emit_json(j);
+        json_object_put(j);
+    } else if (!r->n_outbreaks) {
+        printf("(no outbreak and no rising risky payload)\n");
+    }
+    zh_outbreaks_result_free(r);
+    zh_client_close(c);
+    return active ? EXIT_FOUND : EXIT_CLEAN;
+}
+
 static int cmd_help(const struct cli *o, char **args, size_t n);
 
 static const struct command {
@@ -1228,6 +1325,7 @@ static const struct command {
     {"reload", CMD_RELOAD, cmd_reload, help_reload, 0},
     {"version", CMD_VERSION, cmd_version, help_version, 0},
     {"rules", CMD_RULES, cmd_rules, help_rules, SIZE_MAX},
+    {"outbreaks", CMD_OUTBREAKS, cmd_outbreaks, help_outbreaks, 0},
     {"help", CMD_HELP, cmd_help, help_help, 1},
 };
 
@@ -1439,7 +1537,9 @@ int main(int argc, char **argv)
         } else if (want_version) {
             st = cmd_version(&o, NULL, 0);
         } else {
-            usage_error(NULL, "no command given (scan, ping, stats, reload, rules, version, help)");
+            usage_error(
+                NULL,
+                "no command given (scan, ping, stats, reload, rules, outbreaks, version, help)");
         }
         goto out;
     }

@@ -962,3 +962,63 @@ out:
     protobuf_c_message_free_unpacked(resp, NULL);
     return rc;
 }
+
+void zh_outbreaks_result_free(struct zh_outbreaks_result *r)
+{
+    if (!r)
+        return;
+    for (size_t i = 0; i < r->n_outbreaks; i++) {
+        free(r->outbreaks[i].fingerprint);
+        free(r->outbreaks[i].summary);
+        free(r->outbreaks[i].hits);
+    }
+    free(r->outbreaks);
+    free(r);
+}
+
+int zh_client_outbreaks(zh_client *c, struct zh_outbreaks_result **out)
+{
+    Zerohour__V1__OutbreaksRequest req = ZEROHOUR__V1__OUTBREAKS_REQUEST__INIT;
+    ProtobufCMessage *resp = NULL;
+    struct zh_outbreaks_result *r = NULL;
+    int rc;
+
+    clear_error();
+    if (!c || !out)
+        return fail(ZH_E_INVAL, "zh_client_outbreaks: NULL client or result pointer");
+    if ((rc = call(c, "Outbreaks", &req.base, c->timeout_ms, &resp)) != ZH_OK)
+        return rc;
+    const Zerohour__V1__OutbreaksResponse *p = (const Zerohour__V1__OutbreaksResponse *)resp;
+    if (!(r = calloc(1, sizeof *r)) ||
+        (p->n_outbreaks && !(r->outbreaks = calloc(p->n_outbreaks, sizeof *r->outbreaks)))) {
+        rc = fail(ZH_E_NOMEM, "copying the outbreaks");
+        goto out;
+    }
+    r->now = p->now;
+    for (size_t i = 0; i < p->n_outbreaks; i++) {
+        const Zerohour__V1__Outbreak *o = p->outbreaks[i];
+        struct zh_outbreak *d = &r->outbreaks[i];
+        r->n_outbreaks++;
+        if (!dup_str(&d->fingerprint, o->fingerprint) || !dup_str(&d->summary, o->summary) ||
+            !dup_str(&d->hits, o->hits)) {
+            rc = fail(ZH_E_NOMEM, "copying the outbreaks");
+            goto out;
+        }
+        d->first_seen = o->first_seen;
+        d->last_seen = o->last_seen;
+        d->active_since = o->active_since;
+        d->total = o->total;
+        d->copies = o->copies;
+        d->senders = o->senders;
+        d->client_ips = o->client_ips;
+        d->rcpt_domains = o->rcpt_domains;
+        d->active = o->active;
+        d->blocking = o->blocking;
+    }
+    *out = r;
+    r = NULL;
+out:
+    zh_outbreaks_result_free(r);
+    protobuf_c_message_free_unpacked(resp, NULL);
+    return rc;
+}

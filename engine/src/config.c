@@ -60,6 +60,33 @@ const struct zh_setting zh_settings[] = {
      "a message scoring at least this is MALICIOUS"},
     {"scoring", "default_rule_score", ZH_SET_INT, OFF(default_rule_score), "100", 0, 100000,
      "score of a YARA rule whose meta gives no score"},
+
+    {"outbreak", "enabled", ZH_SET_INT, OFF(outbreak_enabled), "1", 0, 1,
+     "1: keep per-fingerprint counts and flag surges of one new risky payload"},
+    {"outbreak", "window_ms", ZH_SET_MS, OFF(outbreak_window_ms), "10m", 1000, 86400000,
+     "sliding window (by the envelope's received_at) for copies, senders and client IPs"},
+    {"outbreak", "min_copies", ZH_SET_INT, OFF(outbreak_min_copies), "5", 2, 16,
+     "copies within the window that make a risky fingerprint an outbreak"},
+    {"outbreak", "min_senders", ZH_SET_INT, OFF(outbreak_min_senders), "3", 1, 16,
+     "distinct envelope senders within the window needed as well"},
+    {"outbreak", "min_client_ips", ZH_SET_INT, OFF(outbreak_min_client_ips), "3", 1, 16,
+     "distinct client IPs within the window needed as well"},
+    {"outbreak", "hold_ms", ZH_SET_MS, OFF(outbreak_hold_ms), "24h", 60000, 2592000000LL,
+     "an outbreak stays active this long after its last copy"},
+    {"outbreak", "memory", ZH_SET_SIZE, OFF(outbreak_memory), "16M", 64 * KiB, 4 * GiB,
+     "fixed budget for fingerprint state; the least recently seen are evicted"},
+    {"outbreak", "defer", ZH_SET_INT, OFF(outbreak_defer), "1", 0, 1,
+     "1: answer DEFER for a risky message whose fingerprint is growing but not yet an "
+     "outbreak (MTAs retry; worms mostly do not)"},
+    {"outbreak", "defer_min_copies", ZH_SET_INT, OFF(outbreak_defer_min_copies), "2", 2, 16,
+     "copies from at least two senders within the window before DEFER is considered"},
+    {"outbreak", "defer_retry_s", ZH_SET_INT, OFF(outbreak_defer_retry_s), "300", 1, 86400,
+     "retry-after given with DEFER, in seconds"},
+    {"outbreak", "state_file", ZH_SET_STRING, OFF(outbreak_state_file), "", 0, 0,
+     "file the outbreak state is saved to (atomically) and restored from at start; "
+     "empty: kept in memory only"},
+    {"outbreak", "snapshot_ms", ZH_SET_MS, OFF(outbreak_snapshot_ms), "60s", 1000, 86400000,
+     "how often the state is saved to state_file (and always on SIGTERM)"},
     {0},
 };
 
@@ -111,7 +138,7 @@ static int parse_size(const char *s, int64_t *out)
     return 0;
 }
 
-/* Parse "250", "250ms", "30s", "2m" into milliseconds. */
+/* Parse "250", "250ms", "30s", "2m", "24h" into milliseconds. */
 static int parse_ms(const char *s, int64_t *out)
 {
     char *end;
@@ -126,6 +153,8 @@ static int parse_ms(const char *s, int64_t *out)
         mul = 1000;
     else if (!strcmp(end, "m") || !strcmp(end, "min"))
         mul = 60000;
+    else if (!strcmp(end, "h"))
+        mul = 3600000;
     else
         return -1;
     if (v > INT64_MAX / mul)
@@ -202,7 +231,7 @@ static zh_err apply(struct zh_config *cfg, const struct zh_setting *s, const cha
     if (rc) {
         static const char *const what[] = {[ZH_SET_INT] = "an integer",
                                            [ZH_SET_SIZE] = "a size such as 512K or 32M",
-                                           [ZH_SET_MS] = "a time such as 500ms or 30s",
+                                           [ZH_SET_MS] = "a time such as 500ms, 30s, 10m or 24h",
                                            [ZH_SET_MODE] = "an octal mode such as 0660"};
         set_err(err, errlen, "%s: \"%s\" is not %s", s->name, value, what[s->type]);
         return ZH_ERR_INVALID;

@@ -2,6 +2,7 @@
  * (parse → unpack → detect → decide) and the per-scan helpers detectors use.
  * MIME lives in mime.c, scoring in verdict.c, counters in stats.c. */
 #include "zhi.h"
+#include "outbreak.h"
 #include "zerohour/log.h"
 #include "zerohour/wire.h"
 
@@ -19,6 +20,7 @@ struct zh_engine {
     pthread_mutex_t reload_lock; /* one compilation at a time */
     void *det_state[16];
     struct zhi_stats *stats;
+    struct zhi_outbreaks *outbreaks;
     uint64_t started_us;
     /* last reload, for Stats (under reload_lock) */
     int64_t last_reload_unix_ms;
@@ -153,6 +155,21 @@ zh_err zh_engine_new(const struct zh_config *cfg, zh_engine **out, struct zh_rul
             goto fail;
         }
     }
+    if (e->cfg.outbreak_enabled) {
+        if ((rc = zhi_outbreaks_new(&e->cfg, &e->outbreaks)) != ZH_ERR_OK)
+            goto fail;
+        if (e->cfg.outbreak_state_file && *e->cfg.outbreak_state_file) {
+            char err[512] = "";
+            if (zhi_outbreaks_load(e->outbreaks, e->cfg.outbreak_state_file, err, sizeof err) ==
+                ZH_ERR_OK) {
+                if (*err)
+                    zh_log(ZH_LOG_INFO, "outbreak state: %s from %s", err,
+                           e->cfg.outbreak_state_file);
+            } else {
+                zh_log(ZH_LOG_WARN, "outbreak state: %s", err);
+            }
+        }
+    }
     if ((rc = zh_engine_reload(e, rep)) != ZH_ERR_OK)
         goto fail;
     *out = e;
@@ -160,6 +177,7 @@ zh_err zh_engine_new(const struct zh_config *cfg, zh_engine **out, struct zh_rul
         zh_rules_report_free(&local);
     return ZH_ERR_OK;
 fail:
+    zhi_outbreaks_free(e->outbreaks);
     while (inited-- > 0)
         if (zhi_detectors[inited]->fini)
             zhi_detectors[inited]->fini(e->det_state[inited]);
@@ -181,11 +199,29 @@ void zh_engine_free(zh_engine *e)
         if (zhi_detectors[i]->fini)
             zhi_detectors[i]->fini(e->det_state[i]);
     zhi_ruleset_release(e->current);
+    zhi_outbreaks_free(e->outbreaks);
     zhi_stats_free(e->stats);
     zh_config_free(&e->cfg);
     pthread_mutex_destroy(&e->rules_lock);
     pthread_mutex_destroy(&e->reload_lock);
     free(e);
+}
+
+struct zhi_outbreaks *zhi_engine_outbreaks(zh_engine *e)
+{
+    return e->outbreaks;
+}
+
+size_t zh_engine_outbreaks(zh_engine *e, int64_t now_ms, struct zh_outbreak_info *out, size_t max)
+{
+    return e->outbreaks ? zhi_outbreaks_list(e->outbreaks, now_ms, out, max) : 0;
+}
+
+zh_err zh_engine_save_state(zh_engine *e, char *err, size_t errlen)
+{
+    if (!e->outbreaks || !e->cfg.outbreak_state_file || !*e->cfg.outbreak_state_file)
+        return ZH_ERR_OK;
+    return zhi_outbreaks_save(e->outbreaks, e->cfg.outbreak_state_file, err, errlen);
 }
 
 const struct zh_config *zh_engine_config(const zh_engine *e)

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "outbreak.h"
 #include "zerohour/log.h"
 #include "zerohour/wire.h"
 
@@ -99,6 +100,7 @@ static void svc_scan(Zerohour__V1__ZeroHour_Service *svc, const Zerohour__V1__Sc
     resp.unpack_us = r->unpack_us;
     resp.detect_us = r->detect_us;
     resp.objects = r->objects;
+    resp.retry_after_s = r->retry_after_s;
     if (r->status == ZEROHOUR__V1__STATUS__STATUS_OK) {
         resp.verdict = (Zerohour__V1__Verdict)r->verdict;
         resp.score = r->score;
@@ -286,6 +288,51 @@ static void svc_ping(Zerohour__V1__ZeroHour_Service *svc, const Zerohour__V1__Pi
     closure(&resp, cd);
 }
 
+static void svc_outbreaks(Zerohour__V1__ZeroHour_Service *svc,
+                          const Zerohour__V1__OutbreaksRequest *in,
+                          Zerohour__V1__OutbreaksResponse_Closure closure, void *cd)
+{
+    struct call *c = cd;
+    enum { MAX = 256 };
+    struct zh_outbreak_info *info = calloc(MAX, sizeof *info);
+    Zerohour__V1__Outbreak *ob = calloc(MAX, sizeof *ob);
+    Zerohour__V1__Outbreak **obp = calloc(MAX, sizeof *obp);
+    Zerohour__V1__OutbreaksResponse resp = ZEROHOUR__V1__OUTBREAKS_RESPONSE__INIT;
+    if (!info || !ob || !obp) {
+        set_status(c, ZEROHOUR__V1__STATUS__STATUS_INTERNAL, "out of memory");
+        closure(NULL, cd);
+        goto out;
+    }
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    resp.now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    size_t n = zh_engine_outbreaks(c->w->srv->engine, 0, info, MAX);
+    for (size_t i = 0; i < n; i++) {
+        zerohour__v1__outbreak__init(&ob[i]);
+        ob[i].fingerprint = info[i].fingerprint;
+        ob[i].summary = info[i].summary;
+        ob[i].hits = info[i].hits;
+        ob[i].first_seen = info[i].first_seen;
+        ob[i].last_seen = info[i].last_seen;
+        ob[i].active_since = info[i].active ? info[i].active_since : 0;
+        ob[i].total = info[i].total;
+        ob[i].copies = info[i].copies;
+        ob[i].senders = info[i].senders;
+        ob[i].client_ips = info[i].client_ips;
+        ob[i].rcpt_domains = info[i].rcpt_domains;
+        ob[i].active = info[i].active;
+        ob[i].blocking = info[i].active;
+        obp[i] = &ob[i];
+    }
+    resp.outbreaks = obp;
+    resp.n_outbreaks = n;
+    closure(&resp, cd);
+out:
+    free(info);
+    free(ob);
+    free(obp);
+}
+
 static Zerohour__V1__ZeroHour_Service service = ZEROHOUR__V1__ZERO_HOUR__INIT(svc_);
 
 /* Decode the envelope, find the method in the service descriptor, unpack its
@@ -311,9 +358,10 @@ static void dispatch(struct worker *w, const uint8_t *body, size_t len, struct c
     const ProtobufCMethodDescriptor *m =
         protobuf_c_service_descriptor_get_method_by_name(d, call->method);
     if (!m) {
-        set_status(c, ZEROHOUR__V1__STATUS__STATUS_UNIMPLEMENTED,
-                   "unknown method \"%.64s\" (this engine serves Scan, Reload, Stats, Ping)",
-                   call->method);
+        set_status(
+            c, ZEROHOUR__V1__STATUS__STATUS_UNIMPLEMENTED,
+            "unknown method \"%.64s\" (this engine serves Scan, Reload, Stats, Ping, Outbreaks)",
+            call->method);
         goto reply;
     }
     method_slot = (unsigned)(m - d->methods);

@@ -6,12 +6,14 @@
  *  2. The message score is the sum over distinct (detector, rule); a
  *     detector with a cap in rules/heuristics.ini [caps] contributes at most
  *     that much (several odd things about a sender are still one signal).
- *  5. score >= malicious_score → MALICIOUS; >= suspicious_score → SUSPICIOUS.
  *  3. Combinations from rules/heuristics.ini: when two named detectors both
  *     scored, their bonus is added, as a hit of its own ("combination").
- *  4. A hit flagged unscannable (a limit was breached) makes the message at
- *     least SUSPICIOUS: a message not fully examined is never CLEAN. A scan that
- *     ran out of time is TEMPFAIL. */
+ *  4. score >= malicious_score → MALICIOUS; >= suspicious_score → SUSPICIOUS.
+ *  5. A hit flagged unscannable (a limit was breached) makes the message at
+ *     least SUSPICIOUS: a message not fully examined is never CLEAN. A scan
+ *     that ran out of time is TEMPFAIL.
+ *  6. DEFER when the outbreak detector asks for it (a risky payload spreading
+ *     but not yet an outbreak) and the message is not MALICIOUS anyway. */
 #include "zhi.h"
 #include "heuristics.h"
 
@@ -20,7 +22,9 @@
 
 zh_err zhi_verdict_decide(struct zhi_scan *s, struct zh_result *r);
 
-zh_err zhi_verdict_decide(struct zhi_scan *s, struct zh_result *r)
+/* Sum of the hits: each (detector, rule) once at its highest score, each
+ * detector within its cap. Sets *unscannable when a hit says so. */
+static long hits_score(const struct zhi_scan *s, bool *unscannable)
 {
     const struct zhi_heuristics *heur = s->rules ? s->rules->heur : NULL;
     struct {
@@ -28,10 +32,9 @@ zh_err zhi_verdict_decide(struct zhi_scan *s, struct zh_result *r)
         long sum;
     } per[32];
     size_t n_per = 0;
-    bool unscannable = false;
     for (size_t i = 0; i < s->n_hits; i++) {
         const struct zh_hit *h = &s->hits[i];
-        unscannable |= (h->flags & ZH_HIT_UNSCANNABLE) != 0;
+        *unscannable |= (h->flags & ZH_HIT_UNSCANNABLE) != 0;
         bool best = true;
         for (size_t j = 0; j < s->n_hits && best; j++) {
             const struct zh_hit *o = &s->hits[j];
@@ -62,6 +65,20 @@ zh_err zhi_verdict_decide(struct zhi_scan *s, struct zh_result *r)
                 v = heur->caps[c].bonus;
         score += v;
     }
+    return score;
+}
+
+long zhi_verdict_score(const struct zhi_scan *s)
+{
+    bool u = false;
+    return hits_score(s, &u);
+}
+
+zh_err zhi_verdict_decide(struct zhi_scan *s, struct zh_result *r)
+{
+    const struct zhi_heuristics *heur = s->rules ? s->rules->heur : NULL;
+    bool unscannable = false;
+    long score = hits_score(s, &unscannable);
     /* Combinations look at which detectors scored before any bonus. */
     size_t n_plain = s->n_hits;
     for (size_t c = 0; heur && c < heur->n_combos; c++) {
@@ -90,7 +107,10 @@ zh_err zhi_verdict_decide(struct zhi_scan *s, struct zh_result *r)
     r->n_hits = s->n_hits;
     if (s->timed_out)
         r->verdict = ZH_V_TEMPFAIL;
-    else if (score >= s->cfg->malicious_score)
+    else if (s->defer_retry_s && score < s->cfg->malicious_score) {
+        r->verdict = ZH_V_DEFER;
+        r->retry_after_s = s->defer_retry_s;
+    } else if (score >= s->cfg->malicious_score)
         r->verdict = ZH_V_MALICIOUS;
     else if (score >= s->cfg->suspicious_score || unscannable)
         r->verdict = ZH_V_SUSPICIOUS;

@@ -5,6 +5,8 @@
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdbool.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +49,8 @@ static void usage(FILE *out)
             "\n"
             "Rules are recompiled when files under the rules directory change (inotify,\n"
             "debounced; engine.watch_rules), on SIGHUP and on the Reload call.\n"
+            "With [outbreak] state_file set, the outbreak state is saved there every\n"
+            "snapshot_ms and on SIGTERM, and restored at start.\n"
             "Signals: SIGHUP recompiles the rules (the old set keeps serving if the new one\n"
             "has errors); SIGTERM and SIGINT stop taking requests, answer the ones being\n"
             "scanned, and exit.\n"
@@ -268,10 +272,19 @@ int main(int argc, char **argv)
     zh_log(ZH_LOG_INFO, "zerohourd %s ready: %zu workers, ruleset version %llu", ZH_VERSION,
            workers, (unsigned long long)zh_engine_ruleset_version(engine));
 
+    bool persist = cfg.outbreak_enabled && cfg.outbreak_state_file && *cfg.outbreak_state_file;
     for (;;) {
-        int sig = 0;
-        if (sigwait(&sigs, &sig) != 0)
+        /* Wake for signals, and every snapshot_ms to save the outbreak state. */
+        struct timespec every = {(time_t)(cfg.outbreak_snapshot_ms / 1000),
+                                 (long)(cfg.outbreak_snapshot_ms % 1000) * 1000000L};
+        int sig = persist ? sigtimedwait(&sigs, NULL, &every) : 0;
+        if (!persist && sigwait(&sigs, &sig) != 0)
             continue;
+        if (sig < 0) {
+            if (errno == EAGAIN && zh_engine_save_state(engine, err, sizeof err) != ZH_ERR_OK)
+                zh_log(ZH_LOG_WARN, "outbreak state not saved: %s", err);
+            continue;
+        }
         if (sig == SIGHUP) {
             zh_log(ZH_LOG_INFO, "SIGHUP: reloading rules");
             zh_engine_reload(engine, &rep);
@@ -284,6 +297,12 @@ int main(int argc, char **argv)
     zhd_watch_stop(watch);
     zhd_server_drain_and_stop(srv);
     srv = NULL;
+    if (persist) {
+        if (zh_engine_save_state(engine, err, sizeof err) == ZH_ERR_OK)
+            zh_log(ZH_LOG_INFO, "outbreak state saved to %s", cfg.outbreak_state_file);
+        else
+            zh_log(ZH_LOG_ERROR, "outbreak state not saved: %s", err);
+    }
     zh_log(ZH_LOG_INFO, "stopped");
     rc = 0;
 out:

@@ -157,7 +157,8 @@ struct zhi_scan {
     unsigned mime_warnings; /* bit per GMime parser warning seen */
     uint64_t deadline_us;   /* monotonic; 0 = none */
     bool client_deadline;   /* the deadline is the caller's, not the engine's */
-    bool explain;               /* add matched strings and offsets to YARA hits (rules test) */
+    bool explain;
+    uint32_t defer_retry_s;     /* set by the outbreak detector: answer DEFER */               /* add matched strings and offsets to YARA hits (rules test) */
     bool timed_out;
     void **thread_state; /* per-detector per-thread state, by index */
 };
@@ -191,6 +192,12 @@ zh_err zhi_mime_flatten(struct zhi_mime *m, struct zhi_scan *s, const uint8_t *m
 zh_err zhi_unpack(struct zhi_scan *s);
 /* Candidate passwords from the text parts ("Password: 12345"), at most max. */
 size_t zhi_text_passwords(struct zhi_scan *s, const char **out, size_t max);
+
+/* The engine's outbreak state (NULL when [outbreak] enabled = 0). */
+struct zhi_outbreaks *zhi_engine_outbreaks(zh_engine *e);
+/* Score of the hits so far, as verdict.c will count them (rules once,
+ * detectors capped), without combinations. */
+long zhi_verdict_score(const struct zhi_scan *s);
 
 /* ---- detectors (engine/detectors/) ----------------------------------------
  * One file per detector fills a const struct zh_detector; detectors/registry.c

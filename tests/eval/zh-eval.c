@@ -233,12 +233,12 @@ int main(int argc, char **argv)
     }
     free(line);
     fclose(mf);
-    printf("%-22s %6s %8s %11s %10s %9s\n", "label / family", "n", "CLEAN", "SUSPICIOUS",
-           "MALICIOUS", "TEMPFAIL");
+    printf("%-22s %6s %8s %11s %10s %7s %9s\n", "label / family", "n", "CLEAN", "SUSPICIOUS",
+           "MALICIOUS", "DEFER", "TEMPFAIL");
     for (size_t i = 0; i < n_groups; i++) {
         struct group *g = &groups[i];
-        printf("%-22s %6u %8u %11u %10u %9u\n", g->name, g->n, g->by_verdict[1], g->by_verdict[2],
-               g->by_verdict[3], g->by_verdict[5]);
+        printf("%-22s %6u %8u %11u %10u %7u %9u\n", g->name, g->n, g->by_verdict[1],
+               g->by_verdict[2], g->by_verdict[3], g->by_verdict[4], g->by_verdict[5]);
     }
     printf("\ndetectors firing (messages with a scoring hit):\n%-22s", "label / family");
     for (size_t d = 0; d < n_det; d++)

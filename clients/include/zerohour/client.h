@@ -108,6 +108,20 @@ struct zh_ping_result {
     unsigned workers;
 };
 
+/* One fingerprint from the engine's outbreak table (see Outbreak in the proto). */
+struct zh_outbreak {
+    char *fingerprint, *summary, *hits;
+    int64_t first_seen, last_seen, active_since;   /* unix ms */
+    uint64_t total;
+    unsigned copies, senders, client_ips, rcpt_domains;   /* within the window */
+    int active, blocking;
+};
+struct zh_outbreaks_result {
+    struct zh_outbreak *outbreaks;   /* active first, then by copies */
+    size_t n_outbreaks;
+    int64_t now;                     /* the engine's clock, unix ms */
+};
+
 typedef struct zh_client zh_client;
 
 /* Connect to n addresses (n >= 1; nng URLs such as ipc:///path or
@@ -149,6 +163,9 @@ void zh_stats_result_free(struct zh_stats_result *r);
 
 int zh_client_ping(zh_client *c, struct zh_ping_result **out);
 void zh_ping_result_free(struct zh_ping_result *r);
+
+int zh_client_outbreaks(zh_client *c, struct zh_outbreaks_result **out);
+void zh_outbreaks_result_free(struct zh_outbreaks_result *r);
 
 /* Static name of an error code ("engine unreachable", ...). */
 const char *zh_client_strerror(int err);

@@ -41,6 +41,19 @@ struct zh_config {
     int64_t suspicious_score;
     int64_t malicious_score;
     int64_t default_rule_score;
+    /* [outbreak] */
+    int64_t outbreak_enabled;
+    int64_t outbreak_window_ms;
+    int64_t outbreak_min_copies;
+    int64_t outbreak_min_senders;
+    int64_t outbreak_min_client_ips;
+    int64_t outbreak_hold_ms;
+    int64_t outbreak_memory;
+    int64_t outbreak_defer;
+    int64_t outbreak_defer_min_copies;
+    int64_t outbreak_defer_retry_s;
+    char *outbreak_state_file;
+    int64_t outbreak_snapshot_ms;
 };
 
 enum zh_setting_type {

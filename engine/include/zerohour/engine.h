@@ -56,6 +56,7 @@ struct zh_result {
     uint64_t ruleset_version;
     uint64_t total_us, parse_us, unpack_us, detect_us;
     unsigned objects;
+    unsigned retry_after_s;        /* with ZH_V_DEFER */
 };
 
 /* Rule compilation report (reload or offline check). */
@@ -100,6 +101,16 @@ void zh_scanner_set_explain(zh_scanner *s, int on);
 zh_err zh_scanner_scan(zh_scanner *s, const uint8_t *msg, size_t len,
                        const struct zh_scan_envelope *env, uint32_t deadline_ms,
                        const struct zh_result **res);
+
+/* The outbreak table, for the Outbreaks call and `zerohour outbreaks`: active
+ * outbreaks and risky fingerprints seen twice or more within the window,
+ * active first then by copies, as of now_ms (0: the newest received_at the
+ * engine has seen). Returns how many were written (<= max). */
+struct zh_outbreak_info;
+size_t zh_engine_outbreaks(zh_engine *e, int64_t now_ms, struct zh_outbreak_info *out, size_t max);
+/* Save the outbreak state to [outbreak] state_file, atomically; a no-op
+ * without one. err receives the reason on failure. */
+zh_err zh_engine_save_state(zh_engine *e, char *err, size_t errlen);
 
 /* Counters, Redis INFO style. Calls fn(section, key, value) for each entry of
  * `section` (NULL or "" = all) in a stable order. */

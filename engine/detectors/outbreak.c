@@ -1,0 +1,145 @@
+/* outbreak: the zero-hour core. Each message's payload gets a structural
+ * fingerprint made of what a mutating worm cannot easily change — the kinds
+ * of its attachments and archive members (sniffed type, extension class, a
+ * coarse size bucket, nesting and encryption) and which lure rules its text
+ * hit — never exact bytes or file names, so polymorphic copies group. The
+ * engine's outbreak table (src/outbreak.c) counts copies, senders, client IPs
+ * and recipient domains per fingerprint; a risky fingerprint crossing the
+ * thresholds is an outbreak, and every copy of it is flagged. Mail without
+ * risky content is counted but never escalates on volume. */
+#include "../src/heuristics.h"
+#include "../src/outbreak.h"
+#include "../src/zhi.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_ITEMS 32
+
+struct item {
+    uint32_t kind, type, cls, bucket, depth, flags;
+};
+
+static int cmp_item(const void *a, const void *b)
+{
+    return memcmp(a, b, sizeof(struct item));
+}
+
+static uint64_t fnv(uint64_t h, const void *p, size_t n)
+{
+    const uint8_t *b = p;
+    while (n--)
+        h = (h ^ *b++) * 1099511628211ULL;
+    return h;
+}
+
+static unsigned ext_class_bits(const struct zhi_heuristics *h, const char *ext)
+{
+    unsigned bits = 0;
+    for (int c = 0; c < ZHI_C__COUNT; c++)
+        bits |= zhi_ext_in(h, (enum zhi_ext_class)c, ext) ? 1u << c : 0;
+    return bits;
+}
+
+/* floor(log4(n)): coarse enough that polymorphic padding stays in one bucket. */
+static unsigned bucket(size_t n)
+{
+    unsigned b = 0;
+    while (n >= 4) {
+        n >>= 2;
+        b++;
+    }
+    return b;
+}
+
+static zh_err outbreak_scan(struct zhi_scan *s, void *state, void *tstate)
+{
+    struct zhi_outbreaks *ob = zhi_engine_outbreaks(s->engine);
+    if (!ob)
+        return ZH_ERR_OK;
+    const struct zhi_heuristics *h = s->rules->heur;
+    struct item items[MAX_ITEMS];
+    size_t n = 0;
+    bool risky = false;
+    char summary[96] = "";
+    size_t sl = 0;
+    for (size_t i = 0; i < s->n_objects && n < MAX_ITEMS; i++) {
+        const struct zhi_object *o = &s->objects[i];
+        if (o->kind != ZHI_K_ATTACHMENT && o->kind != ZHI_K_MEMBER)
+            continue;
+        if (o->flags & ZHI_OBJ_IN_MESSAGE)
+            continue; /* a returned or forwarded original is not this message's payload */
+        unsigned cls = ext_class_bits(h, o->ext);
+        bool exec = zhi_type_is_executable(o->sniffed) || (cls & (1u << ZHI_C_EXECUTABLE));
+        bool active_member = o->kind == ZHI_K_MEMBER && (cls & (1u << ZHI_C_ACTIVE));
+        risky |= exec || active_member || (o->flags & (ZHI_OBJ_HAS_ENCRYPTED | ZHI_OBJ_ENCRYPTED));
+        items[n++] = (struct item){o->kind,
+                                   o->sniffed,
+                                   cls,
+                                   bucket(o->len),
+                                   (uint32_t)o->archive_depth,
+                                   o->flags & (ZHI_OBJ_ENCRYPTED | ZHI_OBJ_HAS_ENCRYPTED)};
+        if (sl < sizeof summary - 24)
+            sl += (size_t)snprintf(summary + sl, sizeof summary - sl, "%s%s%s~%zuK",
+                                   sl ? (o->kind == ZHI_K_MEMBER ? " > " : ", ") : "",
+                                   zhi_type_name(o->sniffed), *o->ext ? "." : "",
+                                   (o->len + 1023) / 1024);
+    }
+    /* Double extensions and the lure families the text used are part of the shape. */
+    char hits[96] = "";
+    size_t hl = 0;
+    uint64_t fp = 1469598103934665603ULL;
+    qsort(items, n, sizeof *items, cmp_item);
+    fp = fnv(fp, items, n * sizeof *items);
+    for (size_t i = 0; i < s->n_hits; i++) {
+        const struct zh_hit *x = &s->hits[i];
+        bool shape = !strcmp(x->detector, "lure_text") || !strcmp(x->detector, "double_extension");
+        if (!shape && x->score <= 0)
+            continue;
+        if (strstr(hits, x->rule))
+            continue;
+        if (shape) {
+            fp = fnv(fp, x->rule, strlen(x->rule));
+            risky |= !strcmp(x->detector, "double_extension");
+        }
+        if (hl + strlen(x->rule) + 2 < sizeof hits)
+            hl += (size_t)snprintf(hits + hl, sizeof hits - hl, "%s%s", hl ? "," : "", x->rule);
+    }
+    if (n == 0 && !risky)
+        return ZH_ERR_OK; /* no payload: plain text mail has nothing to surge with */
+    const struct zh_scan_envelope *env = s->env;
+    struct zhi_ob_sighting si = {
+        .fp = fp,
+        .risky = risky,
+        .summary = summary,
+        .hits = hits,
+        .sender = env->mail_from && *env->mail_from ? env->mail_from : s->from,
+        .client_ip = env->client_ip ? env->client_ip : "",
+        .rcpt = env->rcpt_to,
+        .n_rcpt = env->n_rcpt,
+        .now_ms = s->received_at,
+    };
+    struct zhi_ob_status st;
+    zhi_outbreaks_see(ob, &si, &st);
+    if (st.active) {
+        /* Flag every copy: SUSPICIOUS on its own, MALICIOUS when the
+         * message's own heuristics already found it suspicious. */
+        long own = zhi_verdict_score(s);
+        int score = (int)(own >= s->cfg->suspicious_score ? s->cfg->malicious_score
+                                                          : s->cfg->suspicious_score);
+        return zhi_scan_hit(s, "outbreak", "outbreak", "", score, 0, NULL, NULL, 0,
+                            "fingerprint %016llx (%s): %u copies from %u senders and %u client "
+                            "IPs to %u domains in the window, %llu since first seen",
+                            (unsigned long long)fp, summary, st.copies, st.senders, st.client_ips,
+                            st.rcpt_domains, (unsigned long long)st.total);
+    }
+    if (st.growing && s->cfg->outbreak_defer)
+        s->defer_retry_s = (uint32_t)s->cfg->outbreak_defer_retry_s;
+    return ZH_ERR_OK;
+}
+
+const struct zh_detector zh_detector_outbreak = {
+    .name = "outbreak",
+    .scan = outbreak_scan,
+};

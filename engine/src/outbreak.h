@@ -1,0 +1,70 @@
+/* outbreak.h — the engine's outbreak state: per structural fingerprint of a
+ * message's payload, copies, distinct senders, client IPs and recipient
+ * domains over a sliding window of received_at, in a fixed-size table (a
+ * memory budget; the least recently seen entries are evicted), with atomic
+ * snapshots to disk. One mutex guards it (DESIGN: the outbreak counters are
+ * the scan path's one shared lock). The detector is detectors/outbreak.c. */
+#ifndef ZHI_OUTBREAK_H
+#define ZHI_OUTBREAK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "zerohour/config.h"
+#include "zerohour/engine.h"
+
+#define ZHI_OB_SET 16 /* distinct values remembered per dimension and window */
+
+struct zhi_outbreaks;
+
+/* What one message contributes. */
+struct zhi_ob_sighting {
+    uint64_t fp;
+    bool risky;          /* executable, double extension, active content in an archive... */
+    const char *summary; /* human description of the fingerprint */
+    const char *hits;    /* rule names the message hit, comma-separated */
+    const char *sender, *client_ip;
+    const char *const *rcpt;
+    size_t n_rcpt;
+    int64_t now_ms; /* the envelope's received_at */
+};
+
+/* What the state says about that fingerprint after counting this copy. */
+struct zhi_ob_status {
+    bool active;  /* an outbreak: flag this message */
+    bool growing; /* risky and spreading, not yet an outbreak */
+    unsigned copies, senders, client_ips, rcpt_domains; /* within the window */
+    uint64_t total;
+    int64_t first_seen;
+};
+
+zh_err zhi_outbreaks_new(const struct zh_config *cfg, struct zhi_outbreaks **out);
+void zhi_outbreaks_free(struct zhi_outbreaks *ob);
+void zhi_outbreaks_see(struct zhi_outbreaks *ob, const struct zhi_ob_sighting *s,
+                       struct zhi_ob_status *st);
+
+/* Listing for the Outbreaks call: active outbreaks and fingerprints seen
+ * within the window with at least two copies, most copies first. now_ms 0
+ * means the newest received_at seen (the clock the counts run on). */
+struct zh_outbreak_info {
+    char fingerprint[17];
+    char summary[96];
+    char hits[96];
+    int64_t first_seen, last_seen, active_since;
+    uint64_t total;
+    unsigned copies, senders, client_ips, rcpt_domains;
+    bool active, risky;
+};
+size_t zhi_outbreaks_list(struct zhi_outbreaks *ob, int64_t now_ms, struct zh_outbreak_info *out,
+                          size_t max);
+
+/* Save atomically (write a temporary file, fsync, rename) / restore. A
+ * missing file is not an error; a corrupt or foreign one is reported in err
+ * and ignored. */
+zh_err zhi_outbreaks_save(struct zhi_outbreaks *ob, const char *path, char *err, size_t errlen);
+zh_err zhi_outbreaks_load(struct zhi_outbreaks *ob, const char *path, char *err, size_t errlen);
+size_t zhi_outbreaks_capacity(const struct zhi_outbreaks *ob);
+size_t zhi_outbreaks_used(struct zhi_outbreaks *ob);
+
+#endif

@@ -1,0 +1,251 @@
+/* Outbreak detection through the engine API: polymorphic copies of one
+ * worm from many senders become an outbreak within the window and every
+ * further copy is flagged; a risky payload that is spreading but not yet an
+ * outbreak gets DEFER; newsletters and memos never escalate on volume; the
+ * table stays within its memory budget; snapshots survive a restart and bad
+ * snapshot files are refused. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "outbreak.h"
+#include "zerohour/engine.h"
+
+static char state_path[64];
+
+/* A base64 PE-looking payload whose filler differs per copy (polymorphism). */
+static void pe_b64(char *out, unsigned seed)
+{
+    unsigned char pe[600];
+    memset(pe, 0, sizeof pe);
+    memcpy(pe, "MZ\x90\0\x03\0\0\0\x04\0", 10);
+    pe[0x3c] = 0x80;
+    memcpy(pe + 0x80, "PE\0\0", 4);
+    for (size_t i = 0x100; i < sizeof pe; i++)
+        pe[i] = (unsigned char)((seed * 2654435761u + i * 40503u) >> 7);
+    static const char t[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t o = 0;
+    for (size_t i = 0; i < sizeof pe; i += 3) {
+        unsigned v = pe[i] << 16 | (i + 1 < sizeof pe ? pe[i + 1] << 8 : 0) |
+                     (i + 2 < sizeof pe ? pe[i + 2] : 0);
+        out[o++] = t[v >> 18 & 63];
+        out[o++] = t[v >> 12 & 63];
+        out[o++] = i + 1 < sizeof pe ? t[v >> 6 & 63] : '=';
+        out[o++] = i + 2 < sizeof pe ? t[v & 63] : '=';
+        if ((i / 3) % 19 == 18)
+            out[o++] = '\n';
+    }
+    out[o] = 0;
+}
+
+static char *worm(unsigned i)
+{
+    static const char *const names[] = {"document", "readme", "doc", "text", "file", "data"};
+    char b64[2000];
+    pe_b64(b64, i);
+    char *m = malloc(4096);
+    snprintf(
+        m, 4096,
+        "From: user%u@host%u.example\r\nTo: a@corp.example.com\r\nSubject: hello\r\n"
+        "Date: Mon, 26 Jan 2004 10:00:00 +0000\r\nMessage-ID: <%u@host%u.example>\r\n"
+        "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\n"
+        "hi\r\n--b\r\nContent-Type: application/octet-stream; name=\"%s.exe\"\r\n"
+        "Content-Transfer-Encoding: base64\r\n\r\n%s\r\n--b--\r\n",
+        i, i, i, i, names[i % 6], b64);
+    return m;
+}
+
+static zh_engine *new_engine(const char *memory, const char *state)
+{
+    struct zh_config cfg;
+    zh_engine *e;
+    zh_config_defaults(&cfg);
+    zh_config_set(&cfg, "rules_dir", ZH_SOURCE_DIR "/rules", NULL, 0);
+    if (memory)
+        zh_config_set(&cfg, "outbreak.memory", memory, NULL, 0);
+    if (state)
+        zh_config_set(&cfg, "outbreak.state_file", state, NULL, 0);
+    assert_int_equal(zh_engine_new(&cfg, &e, NULL), ZH_ERR_OK);
+    zh_config_free(&cfg);
+    return e;
+}
+
+static const struct zh_result *scan(zh_scanner *s, const char *msg, unsigned i, int64_t t)
+{
+    char ip[32], from[64];
+    snprintf(ip, sizeof ip, "203.0.113.%u", 1 + i % 250);
+    snprintf(from, sizeof from, "user%u@host%u.example", i, i);
+    static const char *const rcpt[] = {"a@corp.example.com"};
+    struct zh_scan_envelope env = {.client_ip = ip,
+                                   .helo = "mx.host.example",
+                                   .mail_from = from,
+                                   .rcpt_to = rcpt,
+                                   .n_rcpt = 1,
+                                   .received_at = t};
+    const struct zh_result *r;
+    zh_scanner_scan(s, (const uint8_t *)msg, strlen(msg), &env, 0, &r);
+    assert_int_equal(r->status, 0);
+    return r;
+}
+
+static bool has(const struct zh_result *r, const char *det)
+{
+    for (size_t i = 0; i < r->n_hits; i++)
+        if (!strcmp(r->hits[i].detector, det))
+            return true;
+    return false;
+}
+
+static void test_surge_defer_and_flag(void **state)
+{
+    zh_engine *e = new_engine(NULL, NULL);
+    zh_scanner *s;
+    zh_scanner_new(e, &s);
+    int64_t t0 = 1075111200000;
+    /* First copy: judged on its own (an exe attachment: SUSPICIOUS). */
+    char *m = worm(1);
+    const struct zh_result *r = scan(s, m, 1, t0);
+    free(m);
+    assert_int_equal(r->verdict, ZH_V_SUSPICIOUS);
+    /* Second copy from another sender: the payload is spreading → DEFER. */
+    m = worm(2);
+    r = scan(s, m, 2, t0 + 30000);
+    free(m);
+    assert_int_equal(r->verdict, ZH_V_DEFER);
+    assert_int_equal(r->retry_after_s, 300);
+    /* Copies 3..5: the fifth crosses 5 copies / 3 senders / 3 IPs → outbreak. */
+    for (unsigned i = 3; i <= 5; i++) {
+        m = worm(i);
+        r = scan(s, m, i, t0 + i * 30000);
+        free(m);
+    }
+    assert_true(has(r, "outbreak"));
+    assert_int_equal(r->verdict, ZH_V_MALICIOUS); /* its own heuristics said SUSPICIOUS */
+    /* Every further copy, whatever its bytes and name. */
+    for (unsigned i = 6; i <= 12; i++) {
+        m = worm(i);
+        r = scan(s, m, i, t0 + i * 30000);
+        free(m);
+        assert_true(has(r, "outbreak"));
+        assert_int_equal(r->verdict, ZH_V_MALICIOUS);
+    }
+    struct zh_outbreak_info info[8];
+    size_t n = zh_engine_outbreaks(e, t0 + 13 * 30000, info, 8);
+    assert_true(n >= 1);
+    assert_true(info[0].active);
+    assert_true(info[0].copies >= 5);
+    assert_non_null(strstr(info[0].summary, "pe"));
+    zh_scanner_free(s);
+    zh_engine_free(e);
+}
+
+static void test_bulk_clean_mail_never_escalates(void **state)
+{
+    zh_engine *e = new_engine(NULL, NULL);
+    zh_scanner *s;
+    zh_scanner_new(e, &s);
+    const char *news =
+        "From: news@shop.example\r\nTo: a@corp.example.com\r\nSubject: Our January offers\r\n"
+        "Date: Mon, 26 Jan 2004 10:00:00 +0000\r\nMessage-ID: <n1@shop.example>\r\n"
+        "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/html\r\n\r\n"
+        "<p>Offers</p>\r\n--b\r\nContent-Type: application/pdf; name=catalogue.pdf\r\n\r\n"
+        "%PDF-1.4 catalogue\r\n--b--\r\n";
+    for (unsigned i = 0; i < 200; i++) {
+        const struct zh_result *r = scan(s, news, i, 1075111200000 + i * 1000);
+        assert_false(has(r, "outbreak"));
+        assert_int_not_equal(r->verdict, ZH_V_DEFER);
+        assert_int_equal(r->verdict, ZH_V_CLEAN);
+    }
+    zh_scanner_free(s);
+    zh_engine_free(e);
+}
+
+static void test_bounded_memory(void **state)
+{
+    struct zh_config cfg;
+    zh_config_defaults(&cfg);
+    zh_config_set(&cfg, "outbreak.memory", "64K", NULL, 0);
+    struct zhi_outbreaks *ob;
+    assert_int_equal(zhi_outbreaks_new(&cfg, &ob), ZH_ERR_OK);
+    size_t cap = zhi_outbreaks_capacity(ob);
+    assert_true(cap < 64);
+    for (uint64_t i = 1; i <= 100000; i++) {
+        struct zhi_ob_sighting si = {.fp = i * 0x9E3779B97F4A7C15ULL,
+                                     .risky = (i & 1) != 0,
+                                     .sender = "x@y.example",
+                                     .client_ip = "192.0.2.1",
+                                     .now_ms = (int64_t)i * 10};
+        struct zhi_ob_status st;
+        zhi_outbreaks_see(ob, &si, &st);
+    }
+    assert_true(zhi_outbreaks_used(ob) <= cap);
+    zhi_outbreaks_free(ob);
+    zh_config_free(&cfg);
+}
+
+static void test_snapshot_roundtrip_and_bad_files(void **state)
+{
+    snprintf(state_path, sizeof state_path, "/tmp/zh-ob-test-%d.state", (int)getpid());
+    unlink(state_path);
+    zh_engine *e = new_engine(NULL, state_path);
+    zh_scanner *s;
+    zh_scanner_new(e, &s);
+    int64_t t0 = 1075111200000;
+    for (unsigned i = 1; i <= 6; i++) {
+        char *m = worm(i);
+        scan(s, m, i, t0 + i * 1000);
+        free(m);
+    }
+    char err[256];
+    assert_int_equal(zh_engine_save_state(e, err, sizeof err), ZH_ERR_OK);
+    zh_scanner_free(s);
+    zh_engine_free(e);
+    /* A new engine restores the state: the next copy is flagged at once. */
+    e = new_engine(NULL, state_path);
+    zh_scanner_new(e, &s);
+    char *m = worm(99);
+    const struct zh_result *r = scan(s, m, 99, t0 + 60000);
+    free(m);
+    assert_true(has(r, "outbreak"));
+    zh_scanner_free(s);
+    zh_engine_free(e);
+    /* Corrupt (flipped byte) and foreign files are refused, never trusted. */
+    FILE *f = fopen(state_path, "r+b");
+    fseek(f, 200, SEEK_SET);
+    fputc(0x5a, f);
+    fclose(f);
+    struct zh_config cfg;
+    zh_config_defaults(&cfg);
+    struct zhi_outbreaks *ob;
+    zhi_outbreaks_new(&cfg, &ob);
+    assert_int_equal(zhi_outbreaks_load(ob, state_path, err, sizeof err), ZH_ERR_INVALID);
+    assert_non_null(strstr(err, "corrupt"));
+    assert_int_equal(zhi_outbreaks_used(ob), 0);
+    f = fopen(state_path, "wb");
+    fputs("this is not a snapshot\n", f);
+    fclose(f);
+    assert_int_equal(zhi_outbreaks_load(ob, state_path, err, sizeof err), ZH_ERR_INVALID);
+    assert_non_null(strstr(err, "not a zerohour outbreak snapshot"));
+    unlink(state_path);
+    assert_int_equal(zhi_outbreaks_load(ob, state_path, err, sizeof err), ZH_ERR_OK);
+    zhi_outbreaks_free(ob);
+    zh_config_free(&cfg);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_surge_defer_and_flag),
+        cmocka_unit_test(test_bulk_clean_mail_never_escalates),
+        cmocka_unit_test(test_bounded_memory),
+        cmocka_unit_test(test_snapshot_roundtrip_and_bad_files),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
