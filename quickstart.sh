@@ -10,7 +10,8 @@ cd "$(dirname "$0")"
 PACKAGES=(build-essential cmake pkg-config python3 zip unzip
   libprotobuf-c-dev protobuf-c-compiler libnng-dev libyara-dev libarchive-dev
   libgmime-3.0-dev libinih-dev libjson-c-dev libcmocka-dev
-  clamav-testfiles libpython3.11-testsuite)
+  clamav-testfiles libpython3.11-testsuite
+  libmilter-dev postfix swaks opendkim-tools)
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 

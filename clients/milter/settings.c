@@ -107,22 +107,15 @@ static int choice_index(const char *choices, const char *value)
     return -1;
 }
 
-const char *zhm_choice_name(const struct zhm_setting *s, int64_t v)
+const char *zhm_choice_name(const struct zhm_setting *s, int64_t v, char *buf, size_t n)
 {
-    static __thread char buf[32];
     const char *p = s->choices;
     for (int64_t i = 0; p && i < v; i++) {
         p = strchr(p, '|');
         if (p)
             p++;
     }
-    if (!p)
-        return "?";
-    size_t len = strcspn(p, "|");
-    if (len >= sizeof buf)
-        len = sizeof buf - 1;
-    memcpy(buf, p, len);
-    buf[len] = 0;
+    snprintf(buf, n, "%.*s", p ? (int)strcspn(p, "|") : 1, p ? p : "?");
     return buf;
 }
 
@@ -351,9 +344,25 @@ void zhm_config_write_help(FILE *out)
                           : s->type == ZHM_MODE ? "MODE"
                           : s->type == ZHM_LIST ? "URL"
                                                 : "SPEC";
-        fprintf(out, "    %s %s\n        %s", flag, arg, s->help);
-        if (*s->def)
-            fprintf(out, " (default %s)", s->def);
-        fprintf(out, "\n");
+        char text[512];
+        snprintf(text, sizeof text, "%s%s%s%s", s->help, *s->def ? " (default " : "", s->def,
+                 *s->def ? ")" : "");
+        fprintf(out, "    %s %s\n", flag, arg);
+        /* word-wrap the help at 78 columns, indented by 8 */
+        const char *p = text;
+        while (*p) {
+            size_t len = strlen(p), cut = len;
+            if (len > 70) {
+                cut = 70;
+                while (cut > 0 && p[cut] != ' ')
+                    cut--;
+                if (cut == 0)
+                    cut = 70;
+            }
+            fprintf(out, "        %.*s\n", (int)cut, p);
+            p += cut;
+            while (*p == ' ')
+                p++;
+        }
     }
 }

@@ -61,8 +61,8 @@ int zhm_config_set(struct zhm_config *cfg, const struct zhm_setting *s, const ch
                    int append, char *err, size_t errlen);
 /* Load an INI file (section [milter]). Returns 0, or -1 with "path:line: why" in err. */
 int zhm_config_load(struct zhm_config *cfg, const char *path, char *err, size_t errlen);
-/* Name of a CHOICE value ("reject"), for logs. */
-const char *zhm_choice_name(const struct zhm_setting *s, int64_t v);
+/* Name of a CHOICE value ("reject") written into buf; returns buf. */
+const char *zhm_choice_name(const struct zhm_setting *s, int64_t v, char *buf, size_t n);
 
 void zhm_config_write_sample(FILE *out);
 void zhm_config_write_markdown(FILE *out);
