@@ -382,6 +382,7 @@ struct decision {
     const char *label; /* X-Zerohour-Verdict value */
     const char *rcode, *xcode;
     char text[256]; /* SMTP reply text, or the quarantine reason */
+    bool warn;      /* the engine answered but could not judge: log as a warning */
 };
 
 /* Keep only printable ASCII without '%' (smfi_setreply treats '%' as a
@@ -505,6 +506,7 @@ static void decide(const struct zh_scan_result *r, struct decision *d)
         /* TEMPFAIL (the engine could not finish in time) or a verdict this
          * milter does not know: never a pass by accident. */
         decide_unscanned(d, false);
+        d->warn = true;
         return;
     }
 }
@@ -638,7 +640,7 @@ static sfsistat on_eom(SMFICTX *ctx)
     uint64_t engine_us = r ? r->elapsed_us : 0;
     uint64_t own_us = (c->own_ns + (now_ns() - t0) - scan_ns) / 1000;
     uint64_t rpc_us = scan_ns / 1000 > engine_us ? scan_ns / 1000 - engine_us : 0;
-    int level = rc != ZH_OK && !c->oversize ? ZHM_LOG_WARN : ZHM_LOG_INFO;
+    int level = (rc != ZH_OK && !c->oversize) || d.warn ? ZHM_LOG_WARN : ZHM_LOG_INFO;
     log_msg(level,
             "%s: verdict=%s score=%d action=%s hits=[%s] from=<%s> rcpts=%zu size=%" PRIu64
             " client=%s scan_ms=%.3f engine_us=%" PRIu64 " overhead_us=%" PRIu64

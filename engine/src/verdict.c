@@ -11,7 +11,8 @@
  *  4. score >= malicious_score → MALICIOUS; >= suspicious_score → SUSPICIOUS.
  *  5. A hit flagged unscannable (a limit was breached) makes the message at
  *     least SUSPICIOUS: a message not fully examined is never CLEAN. A scan
- *     that ran out of time is TEMPFAIL.
+ *     that ran out of time is TEMPFAIL, unless what it had already seen
+ *     scores MALICIOUS.
  *  6. DEFER when the outbreak detector asks for it (a risky payload spreading
  *     but not yet an outbreak) and the message is not MALICIOUS anyway. */
 #include "zhi.h"
@@ -105,8 +106,10 @@ zh_err zhi_verdict_decide(struct zhi_scan *s, struct zh_result *r)
     r->score = (int)score;
     r->hits = s->hits;
     r->n_hits = s->n_hits;
+    /* Out of time: what was seen already decides if it is damning enough;
+     * otherwise the engine could not finish, and says so. */
     if (s->timed_out)
-        r->verdict = ZH_V_TEMPFAIL;
+        r->verdict = score >= s->cfg->malicious_score ? ZH_V_MALICIOUS : ZH_V_TEMPFAIL;
     else if (s->defer_retry_s && score < s->cfg->malicious_score) {
         r->verdict = ZH_V_DEFER;
         r->retry_after_s = s->defer_retry_s;

@@ -2,21 +2,28 @@
 client written here (the MTA side of the Sendmail milter protocol, version 6)
 against a real zerohour-milter and a real zerohourd: size cap, many
 recipients, aborted transactions, a body in many small chunks, sessions with
-no transaction, MTAs that do or do not offer the no-reply flags. Also keeps the
+no transaction, MTAs that do or do not offer the no-reply flags; the engine's
+DEFER (a spreading risky payload) and TEMPFAIL answers, an engine slower than
+the milter's timeout, several engines with one stopped, a unix: socket and its
+mode. Also keeps the
 README's settings table equal to `zerohour-milter --settings-markdown`.
 Python standard library only; MilterProcess is shared with test_milter.py."""
+import base64
 import os
+import random
 import re
 import shutil
 import signal
 import socket
+import stat
 import struct
 import subprocess
 import tempfile
 import time
 import unittest
 
-from zhtest import Engine, binary, SAMPLES, SRC
+from test_outbreak import fake_pe
+from zhtest import Engine, binary, cli, message, SAMPLES, SRC
 
 # ---- the milter protocol (MTA side) ---------------------------------------------
 
@@ -63,8 +70,13 @@ class MilterConn:
     (SMFIP_NR_*) are sent without waiting, as Postfix does."""
 
     def __init__(self, port, protocol=POSTFIX_PROTOCOL, actions=POSTFIX_ACTIONS, timeout=30):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if isinstance(port, str):  # the path of a unix: socket
+            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.sock.settimeout(timeout)
+            self.sock.connect(port)
+        else:
+            self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+            self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.send(b"O", struct.pack(">III", 6, actions, protocol))
         cmd, data = self.read_packet()
         assert cmd == b"O", cmd
@@ -198,16 +210,22 @@ class MilterConn:
 # ---- the daemon -------------------------------------------------------------------
 
 class MilterProcess:
-    """A zerohour-milter on a free loopback port; stop() checks a clean exit."""
+    """A zerohour-milter on a free loopback port (or, with unix=True, on a unix
+    socket in its temp folder: then .port is that path, which MilterConn takes
+    too); stop() checks a clean exit."""
 
-    def __init__(self, engine_addresses, args=(), port=None):
+    def __init__(self, engine_addresses, args=(), port=None, unix=False):
         self.tmp = tempfile.mkdtemp(prefix="zh-milter-")
         os.chmod(self.tmp, 0o755)
-        self.port = port or free_port()
+        if unix:
+            self.port = os.path.join(self.tmp, "milter.sock")
+            where = f"unix:{self.port}"
+        else:
+            self.port = port or free_port()
+            where = f"inet:{self.port}@127.0.0.1"
         self.log_path = os.path.join(self.tmp, "milter.log")
         self.log = open(self.log_path, "wb")
-        cmd = [binary("zerohour-milter"), "--socket", f"inet:{self.port}@127.0.0.1",
-               "--log-level", "debug"]
+        cmd = [binary("zerohour-milter"), "--socket", where, "--log-level", "debug"]
         for a in engine_addresses:
             cmd += ["--engine", a]
         cmd += list(args)
@@ -268,6 +286,34 @@ def sample(name):
 
 CLEAN = "01-clean-plain.eml"
 WORM = "04-mydoom-like-zip-pif.eml"
+UNAVAILABLE = "451 4.7.1 zerohour virus scanner unavailable, try again later"
+# test_engine.py's deliberately slow rule: a byte loop in the condition, a
+# second or two per 1.5 MB object. Score 0: its match alone must not make a
+# timed-out scan MALICIOUS (the engine keeps a damning partial verdict).
+SLOW_RULE = (b"rule Slow { meta: score = 0 condition: for all i in (0..filesize-1) : "
+             b"(for all j in (0..19) : (uint8(i) != 255 - j)) }\n")
+
+
+def pe_copy(rng, i):
+    """One polymorphic copy of a worm mail: a PE .exe attachment, new bytes each time."""
+    hdr = [("From", f"u{i}@h{i}.example"), ("To", "alice@corp.example.com"),
+           ("Subject", "your update"), ("Date", "Mon, 26 Jan 2004 10:00:00 +0000"),
+           ("Message-ID", f"<{i}@h{i}.example>")]
+    return message(hdr, "see the attachment", "b", [(
+        ['Content-Type: application/octet-stream; name="update.exe"',
+         "Content-Transfer-Encoding: base64"],
+        base64.encodebytes(fake_pe(rng)).decode())])
+
+
+def big_text(mb=1.5):
+    hdr = [("From", "bob@northwind.example"), ("To", "alice@corp.example.com"),
+           ("Subject", "the big report"), ("Message-ID", "<big@northwind.example>")]
+    return message(hdr, "abcdefghi\n" * int(mb * 100_000))
+
+
+def scans(engine):
+    out = cli("stats", "--address", engine.address).out
+    return int(re.search(r"^scans:(\d+)$", out, re.M).group(1))
 
 
 # ---- the tests ----------------------------------------------------------------------
@@ -286,8 +332,8 @@ class MilterProtocolTest(unittest.TestCase):
             raise
 
     @classmethod
-    def start(cls, args, engines=None):
-        m = MilterProcess(engines or [cls.engine.address], ["--add-header", "always", *args])
+    def start(cls, args, engines=None, **kw):
+        m = MilterProcess(engines or [cls.engine.address], ["--add-header", "always", *args], **kw)
         cls.milters.append(m)
         return m
 
@@ -515,6 +561,160 @@ class MilterProtocolTest(unittest.TestCase):
             t.join()
         self.assertEqual(len(results), 80)
         self.assertEqual(len(self.milter.wait_lines(before + 80)), before + 80)
+
+    # ---- the engine's other answers and other engine setups ----------------------
+
+    def own_engine(self, rules=None, args=(), workers=2):
+        """A zerohourd for this test alone, stopped (and checked) when it ends."""
+        kw = {"rules": rules} if rules else {}
+        e = Engine(args=args, workers=workers, **kw)
+        self.addCleanup(e.stop)
+        return e
+
+    def slow_rules(self):
+        d = tempfile.mkdtemp(prefix="zh-slow-rules-")
+        self.addCleanup(shutil.rmtree, d, True)
+        with open(os.path.join(d, "slow.yar"), "wb") as f:
+            f.write(SLOW_RULE)
+        return d
+
+    def test_spreading_risky_payload_is_deferred(self):
+        # Its own engine, so no other test's mail is in its outbreak table.
+        e = self.own_engine(args=["--set", "outbreak.defer_retry_s=120"])
+        m = self.start([], engines=[e.address])
+        rng = random.Random(11)
+        replies = []
+        for i in (1, 2):
+            c = MilterConn(m.port)
+            c.connect(host=f"mx{i}.h{i}.example", ip=f"198.51.100.{i}")
+            c.helo(f"mx{i}.h{i}.example")
+            replies.append(c.transaction(pe_copy(rng, i), mail_from=f"u{i}@h{i}.example",
+                                         qid=f"4DEFER{i:03d}"))
+            c.quit()
+        first, second = replies
+        # The first copy is judged on its own: an .exe is suspicious, not deferred.
+        self.assertEqual(first.code, "a", first)
+        self.assertEqual(first.added("X-Zerohour-Verdict"), [" SUSPICIOUS"])
+        # The second, from another sender and client, is spreading: DEFER with
+        # the engine's retry_after_s in the text.
+        self.assertEqual(second.code, "y", second)
+        self.assertEqual(second.text, "451 4.7.1 Message deferred by zero-hour outbreak check, "
+                         "try again in 120 s")
+        self.assertEqual(second.mods, [], "a deferred message gets no headers")
+        lines = m.wait_lines(2)
+        self.assertRegex(lines[0], r"4DEFER001: verdict=SUSPICIOUS ")
+        self.assertRegex(lines[1], r"^\S+ info 4DEFER002: verdict=DEFER score=\d+ action=tempfail "
+                         r"hits=\[.*executable.*\] from=<u2@h2\.example> rcpts=1 .*"
+                         r"client=198\.51\.100\.2 ")
+        self.assertNotIn("error=", lines[1])
+
+    def test_engine_slower_than_timeout(self):
+        e = self.own_engine(rules=self.slow_rules(), workers=4)
+        big = big_text()
+        m = self.start(["--timeout", "300ms"], engines=[e.address])
+        c = self.session(m)
+        t0 = time.time()
+        r = c.transaction(big, qid="4SLOW0001")
+        waited = time.time() - t0
+        self.assertEqual(r.code, "y", r)
+        self.assertEqual(r.text, UNAVAILABLE)
+        # The same connection goes on: a small message is quick even with this
+        # rule (which matches any ASCII text, with score 0), and the late
+        # answer to the abandoned scan is not taken for it.
+        r = c.transaction(sample(CLEAN), qid="4SLOW0002")
+        self.assertEqual(r.code, "a", r)
+        c.quit()
+        lines = m.wait_lines(2)
+        self.assertRegex(lines[0], r"^\S+ warn 4SLOW0001: verdict=UNSCANNED \(scanner unavailable\) "
+                         r"score=0 action=tempfail .* error=")
+        scan_ms = float(re.search(r" scan_ms=([\d.]+)", lines[0]).group(1))
+        self.assertLess(scan_ms, 1000, f"the milter waited past its 300 ms timeout:\n{lines[0]}")
+        self.assertRegex(lines[1], r" info 4SLOW0002: verdict=CLEAN score=0 action=accept "
+                         r".* size=%d " % len(sample(CLEAN).replace(b"\n", b"\r\n")))
+        self.assertLess(waited, 10)
+        # Fail open only when asked, and tagged.
+        m = self.start(["--timeout", "300ms", "--on-unavailable", "accept"], engines=[e.address])
+        c = self.session(m)
+        r = c.transaction(big, qid="4SLOW0003")
+        c.quit()
+        self.assertEqual(r.code, "a", r)
+        self.assertEqual(r.added("X-Zerohour-Verdict"), [" UNSCANNED (scanner unavailable)"])
+        self.assertEqual(r.added("X-Zerohour-Score"), [], "no score: there was no verdict")
+        self.assertRegex(m.wait_lines(1)[0], r"^\S+ warn 4SLOW0003: verdict=UNSCANNED "
+                         r"\(scanner unavailable\) score=0 action=accept ")
+
+    def test_engine_tempfail_verdict(self):
+        # The engine's own scan budget runs out long before the milter's
+        # timeout (YARA stops at whole seconds, so about 1 s): it answers
+        # TEMPFAIL, and the milter treats that as a scanner unavailable.
+        e = self.own_engine(rules=self.slow_rules(),
+                            args=["--set", "limits.scan_timeout_ms=50"])
+        big = big_text()
+        m = self.start(["--timeout", "20s"], engines=[e.address])
+        c = self.session(m)
+        r = c.transaction(big, qid="4TEMP0001")
+        c.quit()
+        self.assertEqual(r.code, "y", r)
+        self.assertEqual(r.text, UNAVAILABLE)
+        line = m.wait_lines(1)[0]
+        self.assertRegex(line, r"^\S+ warn 4TEMP0001: verdict=UNSCANNED \(scanner unavailable\) "
+                         r"score=\d+ action=tempfail hits=\[.*limits/limits_exceeded.*\]")
+        self.assertNotIn("error=", line, "the engine answered; no client error")
+        m = self.start(["--timeout", "20s", "--on-unavailable", "accept"], engines=[e.address])
+        c = self.session(m)
+        r = c.transaction(big, qid="4TEMP0002")
+        c.quit()
+        self.assertEqual(r.code, "a", r)
+        self.assertEqual(r.added("X-Zerohour-Verdict"), [" UNSCANNED (scanner unavailable)"])
+        self.assertIn("limits/limits_exceeded", r.added("X-Zerohour-Hits")[0])
+        self.assertRegex(m.wait_lines(1)[0], r"^\S+ warn 4TEMP0002: verdict=UNSCANNED "
+                         r"\(scanner unavailable\) score=\d+ action=accept ")
+
+    def test_several_engines_and_one_stops(self):
+        a, b = self.own_engine(), self.own_engine()
+        m = self.start([], engines=[a.address, b.address])
+        self.assertIn("and others", m.logtext())
+
+        def send(n, tag):
+            c = self.session(m)
+            for k in range(n):
+                raw, want = (sample(WORM), "y") if k % 5 == 4 else (sample(CLEAN), "a")
+                r = c.transaction(raw, mail_from="sandra@example.org", qid=f"4{tag}{k:04d}")
+                self.assertEqual(r.code, want, r)
+            c.quit()
+
+        send(10, "TWO")
+        self.assertEqual(scans(a) + scans(b), 10)
+        self.assertGreater(scans(a), 0, "scans are spread over the engines connected")
+        self.assertGreater(scans(b), 0, "scans are spread over the engines connected")
+        a.stop()  # SIGTERM; exit 0 is checked
+        before_b = scans(b)
+        send(10, "ONE")
+        self.assertEqual(scans(b), before_b + 10)
+        lines = m.wait_lines(20)
+        self.assertEqual(len(lines), 20)
+        for line in lines[10:]:
+            self.assertNotIn("error=", line)
+            self.assertRegex(line, r" info 4ONE\d{4}: verdict=(CLEAN|MALICIOUS) ")
+
+    def test_unix_socket_and_its_mode(self):
+        for args, mode in (([], 0o660), (["--socket-mode", "0640"], 0o640)):
+            m = self.start(args, unix=True)
+            st = os.stat(m.port)
+            self.assertTrue(stat.S_ISSOCK(st.st_mode))
+            self.assertEqual(stat.S_IMODE(st.st_mode), mode, f"{args}: {oct(st.st_mode)}")
+            self.assertIn(f"listening on unix:{m.port}", m.logtext())
+            c = self.session(m)
+            r = c.transaction(sample(CLEAN), qid="4UNIX0001")
+            self.assertEqual(r.code, "a", r)
+            self.assertEqual(r.added("X-Zerohour-Verdict"), [" CLEAN"])
+            r = c.transaction(sample(WORM), mail_from="sandra@example.org", qid="4UNIX0002")
+            self.assertTrue(r.text.startswith("550 5.7.1 "), r)
+            c.quit()
+            lines = m.wait_lines(2)
+            self.assertIn("4UNIX0001: verdict=CLEAN", lines[0])
+            self.assertIn("4UNIX0002: verdict=MALICIOUS", lines[1])
+
 
 
 class MilterConfigTest(unittest.TestCase):
