@@ -11,6 +11,10 @@ the filler, import directory pointing at random bytes.  "Scripts" are harmless
 text that merely looks like the first lines of a VBS/JS dropper.  There is no
 real code, no exploit and no working malware anywhere in the output.
 
+With --stream it writes hours of gateway traffic in arrival order instead,
+with worm outbreaks growing part-way through, plus DIR/stream.jsonl for
+`zerohour scan --envelopes` (see "Stream mode" in tests/corpus/README.md).
+
 Python 3 standard library only.
 """
 
@@ -1546,15 +1550,12 @@ NEWSLETTERS = [("Example Weekly", "news.example.com"), ("Northwind Deals", "nort
                ("Fourth Coffee Club", "fourthcoffee.example")]
 
 
-def clean_newsletter(ctx):
-    """Bulk newsletter: multipart/alternative text + heavy table HTML (QP),
-    click-tracking links, open-tracking pixel, List-Unsubscribe, VERP bounce
-    address as envelope sender.  15-150 KB, no attachment."""
-    rng = ctx.rng
-    brand, dom = rng.choice(NEWSLETTERS)
-    uid = hexs(rng, 16, False)
+def newsletter_content(rng, brand, dom, uid, target=None):
+    """HTML and text of one newsletter issue (shared by clean_newsletter and the
+    stream mode's bulk campaigns).  Returns (html, text, unsubscribe URL)."""
     track = lambda: f"https://click.{dom}/ls/click?upn={base64.urlsafe_b64encode(rng.randbytes(rng.randint(60, 180))).decode().rstrip('=')}"
-    target = lognorm(rng, 45000, 0.6, 8000, 150000)
+    if target is None:
+        target = lognorm(rng, 45000, 0.6, 8000, 150000)
     blocks, tblocks, n = [], [], 0
     while n < target:
         title = rng.choice(NEWS)
@@ -1580,6 +1581,17 @@ def clean_newsletter(ctx):
             f'<img src="https://open.{dom}/o/{uid}/{hexs(rng, 8, False)}.gif" width="1" height="1" alt="">'
             "</center></body></html>\n")
     text = f"{brand}\n{'=' * len(brand)}\n\n" + "\n".join(tblocks) + f"\nUnsubscribe: {unsub}\n"
+    return html, text, unsub
+
+
+def clean_newsletter(ctx):
+    """Bulk newsletter: multipart/alternative text + heavy table HTML (QP),
+    click-tracking links, open-tracking pixel, List-Unsubscribe, VERP bounce
+    address as envelope sender.  15-150 KB, no attachment."""
+    rng = ctx.rng
+    brand, dom = rng.choice(NEWSLETTERS)
+    uid = hexs(rng, 16, False)
+    html, text, unsub = newsletter_content(rng, brand, dom, uid)
     root = multipart(ctx, "alternative", [text_part(ctx, wrap(text), charset="utf-8", cte=rng.choice(["7bit", "quoted-printable"])),
                                           text_part(ctx, html, "html", "utf-8", cte="quoted-printable")],
                      rng.choice(["php", "javamail"]), preamble=False)
@@ -1902,15 +1914,22 @@ def worm_env(ctx, mail_from, helo_dom=None):
     random (infected) host with a made-up HELO, no relay in between."""
     rng = ctx.rng
     ip = worm_ip(rng)
+    host = getattr(ctx, "host", None)   # stream mode: one of the family's infected hosts
+    if host:
+        ip = host["ip"]
     r = rng.random()
     if r < 0.3:
         helo = alnum(rng, rng.randint(5, 10), "abcdefghijklmnopqrstuvwxyz")
+        if host:
+            helo = host["word"]
     elif r < 0.5:
         helo = ip_literal(ip)
     elif r < 0.7:
         helo = helo_dom or mail_from.split("@")[-1]
     elif r < 0.85:
         helo = f"{rng.choice(['HOME', 'USER', 'PC', 'DESKTOP', 'OFFICE'])}-{hexs(rng, 6)}"
+        if host:
+            helo = host["pc"]
     else:
         helo = ctx.our_domain
     if rng.random() < 0.1:
@@ -2454,7 +2473,7 @@ class Corpus:
 
 def plan(n, seed, worm_fraction, start_ms, span_ms):
     """Decide label/family/template and arrival time of every message.
-    (An outbreak stream mode will replace this with bursty schedules.)"""
+    (--stream uses plan_stream() instead: bursty campaigns and outbreaks.)"""
     rng = random.Random(f"zh:{seed}:plan")
     n_worm = int(round(n * worm_fraction))
     worm_idx = set(rng.sample(range(n), n_worm))
@@ -2536,6 +2555,481 @@ def summary(entries, elapsed, out):
         print(f"    {f:7s} {k:24s} {v:5d}   median {statistics.median(ks) / 1024:6.1f} KB")
 
 
+# =============================================================================
+# Stream mode (--stream): hours of gateway traffic in arrival order, with one
+# or more worm outbreaks starting part-way through.  Writes the messages like
+# the normal mode plus DIR/stream.jsonl, the replay file `zerohour scan
+# --envelopes` reads.  Nothing above changes behaviour in the normal mode.
+# =============================================================================
+
+STREAM_FAMILIES = {fam: fn for _, fam, fn in WORM_FAMILIES}
+STREAM_DEFAULT_FAMILIES = ["mydoom", "mimail"]
+
+# One-off clean mail in the stream: the normal templates, with most newsletters
+# moved to bulk campaigns and more ordinary business mail with attachments.
+STREAM_ONEOFF = [  # (weight, function)
+    (0.22, clean_personal),
+    (0.11, clean_thread),
+    (0.12, clean_business),
+    (0.04, clean_business_zip),
+    (0.02, clean_dotted),
+    (0.04, clean_dsn),
+    (0.04, clean_newsletter),
+    (0.14, clean_mailing_list),
+    (0.09, clean_non_english),
+    (0.03, clean_calendar),
+    (0.03, clean_photos),
+    (0.04, clean_it_notice),
+    (0.012, clean_software),
+]
+
+MEMO_SENDERS = [("Human Resources", "hr"), ("Office of the CEO", "ceo"), ("Internal Communications", "comms"),
+                ("Facilities", "facilities"), ("Finance Department", "finance"), ("IT Services", "it-services")]
+MEMO_SUBJECTS = ["Company update: first quarter results", "New travel expense policy", "Office move on 14 February",
+                 "Benefits enrolment closes Friday", "Holiday schedule 2004", "Welcome our new colleagues",
+                 "Parking garage closed next week", "Quarterly all-hands meeting", "Updated org chart"]
+MEMO_FILES = [("pdf", "Q1 results summary.pdf"), ("docx", "Travel policy 2004.docx"), ("pdf", "Floor plan.pdf"),
+              ("xlsx", "Holiday schedule 2004.xlsx"), ("docx", "Org chart.docx"), ("pdf", "Benefits guide.pdf")]
+VENDOR_FILES = [("pdf", "Catalog Spring 2004.pdf"), ("pdf", "Price list 2004.pdf"), ("zip", "price_lists_2004.zip"),
+                ("zip", "product_sheets.zip"), ("docx", "Customer letter.docx")]
+
+
+class StreamCorpus(Corpus):
+    """Corpus for --stream.  With polymorphic=True every call to binary() or
+    blob() gives new bytes (seeded by the current message's key) with the
+    variant's layout -- same sections and link time, size within +-3% -- the
+    way mimail.poly does in the normal mode.  So no two worm copies in a stream
+    share attachment bytes; only their structure groups them."""
+
+    def __init__(self, seed, polymorphic=True):
+        super().__init__(seed)
+        self.polymorphic = polymorphic
+        self.key = ""
+
+    def binary(self, variant, size, sections):
+        if not self.polymorphic:
+            return super().binary(variant, size, sections)
+        r = random.Random(f"zh:{self.seed}:poly:{variant}:{self.key}")
+        ts = 0x3E000000 + zlib.crc32(variant.encode()) % 0x02000000   # one link time per variant
+        return synthetic_pe(r, int(size * r.uniform(0.97, 1.03)), sections, timestamp=ts)
+
+    def blob(self, name, fn):
+        if not self.polymorphic:
+            return super().blob(name, fn)
+        return fn(random.Random(f"zh:{self.seed}:poly:{name}:{self.key}"))
+
+
+class StreamCtx(Ctx):
+    """A Ctx whose RNG is keyed by the message's role in the stream (one-off
+    number, campaign copy, worm copy) rather than its arrival index, so
+    changing one part of the schedule does not reshuffle the others."""
+
+    def __init__(self, corpus, index, ms, label, family, key, host=None):
+        self.corpus = corpus
+        self.rng = random.Random(f"zh:{corpus.seed}:stream:{key}")
+        self.index, self.ms, self.label, self.family = index, ms, label, family
+        self.our_domain, self.mx = self.rng.choice(OUR_DOMAINS)
+        f, l = person(self.rng)
+        self.rcpt_first, self.rcpt_last = f, l
+        self.rcpt = f"{local_part(self.rng, f, l)}@{self.our_domain}"
+        self.atts, self.traits = [], []
+        self.hcase = None
+        self.host = host
+
+
+def extra_rcpts(ctx, n):
+    """n - 1 more distinct recipients at the first recipient's domain."""
+    out, seen = [ctx.rcpt], {ctx.rcpt}
+    while len(out) < n:
+        a = f"{local_part(ctx.rng, *person(ctx.rng))}@{ctx.our_domain}"
+        if a not in seen:
+            seen.add(a)
+            out.append(a)
+    return out
+
+
+def _with_rng(ctx, rng, ms, fn):
+    """Run fn() with ctx.rng and ctx.ms temporarily replaced by the campaign's,
+    so its content (and document timestamps) come out identical in every copy."""
+    saved = ctx.rng, ctx.ms
+    ctx.rng, ctx.ms = rng, ms
+    try:
+        return fn()
+    finally:
+        ctx.rng, ctx.ms = saved
+
+
+def _campaign_body(ctx, camp, body):
+    """The campaign's MIME body: built once from the campaign's own RNG, then
+    reused (with what it recorded in the manifest) for every further copy."""
+    cached = camp.get("_body")
+    if cached is None:
+        na, nt = len(ctx.atts), len(ctx.traits)
+        root = _with_rng(ctx, random.Random(camp["seed"]), camp["start"], body)
+        camp["_body"] = (root, ctx.atts[na:], ctx.traits[nt:])
+        return root
+    root, atts, traits = cached
+    ctx.atts.extend(atts)
+    ctx.traits.extend(traits)
+    return root
+
+
+def _bulk_envelope(ctx, camp, rcpts):
+    rng = ctx.rng
+    host, ip = rng.choice(camp["ips"])
+    if camp["verp"]:
+        mail_from = f"bounce-{hexs(rng, 10, False)}-{rcpts[0].replace('@', '=')}@bounces.{camp['domain']}"
+        ctx.trait("verp")
+    else:
+        mail_from = f"bounces@bounces.{camp['domain']}"
+    if len(rcpts) > 1:
+        ctx.trait("multi_rcpt")
+    return {"client_ip": ip, "helo": host, "mail_from": mail_from, "rcpt_to": rcpts, "received_at": ctx.ms}
+
+
+def bulk_newsletter(ctx, camp, rcpts):
+    """One copy of a newsletter campaign: the same issue for every recipient
+    (only the unsubscribe id differs), sent by an ESP from a few IPs, with a
+    per-recipient VERP envelope sender or one transaction to many recipients."""
+    rng = ctx.rng
+    brand, dom = camp["brand"], camp["domain"]
+    uid = hexs(rng, 16, False)
+    if "_content" not in camp:
+        crng = random.Random(camp["seed"])
+        html, text, _ = newsletter_content(crng, brand, dom, "@@UID@@", camp["size"])
+        camp["_content"] = (html, wrap(text))
+    html, text = (x.replace("@@UID@@", uid) for x in camp["_content"])
+
+    def body():
+        return multipart(ctx, "alternative", [text_part(ctx, text, charset="utf-8", cte=camp["text_cte"]),
+                                              text_part(ctx, html, "html", "utf-8", cte="quoted-printable")],
+                         camp["boundary"], preamble=False)
+    root = _with_rng(ctx, random.Random(camp["seed"] + ":mime"), camp["start"], body)
+    unsub = f"https://{dom}/unsubscribe?u={uid}"
+    env = _bulk_envelope(ctx, camp, rcpts)
+    hs = [sender_received(ctx, env["helo"], ctx.ms - rng.randint(1000, 20000), 0, client=f"app{rng.randint(1, 20)}.{dom}"),
+          f"Message-ID: {message_id(rng, 'javamail', dom, ctx.ms)}", f"Date: {rfc_date(camp['start'], 0)}",
+          f"From: {fmt_addr(brand, 'news@' + dom)}", f"Reply-To: no-reply@{dom}",
+          f"To: {rcpts[0] if len(rcpts) == 1 else 'subscribers@' + dom}", f"Subject: {camp['subject']}",
+          "MIME-Version: 1.0", f"List-Unsubscribe: <{unsub}>, <mailto:unsubscribe-{uid}@{dom}>", "Precedence: bulk",
+          f"X-Campaign-ID: {camp['number']}"]
+    ctx.trait("newsletter", "tracking_links", "html_alternative", "bulk")
+    return finish(ctx, hs, root, env, "bulk-newsletter")
+
+
+def bulk_attachment(ctx, camp, rcpts):
+    """One copy of a vendor mailing with a document attached (PDF catalog, DOCX
+    letter or a zip of price lists), sent through an ESP like a newsletter.
+    Same attachment bytes in every copy; no executable, no active content."""
+    rng = ctx.rng
+    brand, dom = camp["brand"], camp["domain"]
+
+    def body():
+        crng = ctx.rng
+        text = wrap(f"Dear customer,\n\n{' '.join(crng.sample(NEWS, 3))}\n\nPlease find our "
+                    f"{camp['file'].rsplit('.', 1)[0]} attached.\n\nKind regards,\n{brand}\n\n"
+                    f"To stop receiving these mailings, reply with UNSUBSCRIBE.\n")
+        kind, fname = camp["filekind"], camp["file"]
+        if kind == "zip":
+            members = [(f"price list {k}.pdf", synthetic_pdf(crng, lognorm(crng, 30000, 0.5, 5000, 80000), f"Price list {k}"))
+                       for k in crng.sample(["north", "south", "east", "west", "export"], 2)]
+            members.append(("order form.xlsx", synthetic_xlsx(crng, lognorm(crng, 15000, 0.4, 5000, 40000), brand, "order form", camp["start"])))
+            data = make_zip(members, zip_dt(camp["start"]), windows=True)
+            ctx.trait("zip_of_documents")
+            att = attachment(ctx, data, "application/zip", fname, members=members_info(members))
+        else:
+            att, _ = _doc_attachment(ctx, kind, fname, camp["size"], brand)
+        return multipart(ctx, "mixed", [text_part(ctx, text), att], camp["boundary"])
+    root = _campaign_body(ctx, camp, body)
+    env = _bulk_envelope(ctx, camp, rcpts)
+    hs = [sender_received(ctx, env["helo"], ctx.ms - rng.randint(1000, 20000), 0, client=f"app{rng.randint(1, 20)}.{dom}"),
+          f"Message-ID: {message_id(rng, 'javamail', dom, ctx.ms)}", f"Date: {rfc_date(camp['start'], 0)}",
+          f"From: {fmt_addr(brand, 'sales@' + dom)}", f"To: {rcpts[0] if len(rcpts) == 1 else 'customers@' + dom}",
+          f"Subject: {camp['subject']}", "MIME-Version: 1.0", "Precedence: bulk", f"X-Campaign-ID: {camp['number']}"]
+    ctx.trait("bulk")
+    return finish(ctx, hs, root, env, "bulk-attachment")
+
+
+def company_memo(ctx, camp, rcpts):
+    """One copy of a company-wide memo from an internal department: one sender,
+    the internal hub's address, often with a PDF/DOCX/XLSX attached (same bytes
+    in every copy); delivered as one transaction to many recipients or one per
+    recipient (list expansion)."""
+    rng = ctx.rng
+    dom = camp["our_domain"]
+    addr = f"{camp['local']}@{dom}"
+
+    def body():
+        crng = ctx.rng
+        text = wrap("Dear colleagues,\n\n" + "\n\n".join(paragraphs(crng, BUSINESS, camp["size_text"])) +
+                    f"\n\nBest regards,\n{camp['dept']}\n")
+        root = text_part(ctx, text)
+        if camp["file"]:
+            kind, fname = camp["file"]
+            leaf, _ = _doc_attachment(ctx, kind, fname, camp["size"], camp["dept"])
+            root = multipart(ctx, "mixed", [root, leaf], "exchange")
+        return root
+    root = _campaign_body(ctx, camp, body)
+    host, ip = camp["ips"][0] if len(camp["ips"]) == 1 else rng.choice(camp["ips"])
+    env = {"client_ip": ip, "helo": host, "mail_from": addr, "rcpt_to": rcpts, "received_at": ctx.ms}
+    hs = [f"Message-ID: {camp['mid']}", f"Date: {rfc_date(camp['start'], 1)}",
+          f"From: {camp['dept']} <{addr}>", f"To: all-staff@{dom}", f"Subject: {camp['subject']}", "MIME-Version: 1.0",
+          "X-Mailer: Microsoft Office Outlook, Build 11.0.5510"]
+    ctx.trait("internal", "bulk")
+    if len(rcpts) > 1:
+        ctx.trait("multi_rcpt")
+    return finish(ctx, hs, root, env, "company-memo")
+
+
+BULK_KINDS = [  # (weight, kind, builder)
+    (0.55, "bulk-newsletter", bulk_newsletter),
+    (0.25, "company-memo", company_memo),
+    (0.20, "bulk-attachment", bulk_attachment),
+]
+
+
+def _esp_ips(dom, n):
+    return [(f"o{i + 1}.bounces.{dom}", domain_ip(f"o{i + 1}.bounces.{dom}")) for i in range(n)]
+
+
+def plan_campaign(rng, seed, number, start_ms, end_ms):
+    """One bulk campaign: kind, content seed, senders' IPs, recipients, timing."""
+    _, kind, fn = rng.choices(BULK_KINDS, [w for w, _, _ in BULK_KINDS])[0]
+    camp = {"number": number, "id": f"c{number:03d}", "kind": kind, "fn": fn, "seed": f"zh:{seed}:campaign:{number}"}
+    if kind == "company-memo":
+        dom, _ = rng.choice(OUR_DOMAINS)
+        dept, local = rng.choice(MEMO_SENDERS)
+        hub = [(f"exch0{k}.{dom}", f"10.0.{k}.{rng.randint(2, 30)}") for k in range(1, rng.choice([1, 1, 2]) + 1)]
+        camp.update(our_domain=dom, dept=dept, local=local, ips=hub, subject=rng.choice(MEMO_SUBJECTS),
+                    size_text=lognorm(rng, 900, 0.5, 300, 4000),
+                    file=rng.choice(MEMO_FILES) if rng.random() < 0.6 else None,
+                    size=lognorm(rng, 60000, 0.5, 10000, 200000),
+                    mid=message_id(rng, "exchange", dom, start_ms))
+        n_rcpt = lognorm(rng, 40, 0.6, 10, 150)
+        batch = n_rcpt if rng.random() < 0.5 else 1           # one transaction, or list expansion
+        spread = lognorm(rng, 60000, 0.8, 5000, 300000)
+    else:
+        if kind == "bulk-newsletter":
+            brand, dom = rng.choice(NEWSLETTERS)
+            camp.update(subject=rng.choice(NEWS), size=lognorm(rng, 45000, 0.6, 8000, 150000),
+                        text_cte=rng.choice(["7bit", "quoted-printable"]), boundary=rng.choice(["php", "javamail"]))
+        else:
+            dom, brand = rng.choice(ORGS)
+            filekind, fname = rng.choice(VENDOR_FILES)
+            camp.update(subject=rng.choice(["Our new catalog", "Price list 2004", "Important information for customers",
+                                            "Product news"]),
+                        filekind=filekind, file=fname, size=lognorm(rng, 80000, 0.5, 15000, 250000),
+                        boundary=rng.choice(["php", "javamail"]))
+        camp.update(brand=brand, domain=dom, ips=_esp_ips(dom, rng.choice([1, 2, 3, 4, 4])))
+        n_rcpt = lognorm(rng, 35 if kind == "bulk-newsletter" else 20, 0.7, 6, 200)
+        camp["verp"] = rng.random() < 0.7
+        batch = 1 if camp["verp"] else rng.randint(5, 30)
+        spread = lognorm(rng, 240000, 0.9, 20000, 1800000)
+    start = start_ms + rng.randrange(max(1, end_ms - start_ms - spread))
+    camp.update(start=start, n_rcpt=n_rcpt, batch=batch, spread=spread)
+    n_msg = (n_rcpt + batch - 1) // batch
+    camp["times"] = sorted(start + rng.randrange(spread) for _ in range(n_msg))
+    camp["batches"] = [min(batch, n_rcpt - k * batch) for k in range(n_msg)]
+    return camp
+
+
+def poisson_times(rng, per_ms, t0, t1):
+    out, t = [], float(t0)
+    while True:
+        t += rng.expovariate(per_ms)
+        if t >= t1:
+            return out
+        out.append(int(t))
+
+
+def outbreak_times(rng, t0, t1, r0, peak, doubling_ms):
+    """Arrival times of one worm family: the first copy at t0, then a Poisson
+    process whose rate doubles every doubling_ms from r0 until it reaches peak
+    (copies per ms), by thinning."""
+    out, t = [t0], float(t0)
+    while True:
+        t += rng.expovariate(peak)
+        if t >= t1:
+            return out
+        if rng.random() * peak < min(peak, r0 * 2 ** ((t - t0) / doubling_ms)):
+            out.append(int(t))
+
+
+def infected_hosts(rng, n):
+    return [{"ip": worm_ip(rng), "word": alnum(rng, rng.randint(5, 10), "abcdefghijklmnopqrstuvwxyz"),
+             "pc": f"{rng.choice(['HOME', 'USER', 'PC', 'DESKTOP', 'OFFICE'])}-{hexs(rng, 6)}"} for _ in range(n)]
+
+
+def plan_stream(args, start_ms):
+    """Every message of the stream as (ms, order, spec), sorted by arrival."""
+    seed = args.seed
+    end_ms = start_ms + int(args.hours * 3600000)
+    per_ms = args.rate / 60000.0
+    events = []
+    # One-off clean mail: a Poisson process at (1 - bulk share) of the clean rate.
+    rng = random.Random(f"zh:{seed}:stream:plan:oneoff")
+    ow = [w for w, _ in STREAM_ONEOFF]
+    for k, t in enumerate(poisson_times(rng, per_ms * (1 - args.bulk_share), start_ms, end_ms)):
+        fn = rng.choices(STREAM_ONEOFF, ow)[0][1]
+        events.append((t, "clean", {"type": "oneoff", "fn": fn, "key": f"oneoff:{k}"}))
+    # Bulk campaigns until they make up bulk_share of the clean messages.
+    rng = random.Random(f"zh:{seed}:stream:plan:bulk")
+    budget = args.bulk_share * args.rate * args.hours * 60
+    campaigns, n_bulk = [], 0
+    while n_bulk < budget:
+        camp = plan_campaign(rng, seed, len(campaigns) + 1, start_ms, end_ms)
+        campaigns.append(camp)
+        n_bulk += len(camp["times"])
+        for j, (t, nb) in enumerate(zip(camp["times"], camp["batches"])):
+            events.append((t, "clean", {"type": "bulk", "camp": camp, "n_rcpt": nb,
+                                         "key": f"campaign:{camp['number']}:{j}"}))
+    # Worm outbreaks.
+    fams = args.outbreak_family or STREAM_DEFAULT_FAMILIES
+    peak = per_ms * args.worm_share / (1 - len(fams) * args.worm_share)
+    r0 = 1 / 600000.0                                   # one copy per 10 minutes at first
+    outbreaks = []
+    for i, fam in enumerate(fams):
+        rng = random.Random(f"zh:{seed}:stream:plan:worm:{i}:{fam}")
+        t0 = start_ms + int(args.outbreak_start_hour * 3600000) + int(i * args.outbreak_stagger_min * 60000)
+        if t0 >= end_ms:
+            continue
+        hosts = infected_hosts(rng, args.infected_hosts)
+        times = outbreak_times(rng, t0, end_ms, min(r0, peak), peak, args.doubling_min * 60000)
+        outbreaks.append({"family": fam, "start": t0, "copies": len(times)})
+        seen = 0
+        for k, t in enumerate(times):
+            # most copies come from a host not seen before (until the pool is used
+            # up); the rest from one that has already sent us a copy
+            if seen < len(hosts) and (seen == 0 or rng.random() < 0.75):
+                host, seen = hosts[seen], seen + 1
+            else:
+                host = hosts[rng.randrange(seen)]
+            events.append((t, "worm", {"type": "worm", "family": fam, "fn": STREAM_FAMILIES[fam], "host": host,
+                                        "key": f"worm:{i}:{fam}:{k}"}))
+    events.sort(key=lambda e: (e[0], e[2]["key"]))
+    return events, campaigns, outbreaks
+
+
+def generate_stream(args):
+    t0 = time.time()
+    out = args.out
+    if os.path.exists(out) and os.listdir(out):
+        if not args.force:
+            sys.exit(f"zh-corpus-gen: {out} is not empty (use --force to replace clean/, worm/, manifest.jsonl "
+                     f"and stream.jsonl)")
+        for sub in ("clean", "worm"):
+            shutil.rmtree(os.path.join(out, sub), ignore_errors=True)
+        for f in ("manifest.jsonl", "stream.jsonl"):
+            try:
+                os.remove(os.path.join(out, f))
+            except FileNotFoundError:
+                pass
+    start = dt.datetime.fromisoformat(args.start.replace("Z", "+00:00"))
+    if start.tzinfo is None:
+        start = start.replace(tzinfo=dt.timezone.utc)
+    start_ms = int(start.timestamp() * 1000)
+    events, campaigns, outbreaks = plan_stream(args, start_ms)
+    corpus = StreamCorpus(args.seed, polymorphic=not args.identical_binaries)
+    width = max(5, len(str(len(events))))
+    entries, lines, made_dirs = [], [], set()
+    for idx, (ms, label, spec) in enumerate(events, 1):
+        fam = spec.get("family")
+        corpus.key = spec["key"]
+        ctx = StreamCtx(corpus, idx, ms, label, fam, spec["key"], host=spec.get("host"))
+        if spec["type"] == "bulk":
+            camp = spec["camp"]
+            if "our_domain" in camp:            # a memo goes to its own company's staff
+                ctx.our_domain = camp["our_domain"]
+                ctx.mx = dict(OUR_DOMAINS)[ctx.our_domain]
+                ctx.rcpt = f"{local_part(ctx.rng, ctx.rcpt_first, ctx.rcpt_last)}@{ctx.our_domain}"
+            b = camp["fn"](ctx, camp, extra_rcpts(ctx, spec["n_rcpt"]))
+        else:
+            b = spec["fn"](ctx)
+        rel = f"clean/{idx:0{width}d}.eml" if label == "clean" else f"worm/{fam}/{idx:0{width}d}.eml"
+        d = os.path.join(out, os.path.dirname(rel))
+        if d not in made_dirs:
+            os.makedirs(d, exist_ok=True)
+            made_dirs.add(d)
+        with open(os.path.join(out, rel), "wb") as f:
+            f.write(b.raw)
+        e = {"path": rel, "label": label, "family": fam, "kind": b.kind, "envelope": b.envelope,
+             "size": len(b.raw), "attachments": ctx.atts, "traits": uniq(ctx.traits)}
+        line = {"path": rel}
+        line.update(b.envelope)
+        line.update(label=label, family=fam, kind=b.kind)
+        if spec["type"] == "bulk":
+            e["campaign"] = line["campaign"] = spec["camp"]["id"]
+        entries.append(e)
+        lines.append(line)
+    with open(os.path.join(out, "manifest.jsonl"), "w", encoding="utf-8") as f:
+        for e in entries:
+            f.write(json.dumps(e, ensure_ascii=False) + "\n")
+    with open(os.path.join(out, "stream.jsonl"), "w", encoding="utf-8") as f:
+        for ln in lines:
+            f.write(json.dumps(ln, ensure_ascii=False) + "\n")
+    if not args.quiet:
+        stream_summary(entries, campaigns, outbreaks, start_ms, args, time.time() - t0, out)
+
+
+def volume_surge(es, window=600000, copies=5, senders=3, ips=3):
+    """Do these messages (sorted by arrival) ever reach the volume thresholds
+    within one window?"""
+    lo = 0
+    for hi, e in enumerate(es):
+        while es[lo]["envelope"]["received_at"] <= e["envelope"]["received_at"] - window:
+            lo += 1
+        w = es[lo:hi + 1]
+        if (len(w) >= copies and len({x["envelope"]["mail_from"] for x in w}) >= senders
+                and len({x["envelope"]["client_ip"] for x in w}) >= ips):
+            return True
+    return False
+
+
+def stream_summary(entries, campaigns, outbreaks, start_ms, args, elapsed, out):
+    n = len(entries)
+    fams = [o["family"] for o in outbreaks]
+    worms = [e for e in entries if e["label"] == "worm"]
+    bulk = [e for e in entries if "campaign" in e]
+    sizes = [e["size"] for e in entries]
+    print(f"zh-corpus-gen: wrote a {args.hours:g} h stream of {n} messages to {out} in {elapsed:.2f}s "
+          f"({sum(sizes) / 1048576:.1f} MB)")
+    print(f"  clean={n - len(worms)} ({len(bulk)} from {len(campaigns)} bulk campaigns)  worm={len(worms)} "
+          f"({len(worms) / max(1, n):.1%})")
+    ck = Counter(c["kind"] for c in campaigns)
+    for kind in sorted(ck):
+        cs = [c for c in campaigns if c["kind"] == kind]
+        msgs = sum(len(c["times"]) for c in cs)
+        rc = sum(c["n_rcpt"] for c in cs)
+        print(f"  {kind}: {len(cs)} campaigns, {msgs} messages to {rc} recipients, "
+              f"{sum(1 for c in cs if c.get('verp'))} with VERP senders, "
+              f"{sum(1 for c in cs if c['batch'] > 1)} as multi-recipient transactions")
+    surge = [c for c in campaigns if volume_surge([e for e in bulk if e["campaign"] == c["id"]])]
+    print(f"  campaigns whose copies alone reach the default outbreak volume (>= 5 copies from >= 3 senders "
+          f"and >= 3 client IPs within 10 min): {len(surge)} ({', '.join(c['id'] + ' ' + c['kind'] for c in surge)})")
+    oneoff_att = Counter(e["kind"] for e in entries if e["label"] == "clean" and "campaign" not in e and has_attachment(e))
+    print("  one-off clean mail with attachments: " + "  ".join(f"{k}={v}" for k, v in sorted(oneoff_att.items())))
+    for o in outbreaks:
+        fe = [e for e in worms if e["family"] == o["family"]]
+        ips = len({e["envelope"]["client_ip"] for e in fe})
+        senders = len({e["envelope"]["mail_from"] for e in fe})
+        kinds = Counter(e["kind"] for e in fe)
+        start = dt.datetime.fromtimestamp(o["start"] / 1000, dt.timezone.utc).strftime("%H:%M:%S")
+        print(f"  outbreak {o['family']}: first copy {start}Z, {len(fe)} copies from {ips} client IPs and "
+              f"{senders} envelope senders; " + ", ".join(f"{k}={v}" for k, v in sorted(kinds.items())))
+    # timeline
+    slot = 30 * 60000 if args.hours <= 12 else 3600000
+    nslots = int(math.ceil(args.hours * 3600000 / slot))
+    print(f"  timeline ({slot // 60000} min slots): messages, bulk, " + ", ".join(fams) + ", worm share")
+    for s in range(nslots):
+        lo, hi = start_ms + s * slot, start_ms + (s + 1) * slot
+        es = [e for e in entries if lo <= e["envelope"]["received_at"] < hi]
+        fc = [sum(1 for e in es if e["family"] == f) for f in fams]
+        w = sum(fc)
+        t = dt.datetime.fromtimestamp(lo / 1000, dt.timezone.utc).strftime("%H:%M")
+        print(f"    {t}  {len(es):5d}  {sum(1 for e in es if 'campaign' in e):4d}  " +
+              "  ".join(f"{c:4d}" for c in fc) + f"  {w / max(1, len(es)):6.1%}")
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(
         prog="zh-corpus-gen.py",
@@ -2552,6 +3046,9 @@ def main(argv=None):
       envelope {client_ip, helo, mail_from ("" = null sender), rcpt_to[], received_at (unix ms)},
       size, attachments [{name, declared_type, sniffed, size, encoding, members?, encrypted?, password?}],
       traits [...]  (the behaviours a detector should -- or for clean mail should not -- react to)
+  DIR/stream.jsonl                (--stream only) one line per message in arrival order:
+      {path, client_ip, helo, mail_from, rcpt_to, received_at} as `zerohour scan --envelopes`
+      reads it, plus label, family, kind (and campaign for bulk copies), which the CLI ignores
 
 The same --seed (and options) always gives byte-identical output.
 Verify a corpus with zh-corpus-check.py DIR.""")
@@ -2566,7 +3063,57 @@ Verify a corpus with zh-corpus-check.py DIR.""")
                     help="arrival times are spread over this many hours (default 24)")
     ap.add_argument("--force", action="store_true", help="replace an existing corpus in DIR")
     ap.add_argument("-q", "--quiet", action="store_true", help="no summary")
+    st = ap.add_argument_group(
+        "stream mode",
+        "--stream writes hours of gateway traffic in arrival order instead: clean mail (one-off messages, "
+        "newsletter and vendor campaigns sent to many recipients, company-wide memos) at --rate, and from "
+        "--outbreak-start-hour on, each --outbreak-family appears and grows (doubling every --doubling-min) "
+        "to --worm-share of all traffic, from a pool of infected hosts, with new attachment bytes in every "
+        "copy.  Besides DIR/manifest.jsonl it writes DIR/stream.jsonl for `zerohour scan --envelopes` "
+        "(see tests/corpus/README.md, \"Stream mode\").  --count, --worm-fraction and --span-hours do not "
+        "apply.")
+    st.add_argument("--stream", action="store_true", help="write an arrival-ordered stream with outbreaks")
+    st.add_argument("--hours", type=float, default=6.0, metavar="H", help="length of the stream (default 6)")
+    st.add_argument("--rate", type=float, default=10.0, metavar="MSGS_PER_MIN",
+                    help="clean messages (SMTP transactions) per minute; worm copies come on top (default 10)")
+    st.add_argument("--outbreak-family", action="append", choices=sorted(STREAM_FAMILIES), metavar="FAMILY",
+                    help="a worm family that breaks out (repeatable; " + "|".join(sorted(STREAM_FAMILIES)) +
+                         "; default: " + " and ".join(STREAM_DEFAULT_FAMILIES) + ")")
+    st.add_argument("--outbreak-start-hour", type=float, default=None, metavar="X",
+                    help="hours after --start when the first family appears (default H/2)")
+    st.add_argument("--outbreak-stagger-min", type=float, default=20.0, metavar="M",
+                    help="each further family appears M minutes after the previous one (default 20)")
+    st.add_argument("--doubling-min", type=float, default=10.0, metavar="M",
+                    help="a family's rate doubles every M minutes, from one copy per 10 minutes (default 10)")
+    st.add_argument("--worm-share", type=float, default=1 / 12, metavar="F",
+                    help="each family's share of all traffic at its peak (default 1/12, Mydoom.A's peak "
+                         "as MessageLabs measured it)")
+    st.add_argument("--infected-hosts", type=int, default=300, metavar="N",
+                    help="client IPs (infected hosts) per family (default 300)")
+    st.add_argument("--bulk-share", type=float, default=0.2, metavar="F",
+                    help="share of clean messages that are campaign copies (default 0.2)")
+    st.add_argument("--identical-binaries", action="store_true",
+                    help="worm copies of one variant share one binary (default: new bytes in every copy)")
     args = ap.parse_args(argv)
+    if args.stream:
+        if args.hours <= 0 or args.rate <= 0:
+            ap.error("--hours and --rate must be > 0")
+        if args.outbreak_start_hour is None:
+            args.outbreak_start_hour = args.hours / 2
+        if not 0 <= args.outbreak_start_hour < args.hours:
+            ap.error("--outbreak-start-hour must be within [0, --hours)")
+        nf = len(args.outbreak_family or STREAM_DEFAULT_FAMILIES)
+        if not 0 < args.worm_share < 1 / nf:
+            ap.error("--worm-share must be > 0 and below 1 / number of families")
+        if not 0 <= args.bulk_share < 1:
+            ap.error("--bulk-share must be within [0, 1)")
+        if args.doubling_min <= 0 or args.infected_hosts < 1 or args.outbreak_stagger_min < 0:
+            ap.error("--doubling-min and --infected-hosts must be positive, --outbreak-stagger-min >= 0")
+        try:
+            generate_stream(args)
+        except BrokenPipeError:
+            sys.stderr.close()
+        return
     if args.count < 1:
         ap.error("--count must be >= 1")
     if not 0.0 <= args.worm_fraction <= 1.0:

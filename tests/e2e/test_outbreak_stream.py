@@ -1,0 +1,35 @@
+"""The outbreak evaluation as a test: a simulated gateway stream (hours of
+normal traffic with newsletters and memos, then new worm families growing to
+about one message in twelve) replayed through a real engine with
+tests/eval/zh-outbreak-eval.py --check: every new family MALICIOUS within its
+first 10 copies, and no clean message touched by the outbreak detector."""
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+
+from zhtest import BIN, SRC, binary
+
+
+class OutbreakStreamTest(unittest.TestCase):
+    def test_stream_check(self):
+        binary("zerohourd")
+        tmp = tempfile.mkdtemp(prefix="zh-stream-")
+        try:
+            out = os.path.join(tmp, "stream")
+            subprocess.run([sys.executable, os.path.join(SRC, "tests/corpus/zh-corpus-gen.py"),
+                            "--stream", "--out", out, "--seed", "3", "--hours", "3", "--rate", "6",
+                            "-q"], check=True, timeout=300)
+            r = subprocess.run([sys.executable, os.path.join(SRC, "tests/eval/zh-outbreak-eval.py"),
+                                "--bin", BIN, "--stream", out, "--check"],
+                               capture_output=True, text=True, timeout=600)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            self.assertIn("with an outbreak hit: 0", r.stdout)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
