@@ -167,6 +167,53 @@ static void test_bulk_clean_mail_never_escalates(void **state)
     zh_engine_free(e);
 }
 
+static long rss_kib(void)
+{
+    long pages = 0, resident = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (f) {
+        if (fscanf(f, "%ld %ld", &pages, &resident) != 2)
+            resident = 0;
+        fclose(f);
+    }
+    return resident * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+/* A million unique fingerprints through the default 16 MiB budget: resident
+ * memory grows by at most the budget plus a small margin. */
+static void test_million_unique_within_budget(void **state)
+{
+    struct zh_config cfg;
+    zh_config_defaults(&cfg);
+    struct zhi_outbreaks *ob;
+    long before = rss_kib();
+    assert_int_equal(zhi_outbreaks_new(&cfg, &ob), ZH_ERR_OK);
+    char sender[64], ip[32];
+    const char *rcpt[] = {"a@corp.example.com"};
+    for (uint64_t i = 1; i <= 1000000; i++) {
+        snprintf(sender, sizeof sender, "u%llu@h.example", (unsigned long long)i);
+        snprintf(ip, sizeof ip, "10.%llu.%llu.%llu", (unsigned long long)(i >> 16) & 255,
+                 (unsigned long long)(i >> 8) & 255, (unsigned long long)i & 255);
+        struct zhi_ob_sighting si = {.fp = i * 0x9E3779B97F4A7C15ULL,
+                                     .risky = true,
+                                     .summary = "pe.exe~20K",
+                                     .sender = sender,
+                                     .client_ip = ip,
+                                     .rcpt = rcpt,
+                                     .n_rcpt = 1,
+                                     .now_ms = (int64_t)i};
+        struct zhi_ob_status st;
+        zhi_outbreaks_see(ob, &si, &st);
+    }
+    long grown = rss_kib() - before;
+    assert_true(zhi_outbreaks_used(ob) <= zhi_outbreaks_capacity(ob));
+    if (grown > cfg.outbreak_memory / 1024 + 8 * 1024)
+        fail_msg("RSS grew by %ld KiB for a %lld KiB budget", grown,
+                 (long long)cfg.outbreak_memory / 1024);
+    zhi_outbreaks_free(ob);
+    zh_config_free(&cfg);
+}
+
 static void test_bounded_memory(void **state)
 {
     struct zh_config cfg;
@@ -245,6 +292,7 @@ int main(void)
         cmocka_unit_test(test_surge_defer_and_flag),
         cmocka_unit_test(test_bulk_clean_mail_never_escalates),
         cmocka_unit_test(test_bounded_memory),
+        cmocka_unit_test(test_million_unique_within_budget),
         cmocka_unit_test(test_snapshot_roundtrip_and_bad_files),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
