@@ -14,12 +14,10 @@
 #include <string.h>
 #include <strings.h>
 
-#define FROM_PER_SLOT 32 /* distinct From hashes kept per client */
-
 struct slot {
     uint64_t ip; /* hash of the client IP; 0 = free */
-    uint64_t from[FROM_PER_SLOT];
-    int64_t seen[FROM_PER_SLOT];
+    uint64_t from[ZHI_SENDER_FROM_SLOTS];
+    int64_t seen[ZHI_SENDER_FROM_SLOTS];
     int64_t last;
 };
 
@@ -83,7 +81,7 @@ static int client_from_count(struct sender_state *st, const struct zhi_heuristic
     sl->last = now_ms;
     int free_i = -1, oldest_i = 0;
     bool known = false;
-    for (int i = 0; i < FROM_PER_SLOT; i++) {
+    for (int i = 0; i < ZHI_SENDER_FROM_SLOTS; i++) {
         if (sl->from[i] && now_ms - sl->seen[i] > window)
             sl->from[i] = 0;
         if (!sl->from[i]) {

@@ -145,8 +145,9 @@ static int on_key(void *ud, const char *section, const char *name, const char *v
                                                             : NULL;
         if (!field)
             return set_err(l, "unknown sender setting \"%s\"", name);
-        if (!parse_int(value, 1, 10000000, field))
-            return set_err(l, "%s: \"%s\" is not a positive integer", name, value);
+        int max = field == &h->many_from_threshold ? ZHI_SENDER_FROM_SLOTS - 1 : 10000000;
+        if (!parse_int(value, 1, max, field))
+            return set_err(l, "%s: \"%s\" is not an integer in [1, %d]", name, value, max);
         return 1;
     }
     return set_err(l, "unknown section [%s]", section);

@@ -58,6 +58,10 @@ struct zhi_combo {
     int bonus;
 };
 
+/* Distinct From addresses the sender detector remembers per client; the
+ * burst threshold must stay below it or it could never be reached. */
+#define ZHI_SENDER_FROM_SLOTS 32
+
 struct zhi_heuristics {
     int scores[ZHI_S__COUNT];
     char **ext[ZHI_C__COUNT]; /* sorted lists per class */

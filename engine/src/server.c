@@ -136,11 +136,6 @@ static void svc_scan(Zerohour__V1__ZeroHour_Service *svc, const Zerohour__V1__Sc
     free(hitp);
 }
 
-static char **dup_list(char **src, size_t n)
-{
-    return n ? src : NULL;
-}
-
 static void svc_reload(Zerohour__V1__ZeroHour_Service *svc, const Zerohour__V1__ReloadRequest *in,
                        Zerohour__V1__ReloadResponse_Closure closure, void *cd)
 {
@@ -152,9 +147,9 @@ static void svc_reload(Zerohour__V1__ZeroHour_Service *svc, const Zerohour__V1__
     resp.ok = rep.ok;
     resp.ruleset_version = rep.ok ? rep.version : zh_engine_ruleset_version(c->w->srv->engine);
     resp.rule_count = rep.rule_count;
-    resp.errors = dup_list(rep.errors, rep.n_errors);
+    resp.errors = rep.errors;
     resp.n_errors = rep.n_errors;
-    resp.warnings = dup_list(rep.warnings, rep.n_warnings);
+    resp.warnings = rep.warnings;
     resp.n_warnings = rep.n_warnings;
     resp.elapsed_us = rep.elapsed_us;
     closure(&resp, cd);

@@ -410,6 +410,25 @@ static void test_many_from(void **state)
     }
 }
 
+/* A burst threshold the per-client table could never reach is refused. */
+static void test_many_from_threshold_bound(void **state)
+{
+    char dir[] = "/tmp/zh-heur-XXXXXX", cmd[512];
+    assert_non_null(mkdtemp(dir));
+    snprintf(cmd, sizeof cmd,
+             "cp %s/rules/*.yar %s/rules/heuristics.ini %s/ && "
+             "sed -i 's/^many_from_threshold = .*/many_from_threshold = 40/' %s/heuristics.ini",
+             ZH_SOURCE_DIR, ZH_SOURCE_DIR, dir, dir);
+    assert_int_equal(system(cmd), 0);
+    struct zh_rules_report rep;
+    assert_int_not_equal(zh_rules_check(dir, &rep), ZH_ERR_OK);
+    assert_true(rep.n_errors >= 1);
+    assert_non_null(strstr(rep.errors[0], "many_from_threshold"));
+    zh_rules_report_free(&rep);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 static int setup(void **state)
 {
     struct zh_config cfg;
@@ -442,6 +461,7 @@ int main(void)
         cmocka_unit_test(test_dsn),
         cmocka_unit_test(test_sender),
         cmocka_unit_test(test_many_from),
+        cmocka_unit_test(test_many_from_threshold_bound),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
