@@ -14,9 +14,6 @@
 #include <strings.h>
 #include <sys/stat.h>
 
-/* Ratios are only judged past this much output: small files compress well. */
-#define RATIO_FLOOR_BYTES (1u << 20)
-
 struct unpack {
     struct zhi_scan *s;
     const struct zh_config *cfg;
@@ -268,7 +265,7 @@ static zh_err unpack_one(struct unpack *u, size_t idx)
                 goto out;
             }
             u->bytes += (uint64_t)n;
-            if (g.len > RATIO_FLOOR_BYTES) {
+            if (g.len > (uint64_t)cfg->archive_ratio_floor) {
                 la_int64_t in = archive_filter_bytes(a, -1) - consumed0;
                 uint64_t ratio = g.len / (uint64_t)(in > 0 ? in : 1);
                 if (ratio > (uint64_t)cfg->archive_max_ratio) {

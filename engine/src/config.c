@@ -51,6 +51,9 @@ const struct zh_setting zh_settings[] = {
      1 * KiB, 16 * GiB, "most bytes expanded from all archives of one message"},
     {"limits", "archive_max_ratio", ZH_SET_INT, OFF(archive_max_ratio), "100", 2, 1000000,
      "largest expanded/compressed ratio of a member before it counts as a bomb"},
+    {"limits", "archive_ratio_floor", ZH_SET_SIZE, OFF(archive_ratio_floor), "1M", 0, 1 * GiB,
+     "expanded bytes of a member before archive_max_ratio is judged (small files compress "
+     "well)"},
     {"limits", "archive_timeout_ms", ZH_SET_MS, OFF(archive_timeout_ms), "10s", 10, 3600000,
      "time budget for unpacking the archives of one message"},
 
