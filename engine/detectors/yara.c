@@ -95,7 +95,7 @@ static int on_yara(YR_SCAN_CONTEXT *ctx, int message, void *data, void *ud)
     YR_RULES *rules = mc->s->rules->yr_rules;
     ptrdiff_t idx = rule - rules->rules_table;
     if (idx >= 0 && (size_t)idx < mc->s->rules->rule_count)
-        atomic_fetch_add(&mc->s->rules->rule_matches[idx], 1);
+        atomic_fetch_add(&mc->s->rules->rule_stats[idx].matches, 1);
     char found[768] = "";
     if (mc->s->explain) {
         /* "$a@0x1f "X5O!P%@AP"" for each match, a few per string. */
@@ -178,6 +178,7 @@ static zh_err yara_scan(struct zhi_scan *s, void *state, void *tstate)
         /* libyara counts whole seconds: round up, so the overrun stays under one. */
         yr_scanner_set_timeout(t->scanner, left_us ? (int)((left_us + 999999u) / 1000000u) : 1);
         int rc = yr_scanner_scan_mem(t->scanner, o->data, o->len);
+        atomic_fetch_add(&s->rules->yara_bytes, o->len);
         if (mc.rc != ZH_ERR_OK)
             return mc.rc;
         if (rc == ERROR_SCAN_TIMEOUT) {

@@ -32,6 +32,12 @@ const struct zh_setting zh_settings[] = {
     {"engine", "reload_debounce_ms", ZH_SET_MS, OFF(reload_debounce_ms), "200ms", 0, 60000,
      "quiet time after the last change in rules_dir before reloading, so an editor's save "
      "or a git pull gives one reload"},
+    {"engine", "rule_profile_interval_ms", ZH_SET_MS, OFF(rule_profile_interval_ms), "1s", 0,
+     3600000,
+     "how often a background thread times rules of the live set on a sample of recent mail, "
+     "for the per-rule cost in Stats (rulestats); 0: never"},
+    {"engine", "rule_profile_budget_ms", ZH_SET_MS, OFF(rule_profile_budget_ms), "25ms", 1, 10000,
+     "CPU time one profiling round may spend; the next round goes on from the next rule"},
 
     {"limits", "max_message_bytes", ZH_SET_SIZE, OFF(max_message_bytes), "32M", 1 * KiB, 1 * GiB,
      "largest message accepted; larger ones are refused with RESOURCE_EXHAUSTED"},

@@ -120,7 +120,8 @@ void zhi_ruleset_free(struct zhi_ruleset *rs)
     if (rs->yr_rules)
         yr_rules_destroy(rs->yr_rules);
     zhi_heuristics_free(rs->heur);
-    free(rs->rule_matches);
+    free(rs->rule_stats);
+    free(rs->image);
     free(rs);
 }
 
@@ -398,7 +399,7 @@ zh_err zhi_rules_compile(const char *dir, struct zhi_ruleset **out, struct zh_ru
     YR_RULE *rule;
     unsigned count = 0;
     yr_rules_foreach(rules, rule) count++;
-    if (!(rs->rule_matches = calloc(count ? count : 1, sizeof *rs->rule_matches))) {
+    if (!(rs->rule_stats = calloc(count ? count : 1, sizeof *rs->rule_stats))) {
         zhi_ruleset_free(rs);
         rc = ZH_ERR_FATAL;
         goto out;

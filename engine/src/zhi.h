@@ -108,7 +108,22 @@ struct zhi_ruleset {
     uint64_t version;
     unsigned rule_count;
     atomic_int refs;
-    atomic_ullong *rule_matches; /* per rule, by index in the compiled table */
+    struct zhi_rule_stats *rule_stats; /* per rule, by index in the compiled table */
+    atomic_ullong yara_bytes;          /* bytes the yara detector scanned with this set */
+    /* The set serialised by libyara before it was published (saving rewrites
+     * pointers in place, so it must not happen while scanners use the set);
+     * the rule profiler loads its private copy from it, then frees it. NULL
+     * when profiling is off. */
+    void *image;
+    size_t image_len;
+    /* set by the rule profiler (profile.c) */
+    atomic_ullong profile_passes;       /* complete passes over all rules */
+    atomic_ullong profile_sample_bytes; /* size of the sample of the last round */
+};
+struct zhi_rule_stats {
+    atomic_ullong matches;
+    atomic_ullong cost_ns_per_mib; /* CPU per MiB of sampled mail, once timed */
+    atomic_uint timed;             /* how often the profiler timed the rule */
 };
 struct zhi_ruleset *zhi_ruleset_acquire(zh_engine *e);
 void zhi_ruleset_release(struct zhi_ruleset *rs);
@@ -158,7 +173,9 @@ struct zhi_scan {
     uint64_t deadline_us;   /* monotonic; 0 = none */
     bool client_deadline;   /* the deadline is the caller's, not the engine's */
     bool explain;
-    uint32_t defer_retry_s;     /* set by the outbreak detector: answer DEFER */               /* add matched strings and offsets to YARA hits (rules test) */
+    uint32_t defer_retry_s;
+        /* set by the outbreak detector: answer DEFER */ /* add matched strings and offsets to YARA
+                                                            hits (rules test) */
     bool timed_out;
     void **thread_state; /* per-detector per-thread state, by index */
 };
@@ -215,6 +232,19 @@ struct zh_detector {
 };
 extern const struct zh_detector *const zhi_detectors[];
 extern const size_t zhi_n_detectors;
+
+/* ---- rule profiler (profile.c) -------------------------------------------
+ * A background thread that times each rule of the live set on a reservoir of
+ * recent objects and fills rs->rule_stats[].cost_ns_per_mib. start leaves *out
+ * NULL when cfg->rule_profile_interval_ms is 0. offer is called by scanner
+ * threads at the end of a scan; it copies a few objects at most every few
+ * scans and never waits. stop joins the thread and frees everything. */
+struct zhi_profiler;
+/* Fill rs->image; call before rs is published. */
+zh_err zhi_ruleset_save_image(struct zhi_ruleset *rs);
+zh_err zhi_profiler_start(zh_engine *e, const struct zh_config *cfg, struct zhi_profiler **out);
+void zhi_profiler_offer(struct zhi_profiler *p, const struct zhi_scan *s);
+void zhi_profiler_stop(struct zhi_profiler *p);
 
 /* ---- counters (stats.c) ---------------------------------------------------- */
 struct zhi_detector_stats {

@@ -26,6 +26,8 @@ struct zh_config {
     int64_t socket_mode; /* ipc socket file mode */
     int64_t watch_rules; /* 1 = reload on changes under rules_dir */
     int64_t reload_debounce_ms;
+    int64_t rule_profile_interval_ms; /* 0 = no per-rule timing */
+    int64_t rule_profile_budget_ms;
     /* [limits] */
     int64_t max_message_bytes;
     int64_t max_mime_depth;

@@ -1,0 +1,428 @@
+/* Per-rule cost: what each YARA rule costs to run, measured in the background
+ * on a small reservoir of objects taken from recent mail. Debian's libyara is
+ * built without YR_PROFILING_ENABLED, so the engine measures for itself: on a
+ * private copy of the live rule set it times one rule at a time (every other
+ * rule disabled and its strings made inert) against the same copy with all
+ * rules inert, and subtracts. Not on the scan path: workers only offer
+ * objects to the reservoir, with a trylock, every few scans. */
+#include "zhi.h"
+#include "zerohour/log.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <yara.h>
+
+/* ---- the reservoir of sample objects ------------------------------------- */
+#define ZHI_PROFILE_SLOTS 32
+#define ZHI_PROFILE_OBJECT_MAX (64 * 1024) /* longer objects are sampled by their head */
+#define ZHI_PROFILE_OFFER_EVERY 8          /* scans between two offers */
+#define ZHI_PROFILE_PER_OFFER 4            /* objects taken from one scan at most */
+#define ZHI_PROFILE_REPEAT 3               /* timings per rule; the fastest counts */
+
+struct sample {
+    uint8_t *data;
+    size_t len;
+    char **str;   /* external values, by index in zhi_externals; NULL for numbers */
+    int64_t *num; /* external values for INT and BOOL externals */
+};
+
+struct zhi_profiler {
+    zh_engine *e;
+    uint64_t interval_ms, budget_us;
+    pthread_t thread;
+    bool running;
+    pthread_mutex_t lock; /* guards stop and wakes the thread */
+    pthread_cond_t wake;
+    bool stop;
+    /* reservoir: workers fill it under `pool_lock` (trylock only) */
+    pthread_mutex_t pool_lock;
+    struct sample slots[ZHI_PROFILE_SLOTS];
+    size_t next_slot;
+    atomic_ullong offers;
+    /* owned by the profiler thread */
+    struct zhi_ruleset *rs; /* the live set being measured; one reference */
+    struct costmeter *meter;
+    unsigned cursor;            /* next rule to time */
+    uint64_t pass_start_offers; /* `offers` when the current pass began */
+    bool pass_done;             /* a pass ended and no mail came since */
+};
+
+static void sample_clear(struct sample *sm)
+{
+    if (sm->str)
+        for (size_t i = 0; i < zhi_n_externals; i++)
+            free(sm->str[i]);
+    free(sm->str);
+    free(sm->num);
+    free(sm->data);
+    memset(sm, 0, sizeof *sm);
+}
+
+static bool sample_fill(struct sample *sm, const struct zhi_scan *s, const struct zhi_object *o)
+{
+    size_t n = o->len < ZHI_PROFILE_OBJECT_MAX ? o->len : ZHI_PROFILE_OBJECT_MAX;
+    sm->data = malloc(n ? n : 1);
+    sm->str = calloc(zhi_n_externals, sizeof *sm->str);
+    sm->num = calloc(zhi_n_externals, sizeof *sm->num);
+    if (!sm->data || !sm->str || !sm->num)
+        return false;
+    memcpy(sm->data, o->data, n);
+    sm->len = n;
+    for (size_t i = 0; i < zhi_n_externals; i++) {
+        const struct zhi_external *x = &zhi_externals[i];
+        if (x->type == ZHI_EXT_STR) {
+            if (!(sm->str[i] = strdup(x->str(s, o))))
+                return false;
+        } else {
+            sm->num[i] = x->num(s, o);
+        }
+    }
+    return true;
+}
+
+void zhi_profiler_offer(struct zhi_profiler *p, const struct zhi_scan *s)
+{
+    if (!p || !s->n_objects || atomic_fetch_add(&p->offers, 1) % ZHI_PROFILE_OFFER_EVERY)
+        return;
+    if (pthread_mutex_trylock(&p->pool_lock) != 0)
+        return; /* the profiler is measuring; this scan's objects are not needed */
+    /* Spread the picks over the message: headers, text and attachments. */
+    size_t take = s->n_objects < ZHI_PROFILE_PER_OFFER ? s->n_objects : ZHI_PROFILE_PER_OFFER;
+    for (size_t k = 0; k < take; k++) {
+        const struct zhi_object *o = &s->objects[k * s->n_objects / take];
+        struct sample *sm = &p->slots[p->next_slot];
+        p->next_slot = (p->next_slot + 1) % ZHI_PROFILE_SLOTS;
+        sample_clear(sm);
+        if (!sample_fill(sm, s, o))
+            sample_clear(sm);
+    }
+    pthread_mutex_unlock(&p->pool_lock);
+}
+
+/* ---- the cost meter: a private copy of a rule set ------------------------- */
+struct costmeter {
+    YR_RULES *rules;
+    YR_SCANNER *scanner;
+    unsigned n_rules;
+    uint32_t *first_string; /* per rule: index of its first string in `saved`, n_rules + 1 */
+    struct saved_string {
+        YR_STRING *s;
+        uint32_t flags;
+        int64_t fixed_offset;
+    } * saved;
+};
+
+struct membuf {
+    uint8_t *p;
+    size_t len, cap, pos;
+};
+
+static size_t mem_write(const void *ptr, size_t size, size_t count, void *ud)
+{
+    struct membuf *m = ud;
+    size_t n = size * count;
+    if (m->len + n > m->cap) {
+        size_t cap = m->cap ? m->cap : 64 * 1024;
+        while (cap < m->len + n)
+            cap *= 2;
+        uint8_t *grown = realloc(m->p, cap);
+        if (!grown)
+            return 0;
+        m->p = grown;
+        m->cap = cap;
+    }
+    memcpy(m->p + m->len, ptr, n);
+    m->len += n;
+    return count;
+}
+
+static size_t mem_read(void *ptr, size_t size, size_t count, void *ud)
+{
+    struct membuf *m = ud;
+    size_t n = size * count;
+    if (m->pos + n > m->len)
+        return 0;
+    memcpy(ptr, m->p + m->pos, n);
+    m->pos += n;
+    return count;
+}
+
+/* A string whose only allowed match offset can never occur: libyara checks the
+ * fixed offset before verifying an atom hit, so the string costs no more than
+ * the shared Aho-Corasick pass. (Disabling a rule skips its condition but
+ * still verifies its strings, which is where slow rules spend their time.) */
+#define INERT_OFFSET (INT64_MIN + 1)
+
+static void meter_inert(struct costmeter *m, unsigned rule)
+{
+    for (uint32_t i = m->first_string[rule]; i < m->first_string[rule + 1]; i++) {
+        m->saved[i].s->flags |= STRING_FLAGS_FIXED_OFFSET;
+        m->saved[i].s->fixed_offset = INERT_OFFSET;
+    }
+    yr_rule_disable(&m->rules->rules_table[rule]);
+}
+
+static void meter_live(struct costmeter *m, unsigned rule)
+{
+    for (uint32_t i = m->first_string[rule]; i < m->first_string[rule + 1]; i++) {
+        m->saved[i].s->flags = m->saved[i].flags;
+        m->saved[i].s->fixed_offset = m->saved[i].fixed_offset;
+    }
+    yr_rule_enable(&m->rules->rules_table[rule]);
+}
+
+static void meter_free(struct costmeter *m)
+{
+    if (!m)
+        return;
+    if (m->scanner)
+        yr_scanner_destroy(m->scanner);
+    if (m->rules)
+        yr_rules_destroy(m->rules);
+    free(m->first_string);
+    free(m->saved);
+    free(m);
+}
+
+static int quiet(YR_SCAN_CONTEXT *ctx, int message, void *data, void *ud)
+{
+    return CALLBACK_CONTINUE;
+}
+
+zh_err zhi_ruleset_save_image(struct zhi_ruleset *rs)
+{
+    struct membuf buf = {0};
+    YR_STREAM st = {.user_data = &buf, .read = mem_read, .write = mem_write};
+    if (yr_rules_save_stream(rs->yr_rules, &st) != ERROR_SUCCESS) {
+        free(buf.p);
+        return ZH_ERR_FATAL;
+    }
+    rs->image = buf.p;
+    rs->image_len = buf.len;
+    return ZH_ERR_OK;
+}
+
+/* A private copy of the set, loaded from the image saved before it went live,
+ * so changing the copy's flags cannot disturb the scanners working on it. */
+static struct costmeter *meter_new(const void *image, size_t len)
+{
+    struct membuf buf = {.p = (uint8_t *)image, .len = len};
+    YR_STREAM st = {.user_data = &buf, .read = mem_read, .write = mem_write};
+    struct costmeter *m = calloc(1, sizeof *m);
+    if (!m || yr_rules_load_stream(&st, &m->rules) != ERROR_SUCCESS)
+        goto fail;
+    YR_RULE *rule;
+    YR_STRING *s;
+    size_t n_strings = 0;
+    yr_rules_foreach(m->rules, rule)
+    {
+        m->n_rules++;
+        if (rule->strings)
+            yr_rule_strings_foreach(rule, s) n_strings++;
+    }
+    m->first_string = calloc(m->n_rules + 1, sizeof *m->first_string);
+    m->saved = calloc(n_strings ? n_strings : 1, sizeof *m->saved);
+    if (!m->first_string || !m->saved)
+        goto fail;
+    unsigned r = 0;
+    uint32_t k = 0;
+    yr_rules_foreach(m->rules, rule)
+    {
+        m->first_string[r++] = k;
+        if (rule->strings)
+            yr_rule_strings_foreach(rule, s)
+            {
+                m->saved[k++] = (struct saved_string){s, s->flags, s->fixed_offset};
+            }
+    }
+    m->first_string[r] = k;
+    for (r = 0; r < m->n_rules; r++)
+        meter_inert(m, r);
+    if (yr_scanner_create(m->rules, &m->scanner) != ERROR_SUCCESS)
+        goto fail;
+    yr_scanner_set_callback(m->scanner, quiet, NULL);
+    return m;
+fail:
+    meter_free(m);
+    return NULL;
+}
+
+static uint64_t thread_cpu_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* CPU time of one pass over the samples with the copy as it stands now; the
+ * fastest of a few passes, since interruptions only ever add time. */
+static uint64_t meter_pass(struct costmeter *m, const struct sample *samples, size_t n)
+{
+    uint64_t best = UINT64_MAX;
+    for (int rep = 0; rep < ZHI_PROFILE_REPEAT; rep++) {
+        uint64_t t0 = thread_cpu_ns();
+        for (size_t i = 0; i < n; i++) {
+            const struct sample *sm = &samples[i];
+            for (size_t x = 0; x < zhi_n_externals; x++) {
+                const struct zhi_external *ex = &zhi_externals[x];
+                if (ex->type == ZHI_EXT_STR)
+                    yr_scanner_define_string_variable(m->scanner, ex->name, sm->str[x]);
+                else if (ex->type == ZHI_EXT_INT)
+                    yr_scanner_define_integer_variable(m->scanner, ex->name, sm->num[x]);
+                else
+                    yr_scanner_define_boolean_variable(m->scanner, ex->name, (int)sm->num[x]);
+            }
+            yr_scanner_set_timeout(m->scanner, 5);
+            yr_scanner_scan_mem(m->scanner, sm->data, sm->len);
+        }
+        uint64_t t = thread_cpu_ns() - t0;
+        if (t < best)
+            best = t;
+    }
+    return best;
+}
+
+/* ---- the measuring thread -------------------------------------------------- */
+static void record(struct zhi_ruleset *rs, unsigned rule, uint64_t ns, size_t sample_bytes)
+{
+    struct zhi_rule_stats *st = &rs->rule_stats[rule];
+    uint64_t per_mib = sample_bytes ? (uint64_t)((double)ns * 1048576.0 / (double)sample_bytes) : 0;
+    /* A moving average over passes: the sample changes with the mail. */
+    uint64_t old = atomic_load(&st->cost_ns_per_mib);
+    atomic_store(&st->cost_ns_per_mib, atomic_load(&st->timed) ? (old * 3 + per_mib) / 4 : per_mib);
+    atomic_fetch_add(&st->timed, 1);
+}
+
+/* One round: bring the copy up to the live set, then time rules from the
+ * cursor on until the budget is spent. */
+static void tick(struct zhi_profiler *p)
+{
+    struct zhi_ruleset *live = zhi_ruleset_acquire(p->e);
+    if (!live)
+        return;
+    if (live != p->rs) {
+        meter_free(p->meter);
+        zhi_ruleset_release(p->rs);
+        p->rs = live;
+        p->cursor = 0;
+        p->pass_done = false;
+        /* Only this thread reads the image once the set is live. */
+        if (live->image && !(p->meter = meter_new(live->image, live->image_len)))
+            zh_log(ZH_LOG_WARN, "rule profiler: cannot load rule set version %llu",
+                   (unsigned long long)live->version);
+        free(live->image);
+        live->image = NULL;
+    } else {
+        zhi_ruleset_release(live);
+    }
+    struct costmeter *m = p->meter;
+    if (!m || !m->n_rules)
+        return;
+    /* An idle engine has nothing new to measure: wait for mail. */
+    uint64_t offers = atomic_load(&p->offers);
+    if (p->pass_done && offers == p->pass_start_offers)
+        return;
+    if (p->cursor == 0) {
+        p->pass_start_offers = offers;
+        p->pass_done = false;
+    }
+    pthread_mutex_lock(&p->pool_lock);
+    struct sample samples[ZHI_PROFILE_SLOTS];
+    size_t n = 0, bytes = 0;
+    for (size_t i = 0; i < ZHI_PROFILE_SLOTS; i++)
+        if (p->slots[i].data) {
+            samples[n++] = p->slots[i];
+            bytes += p->slots[i].len;
+        }
+    if (n) {
+        uint64_t start = thread_cpu_ns();
+        uint64_t base = meter_pass(m, samples, n);
+        while (thread_cpu_ns() - start < p->budget_us * 1000u) {
+            unsigned r = p->cursor;
+            meter_live(m, r);
+            uint64_t t = meter_pass(m, samples, n);
+            meter_inert(m, r);
+            record(p->rs, r, t > base ? t - base : 0, bytes);
+            if (++p->cursor == m->n_rules) {
+                p->cursor = 0;
+                p->pass_done = true;
+                atomic_fetch_add(&p->rs->profile_passes, 1);
+                break;
+            }
+        }
+        atomic_store(&p->rs->profile_sample_bytes, bytes);
+    }
+    pthread_mutex_unlock(&p->pool_lock);
+}
+
+static void *run(void *arg)
+{
+    struct zhi_profiler *p = arg;
+    pthread_mutex_lock(&p->lock);
+    while (!p->stop) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += (time_t)(p->interval_ms / 1000);
+        until.tv_nsec += (long)(p->interval_ms % 1000) * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        int rc = 0;
+        while (!p->stop && rc != ETIMEDOUT)
+            rc = pthread_cond_timedwait(&p->wake, &p->lock, &until);
+        if (p->stop)
+            break;
+        pthread_mutex_unlock(&p->lock);
+        tick(p);
+        pthread_mutex_lock(&p->lock);
+    }
+    pthread_mutex_unlock(&p->lock);
+    return NULL;
+}
+
+zh_err zhi_profiler_start(zh_engine *e, const struct zh_config *cfg, struct zhi_profiler **out)
+{
+    *out = NULL;
+    if (cfg->rule_profile_interval_ms <= 0)
+        return ZH_ERR_OK;
+    struct zhi_profiler *p = calloc(1, sizeof *p);
+    if (!p)
+        return ZH_ERR_FATAL;
+    p->e = e;
+    p->interval_ms = (uint64_t)cfg->rule_profile_interval_ms;
+    p->budget_us = (uint64_t)cfg->rule_profile_budget_ms * 1000u;
+    pthread_mutex_init(&p->lock, NULL);
+    pthread_mutex_init(&p->pool_lock, NULL);
+    pthread_cond_init(&p->wake, NULL);
+    if (pthread_create(&p->thread, NULL, run, p) != 0) {
+        zhi_profiler_stop(p);
+        return ZH_ERR_FATAL;
+    }
+    p->running = true;
+    *out = p;
+    return ZH_ERR_OK;
+}
+
+void zhi_profiler_stop(struct zhi_profiler *p)
+{
+    if (!p)
+        return;
+    if (p->running) {
+        pthread_mutex_lock(&p->lock);
+        p->stop = true;
+        pthread_cond_signal(&p->wake);
+        pthread_mutex_unlock(&p->lock);
+        pthread_join(p->thread, NULL);
+    }
+    meter_free(p->meter);
+    zhi_ruleset_release(p->rs);
+    for (size_t i = 0; i < ZHI_PROFILE_SLOTS; i++)
+        sample_clear(&p->slots[i]);
+    pthread_cond_destroy(&p->wake);
+    pthread_mutex_destroy(&p->pool_lock);
+    pthread_mutex_destroy(&p->lock);
+    free(p);
+}
