@@ -86,8 +86,10 @@ void zhi_stats_render(struct zhi_stats *st, const char *section, zh_stats_fn fn,
         EMIT("server", "pid", "%d", (int)getpid());
         EMIT("server", "uptime_s", "%llu",
              (unsigned long long)((zhi_now_us() - st->started_us) / 1000000u));
-        EMIT("server", "rss_kib", "%ld", rss_kib());
-        EMIT("server", "rss_peak_kib", "%ld", ru.ru_maxrss);
+        long rss = rss_kib();
+        EMIT("server", "rss_kib", "%ld", rss);
+        /* The kernel updates ru_maxrss lazily; the peak is at least now. */
+        EMIT("server", "rss_peak_kib", "%ld", ru.ru_maxrss > rss ? ru.ru_maxrss : rss);
         EMIT("server", "cpu_user_s", "%.3f", ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6);
         EMIT("server", "cpu_sys_s", "%.3f", ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6);
     }
