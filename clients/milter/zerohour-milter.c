@@ -25,14 +25,13 @@
 #include <libmilter/mfapi.h>
 
 #include "settings.h"
+#include "txn.h"
 #include "zerohour/client.h"
 
 #ifndef ZH_VERSION
 #define ZH_VERSION "unknown"
 #endif
 
-/* Postfix sends body chunks of up to 64 KiB; start the buffer there. */
-#define INITIAL_BUFFER (64 * 1024)
 #define HITS_HEADER_MAX 900 /* keep X-Zerohour-Hits on one line under 998 */
 
 static struct zhm_config cfg;
@@ -78,45 +77,20 @@ static uint64_t now_ns(void)
 
 /* ---- per-connection state ------------------------------------------------- */
 
-/* The headers we write; copies arriving with the message are removed so a
- * sender cannot pre-label its own mail. */
-static const char *const our_headers[] = {"X-Zerohour-Verdict", "X-Zerohour-Score",
-                                          "X-Zerohour-Hits"};
-#define N_OUR_HEADERS (sizeof our_headers / sizeof *our_headers)
-
 /* One per SMTP connection (smfi_setpriv); only that connection's libmilter
- * thread touches it. The transaction part is reset by MAIL FROM, abort and
- * end of message; the buffers keep their capacity for the next message. */
+ * thread touches it. The transaction is reset by MAIL FROM, abort and end of
+ * message; its buffers keep their capacity for the next message. */
 struct conn {
     unsigned long nr_mask; /* SMFIP_NR_* the MTA agreed to: reply SMFIS_NOREPLY there */
-    bool leadspc;          /* header values arrive with their leading space */
-    bool alloc_failed;     /* some allocation failed: tempfail at end of message */
     char client_ip[INET6_ADDRSTRLEN];
     char *helo;
-
-    /* transaction */
-    char *mail_from;
-    char **rcpt;
-    size_t n_rcpt, cap_rcpt;
-    uint8_t *buf; /* headers "Name: value\r\n", blank line, body */
-    size_t len, cap;
-    uint64_t total_bytes; /* all bytes of the message, also those past the cap */
-    bool oversize;
-    unsigned seen_ours[N_OUR_HEADERS];
+    struct zhm_txn txn;
     uint64_t own_ns; /* time spent in this transaction's callbacks */
 };
 
 static void txn_reset(struct conn *c)
 {
-    free(c->mail_from);
-    c->mail_from = NULL;
-    for (size_t i = 0; i < c->n_rcpt; i++)
-        free(c->rcpt[i]);
-    c->n_rcpt = 0;
-    c->len = 0;
-    c->total_bytes = 0;
-    c->oversize = false;
-    memset(c->seen_ours, 0, sizeof c->seen_ours);
+    zhm_txn_reset(&c->txn);
     c->own_ns = 0;
 }
 
@@ -124,9 +98,7 @@ static void conn_free(struct conn *c)
 {
     if (!c)
         return;
-    txn_reset(c);
-    free(c->rcpt);
-    free(c->buf);
+    zhm_txn_free(&c->txn);
     free(c->helo);
     free(c);
 }
@@ -141,6 +113,7 @@ static struct conn *get_conn(SMFICTX *ctx)
     if (!(c = calloc(1, sizeof *c)))
         return NULL;
     snprintf(c->client_ip, sizeof c->client_ip, "unknown");
+    c->txn.max_bytes = (uint64_t)cfg.max_message_bytes;
     if (smfi_setpriv(ctx, c) != MI_SUCCESS) {
         free(c);
         return NULL;
@@ -152,59 +125,6 @@ static struct conn *get_conn(SMFICTX *ctx)
 static sfsistat cont(const struct conn *c, unsigned long nr_flag)
 {
     return c && (c->nr_mask & nr_flag) ? SMFIS_NOREPLY : SMFIS_CONTINUE;
-}
-
-/* Append to the message buffer, respecting max_message_bytes. Past the cap
- * only total_bytes grows. */
-static void buf_append(struct conn *c, const void *data, size_t n)
-{
-    c->total_bytes += n;
-    if (c->oversize || c->alloc_failed)
-        return;
-    if (c->len + n > (size_t)cfg.max_message_bytes) {
-        c->oversize = true;
-        return;
-    }
-    if (c->len + n > c->cap) {
-        size_t ncap = c->cap ? c->cap : INITIAL_BUFFER;
-        while (ncap < c->len + n)
-            ncap *= 2;
-        if (ncap > (size_t)cfg.max_message_bytes)
-            ncap = (size_t)cfg.max_message_bytes;
-        uint8_t *nb = realloc(c->buf, ncap);
-        if (!nb) {
-            c->alloc_failed = true;
-            return;
-        }
-        c->buf = nb;
-        c->cap = ncap;
-    }
-    memcpy(c->buf + c->len, data, n);
-    c->len += n;
-}
-
-/* Append s, turning a bare LF (as Postfix passes folded header lines) into CRLF. */
-static void buf_append_crlf(struct conn *c, const char *s)
-{
-    const char *p = s;
-    for (const char *lf; (lf = strchr(p, '\n'));) {
-        size_t n = (size_t)(lf - p);
-        if (n && lf[-1] == '\r')
-            n--;
-        buf_append(c, p, n);
-        buf_append(c, "\r\n", 2);
-        p = lf + 1;
-    }
-    buf_append(c, p, strlen(p));
-}
-
-/* "<a@b>" -> "a@b" (a copy; NULL when out of memory). */
-static char *strip_brackets(const char *addr)
-{
-    size_t n = strlen(addr);
-    if (n >= 2 && addr[0] == '<' && addr[n - 1] == '>')
-        return strndup(addr + 1, n - 2);
-    return strdup(addr);
 }
 
 /* ---- callbacks ------------------------------------------------------------ */
@@ -234,7 +154,7 @@ static sfsistat on_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1, u
     *pf2 = 0;
     *pf3 = 0;
     c->nr_mask = f1 & nr;
-    c->leadspc = (f1 & SMFIP_HDR_LEADSPC) != 0;
+    c->txn.leadspc = (f1 & SMFIP_HDR_LEADSPC) != 0;
     (void)f2;
     (void)f3;
     return SMFIS_CONTINUE;
@@ -266,7 +186,7 @@ static sfsistat on_helo(SMFICTX *ctx, char *helo)
         return SMFIS_TEMPFAIL;
     free(c->helo);
     if (!(c->helo = strdup(helo ? helo : "")))
-        c->alloc_failed = true;
+        c->txn.alloc_failed = true;
     return cont(c, SMFIP_NR_HELO);
 }
 
@@ -277,27 +197,16 @@ static sfsistat on_envfrom(SMFICTX *ctx, char **argv)
     if (!c)
         return SMFIS_TEMPFAIL;
     txn_reset(c);
-    if (!(c->mail_from = strip_brackets(argv && argv[0] ? argv[0] : "")))
-        c->alloc_failed = true;
+    zhm_txn_mail_from(&c->txn, argv ? argv[0] : NULL);
     /* An ESMTP SIZE= larger than we would scan is answered now, before the
      * client sends the data. */
-    for (int i = 1; argv && argv[i]; i++) {
-        if (strncasecmp(argv[i], "SIZE=", 5))
-            continue;
-        unsigned long long size = strtoull(argv[i] + 5, NULL, 10);
-        if (size <= (unsigned long long)cfg.max_message_bytes)
-            break;
-        if (cfg.on_oversize == ZHM_BIG_TEMPFAIL) {
-            smfi_setreply(ctx, "452", "4.3.4", "Message too big for virus scanning");
-            c->own_ns += now_ns() - t0;
-            return SMFIS_TEMPFAIL;
-        }
-        if (cfg.on_oversize == ZHM_BIG_REJECT) {
-            smfi_setreply(ctx, "552", "5.3.4", "Message too big for virus scanning");
-            c->own_ns += now_ns() - t0;
-            return SMFIS_REJECT;
-        }
-        break;
+    int64_t size = zhm_esmtp_size(argv);
+    if (size > cfg.max_message_bytes && cfg.on_oversize != ZHM_BIG_ACCEPT) {
+        bool reject = cfg.on_oversize == ZHM_BIG_REJECT;
+        smfi_setreply(ctx, reject ? "552" : "452", reject ? "5.3.4" : "4.3.4",
+                      "Message too big for virus scanning");
+        c->own_ns += now_ns() - t0;
+        return reject ? SMFIS_REJECT : SMFIS_TEMPFAIL;
     }
     c->own_ns += now_ns() - t0;
     return SMFIS_CONTINUE;
@@ -309,21 +218,7 @@ static sfsistat on_envrcpt(SMFICTX *ctx, char **argv)
     struct conn *c = get_conn(ctx);
     if (!c)
         return SMFIS_TEMPFAIL;
-    if (c->n_rcpt == c->cap_rcpt) {
-        size_t ncap = c->cap_rcpt ? c->cap_rcpt * 2 : 8;
-        char **nr = realloc(c->rcpt, ncap * sizeof *nr);
-        if (!nr) {
-            c->alloc_failed = true;
-            goto out;
-        }
-        c->rcpt = nr;
-        c->cap_rcpt = ncap;
-    }
-    if (!(c->rcpt[c->n_rcpt] = strip_brackets(argv && argv[0] ? argv[0] : "")))
-        c->alloc_failed = true;
-    else
-        c->n_rcpt++;
-out:
+    zhm_txn_rcpt(&c->txn, argv ? argv[0] : NULL);
     c->own_ns += now_ns() - t0;
     return cont(c, SMFIP_NR_RCPT);
 }
@@ -339,14 +234,7 @@ static sfsistat on_header(SMFICTX *ctx, char *name, char *value)
     struct conn *c = get_conn(ctx);
     if (!c)
         return SMFIS_TEMPFAIL;
-    for (size_t i = 0; i < N_OUR_HEADERS; i++)
-        if (!strcasecmp(name, our_headers[i]))
-            c->seen_ours[i]++;
-    buf_append(c, name, strlen(name));
-    /* With SMFIP_HDR_LEADSPC the value is exactly what followed the colon. */
-    buf_append(c, c->leadspc ? ":" : ": ", c->leadspc ? 1 : 2);
-    buf_append_crlf(c, value ? value : "");
-    buf_append(c, "\r\n", 2);
+    zhm_txn_header(&c->txn, name, value);
     c->own_ns += now_ns() - t0;
     return cont(c, SMFIP_NR_HDR);
 }
@@ -356,7 +244,7 @@ static sfsistat on_eoh(SMFICTX *ctx)
     struct conn *c = get_conn(ctx);
     if (!c)
         return SMFIS_TEMPFAIL;
-    buf_append(c, "\r\n", 2);
+    zhm_txn_end_of_headers(&c->txn);
     return cont(c, SMFIP_NR_EOH);
 }
 
@@ -366,7 +254,7 @@ static sfsistat on_body(SMFICTX *ctx, unsigned char *chunk, size_t n)
     struct conn *c = get_conn(ctx);
     if (!c)
         return SMFIS_TEMPFAIL;
-    buf_append(c, chunk, n);
+    zhm_txn_body(&c->txn, chunk, n);
     c->own_ns += now_ns() - t0;
     return cont(c, SMFIP_NR_BODY);
 }
@@ -384,36 +272,6 @@ struct decision {
     char text[256]; /* SMTP reply text, or the quarantine reason */
     bool warn;      /* the engine answered but could not judge: log as a warning */
 };
-
-/* Keep only printable ASCII without '%' (smfi_setreply treats '%' as a
- * format character and fails on CR/LF). */
-static void sanitize(char *s)
-{
-    char *w = s;
-    for (const char *r = s; *r; r++)
-        if (*r >= 0x20 && *r < 0x7f && *r != '%')
-            *w++ = *r;
-    *w = 0;
-}
-
-/* The name a reject text gives: the family of the best-scoring hit that has
- * one, else its rule, else its detector. */
-static const char *detection_name(const struct zh_scan_result *r)
-{
-    const struct zh_hit *best = NULL, *best_family = NULL;
-    for (size_t i = 0; i < r->n_hits; i++) {
-        const struct zh_hit *h = &r->hits[i];
-        if (!best || h->score > best->score)
-            best = h;
-        if (*h->family && (!best_family || h->score > best_family->score))
-            best_family = h;
-    }
-    if (best_family)
-        return best_family->family;
-    if (best)
-        return *best->rule ? best->rule : best->detector;
-    return "unnamed";
-}
 
 static void decide_unscanned(struct decision *d, bool oversize)
 {
@@ -465,7 +323,7 @@ static void decide(const struct zh_scan_result *r, struct decision *d)
             d->act = ACT_QUARANTINE;
             d->headers = flagged_hdr;
             snprintf(d->text, sizeof d->text, "zerohour: suspicious (%s, score %d)",
-                     detection_name(r), r->score);
+                     zhm_detection_name(r), r->score);
         } else {
             d->act = ACT_ACCEPT;
             d->headers =
@@ -480,13 +338,13 @@ static void decide(const struct zh_scan_result *r, struct decision *d)
             d->act = ACT_QUARANTINE;
             d->headers = flagged_hdr;
             snprintf(d->text, sizeof d->text, "zerohour: malicious (%s, score %d)",
-                     detection_name(r), r->score);
+                     zhm_detection_name(r), r->score);
         } else {
             d->act = ACT_REJECT;
             d->rcode = "550";
             d->xcode = "5.7.1";
             snprintf(d->text, sizeof d->text, "Message rejected: worm or virus detected (%s)",
-                     detection_name(r));
+                     zhm_detection_name(r));
         }
         return;
     case ZH_VERDICT_DEFER:
@@ -511,51 +369,25 @@ static void decide(const struct zh_scan_result *r, struct decision *d)
     }
 }
 
-/* "detector/rule, ..." of the hits, each once, bounded; "" when there are none. */
-static void hits_list(const struct zh_scan_result *r, char *out, size_t n)
-{
-    size_t len = 0;
-    out[0] = 0;
-    for (size_t i = 0; r && i < r->n_hits; i++) {
-        const struct zh_hit *h = &r->hits[i];
-        bool dup = false;
-        for (size_t j = 0; j < i && !dup; j++)
-            dup = !strcmp(h->rule, r->hits[j].rule) && !strcmp(h->detector, r->hits[j].detector);
-        if (dup)
-            continue;
-        int w = snprintf(out + len, n - len, "%s%s%s%s", len ? ", " : "", h->detector,
-                         *h->rule ? "/" : "", h->rule);
-        if (w < 0 || (size_t)w >= n - len) {
-            /* cut at the last complete name and say so */
-            out[len] = 0;
-            if (len + 5 < n)
-                memcpy(out + len, len ? ", ..." : "...", len ? 6 : 4);
-            break;
-        }
-        len += (size_t)w;
-    }
-    sanitize(out);
-}
-
 /* Remove copies of our headers that came with the message, then add ours.
  * Values get their own leading space when the MTA agreed to keep it. */
 static void add_headers(SMFICTX *ctx, struct conn *c, const struct decision *d,
                         const struct zh_scan_result *r, const char *hits)
 {
     char value[HITS_HEADER_MAX + 16];
-    const char *sp = c->leadspc ? " " : "";
+    const char *sp = c->txn.leadspc ? " " : "";
 
-    for (size_t i = 0; i < N_OUR_HEADERS; i++)
-        for (unsigned k = c->seen_ours[i]; k >= 1; k--)
-            smfi_chgheader(ctx, (char *)our_headers[i], (int)k, NULL);
+    for (size_t i = 0; i < ZHM_N_OUR_HEADERS; i++)
+        for (unsigned k = c->txn.seen_ours[i]; k >= 1; k--)
+            smfi_chgheader(ctx, (char *)zhm_our_headers[i], (int)k, NULL);
     snprintf(value, sizeof value, "%s%s", sp, d->label);
-    smfi_addheader(ctx, (char *)our_headers[0], value);
+    smfi_addheader(ctx, (char *)zhm_our_headers[0], value);
     if (r) {
         snprintf(value, sizeof value, "%s%d", sp, r->score);
-        smfi_addheader(ctx, (char *)our_headers[1], value);
+        smfi_addheader(ctx, (char *)zhm_our_headers[1], value);
         if (*hits) {
             snprintf(value, sizeof value, "%s%s", sp, hits);
-            smfi_addheader(ctx, (char *)our_headers[2], value);
+            smfi_addheader(ctx, (char *)zhm_our_headers[2], value);
         }
     }
 }
@@ -577,34 +409,34 @@ static sfsistat on_eom(SMFICTX *ctx)
     if (!qid || !*qid)
         qid = "NOQUEUE";
 
-    if (c->alloc_failed) {
+    if (c->txn.alloc_failed) {
         d.act = ACT_TEMPFAIL;
         d.label = "UNSCANNED (out of memory)";
         d.rcode = "451";
         d.xcode = "4.3.0";
         snprintf(d.text, sizeof d.text, "zerohour milter out of memory, try again later");
         snprintf(err, sizeof err, "out of memory");
-    } else if (c->oversize) {
+    } else if (c->txn.oversize) {
         decide_unscanned(&d, true);
         snprintf(err, sizeof err, "message is %" PRIu64 " bytes, max_message_bytes is %" PRId64,
-                 c->total_bytes, cfg.max_message_bytes);
+                 c->txn.total_bytes, cfg.max_message_bytes);
     } else {
         struct zh_envelope env = {
             .client_ip = c->client_ip,
             .helo = c->helo,
-            .mail_from = c->mail_from,
-            .rcpt_to = (const char *const *)c->rcpt,
-            .n_rcpt = c->n_rcpt,
+            .mail_from = c->txn.mail_from,
+            .rcpt_to = (const char *const *)c->txn.rcpt,
+            .n_rcpt = c->txn.n_rcpt,
         };
         struct timespec rt;
         clock_gettime(CLOCK_REALTIME, &rt);
         env.received_at = (int64_t)rt.tv_sec * 1000 + rt.tv_nsec / 1000000;
         uint64_t s0 = now_ns();
-        rc = zh_client_scan(client, c->buf, c->len, &env, qid, 0, &r);
+        rc = zh_client_scan(client, c->txn.buf, c->txn.len, &env, qid, 0, &r);
         scan_ns = now_ns() - s0;
         if (rc == ZH_OK) {
             decide(r, &d);
-            hits_list(r, hits, sizeof hits);
+            zhm_hits_list(r, hits, sizeof hits);
         } else {
             decide_unscanned(&d, rc == ZH_E_TOOBIG);
             snprintf(err, sizeof err, "%s: %s", zh_client_strerror(rc), zh_client_last_error());
@@ -618,7 +450,7 @@ static sfsistat on_eom(SMFICTX *ctx)
         ret = SMFIS_ACCEPT;
         break;
     case ACT_QUARANTINE:
-        sanitize(d.text);
+        zhm_sanitize(d.text);
         if (smfi_quarantine(ctx, d.text) != MI_SUCCESS)
             log_msg(ZHM_LOG_ERROR, "%s: the MTA refused to quarantine the message", qid);
         ret = SMFIS_ACCEPT;
@@ -628,7 +460,7 @@ static sfsistat on_eom(SMFICTX *ctx)
         break;
     case ACT_REJECT:
     case ACT_TEMPFAIL:
-        sanitize(d.text);
+        zhm_sanitize(d.text);
         if (smfi_setreply(ctx, (char *)d.rcode, (char *)d.xcode, d.text) != MI_SUCCESS)
             log_msg(ZHM_LOG_WARN, "%s: smfi_setreply failed; the MTA uses its default text", qid);
         ret = d.act == ACT_REJECT ? SMFIS_REJECT : SMFIS_TEMPFAIL;
@@ -640,19 +472,19 @@ static sfsistat on_eom(SMFICTX *ctx)
     uint64_t engine_us = r ? r->elapsed_us : 0;
     uint64_t own_us = (c->own_ns + (now_ns() - t0) - scan_ns) / 1000;
     uint64_t rpc_us = scan_ns / 1000 > engine_us ? scan_ns / 1000 - engine_us : 0;
-    int level = (rc != ZH_OK && !c->oversize) || d.warn ? ZHM_LOG_WARN : ZHM_LOG_INFO;
+    int level = (rc != ZH_OK && !c->txn.oversize) || d.warn ? ZHM_LOG_WARN : ZHM_LOG_INFO;
     log_msg(level,
             "%s: verdict=%s score=%d action=%s hits=[%s] from=<%s> rcpts=%zu size=%" PRIu64
             " client=%s scan_ms=%.3f engine_us=%" PRIu64 " overhead_us=%" PRIu64
             " (callbacks=%" PRIu64 " rpc=%" PRIu64 ")%s%s",
             qid, r ? d.label : (d.label ? d.label : "?"), r ? r->score : 0, action_names[d.act],
-            hits, c->mail_from ? c->mail_from : "", c->n_rcpt, c->total_bytes, c->client_ip,
-            (double)scan_ns / 1e6, engine_us, own_us + rpc_us, own_us, rpc_us,
+            hits, c->txn.mail_from ? c->txn.mail_from : "", c->txn.n_rcpt, c->txn.total_bytes,
+            c->client_ip, (double)scan_ns / 1e6, engine_us, own_us + rpc_us, own_us, rpc_us,
             *err ? " error=" : "", err);
 
     zh_scan_result_free(r);
     txn_reset(c);
-    c->alloc_failed = false;
+    c->txn.alloc_failed = false;
     return ret;
 }
 
@@ -662,7 +494,7 @@ static sfsistat on_abort(SMFICTX *ctx)
     struct conn *c = smfi_getpriv(ctx);
     if (c) {
         txn_reset(c);
-        c->alloc_failed = false;
+        c->txn.alloc_failed = false;
     }
     return SMFIS_CONTINUE;
 }
