@@ -2,6 +2,7 @@
  * choices), the [milter] INI loader and the generated help, sample config
  * and README table. Not the option parser: main() walks argv itself. */
 #include "settings.h"
+#include "zerohour/values.h"
 
 #include <errno.h>
 #include <ini.h>
@@ -57,38 +58,6 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...)
     vsnprintf(err, errlen, fmt, ap);
     va_end(ap);
 }
-
-/* Number with an optional unit; units is a list of {suffix, multiplier}. */
-struct unit {
-    const char *suffix;
-    int64_t mul;
-};
-
-static int parse_with_units(const char *s, const struct unit *units, int64_t *out)
-{
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno || end == s || v < 0 || *s == '-' || *s == '+')
-        return -1;
-    for (const struct unit *u = units; u->suffix; u++) {
-        if (!strcmp(end, u->suffix)) {
-            if (v > INT64_MAX / u->mul)
-                return -1;
-            *out = v * u->mul;
-            return 0;
-        }
-    }
-    return -1;
-}
-
-static const struct unit size_units[] = {
-    {"", 1},     {"K", KiB},   {"k", KiB}, {"KB", KiB}, {"KiB", KiB}, {"M", MiB},   {"m", MiB},
-    {"MB", MiB}, {"MiB", MiB}, {"G", GiB}, {"g", GiB},  {"GB", GiB},  {"GiB", GiB}, {NULL, 0},
-};
-static const struct unit ms_units[] = {
-    {"", 1}, {"ms", 1}, {"s", 1000}, {"m", 60000}, {"min", 60000}, {NULL, 0},
-};
 
 /* Index of value among "a|b|c", or -1. */
 static int choice_index(const char *choices, const char *value)
@@ -175,18 +144,14 @@ int zhm_config_set(struct zhm_config *cfg, const struct zhm_setting *s, const ch
         cfg->n_engines++;
         return 0;
     case ZHM_SIZE:
-        rc = parse_with_units(value, size_units, &v);
+        rc = zh_value_size(value, &v);
         break;
     case ZHM_MS:
-        rc = parse_with_units(value, ms_units, &v);
+        rc = zh_value_ms(value, &v);
         break;
-    case ZHM_MODE: {
-        char *end;
-        errno = 0;
-        v = strtoll(value, &end, 8);
-        rc = (errno || end == value || *end) ? -1 : 0;
+    case ZHM_MODE:
+        rc = zh_value_mode(value, &v);
         break;
-    }
     case ZHM_CHOICE: {
         int i = choice_index(s->choices, value);
         if (i < 0) {
@@ -198,9 +163,9 @@ int zhm_config_set(struct zhm_config *cfg, const struct zhm_setting *s, const ch
     }
     }
     if (rc) {
-        const char *what = s->type == ZHM_SIZE ? "a size such as 512K or 32M"
-                           : s->type == ZHM_MS ? "a time such as 500ms or 10s"
-                                               : "an octal mode such as 0660";
+        const char *what = s->type == ZHM_SIZE ? ZH_VALUE_SIZE_HINT
+                           : s->type == ZHM_MS ? ZH_VALUE_MS_HINT
+                                               : ZH_VALUE_MODE_HINT;
         set_err(err, errlen, "%s: \"%s\" is not %s", s->name, value, what);
         return -1;
     }

@@ -2,6 +2,7 @@
  * --help, the sample config and the README table all read. Parsing values
  * (sizes like "32M", times like "30s", octal modes) lives here too. */
 #include "zerohour/config.h"
+#include "zerohour/values.h"
 
 #include <errno.h>
 #include <ini.h>
@@ -109,69 +110,6 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...)
     va_end(ap);
 }
 
-/* Parse "123", "64K", "32M", "1G" (binary multiples). */
-static int parse_size(const char *s, int64_t *out)
-{
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno || end == s || v < 0)
-        return -1;
-    long long mul = 1;
-    if (*end) {
-        switch (*end) {
-        case 'k':
-        case 'K':
-            mul = KiB;
-            break;
-        case 'm':
-        case 'M':
-            mul = MiB;
-            break;
-        case 'g':
-        case 'G':
-            mul = GiB;
-            break;
-        default:
-            return -1;
-        }
-        end++;
-        if (*end == 'B' || *end == 'b' || (end[0] == 'i' && end[1] == 'B' && (end++, 1)))
-            end++;
-        if (*end)
-            return -1;
-    }
-    if (v > INT64_MAX / mul)
-        return -1;
-    *out = v * mul;
-    return 0;
-}
-
-/* Parse "250", "250ms", "30s", "2m", "24h" into milliseconds. */
-static int parse_ms(const char *s, int64_t *out)
-{
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno || end == s || v < 0)
-        return -1;
-    long long mul = 1;
-    if (!strcmp(end, "") || !strcmp(end, "ms"))
-        mul = 1;
-    else if (!strcmp(end, "s"))
-        mul = 1000;
-    else if (!strcmp(end, "m") || !strcmp(end, "min"))
-        mul = 60000;
-    else if (!strcmp(end, "h"))
-        mul = 3600000;
-    else
-        return -1;
-    if (v > INT64_MAX / mul)
-        return -1;
-    *out = v * mul;
-    return 0;
-}
-
 static const struct zh_setting *find_setting(const char *section, const char *name)
 {
     for (const struct zh_setting *s = zh_settings; s->name; s++)
@@ -216,32 +154,24 @@ static zh_err apply(struct zh_config *cfg, const struct zh_setting *s, const cha
             return ZH_ERR_FATAL;
         cfg->n_addresses++;
         return ZH_ERR_OK;
-    case ZH_SET_INT: {
-        char *end;
-        errno = 0;
-        v = strtoll(value, &end, 10);
-        rc = (errno || end == value || *end) ? -1 : 0;
+    case ZH_SET_INT:
+        rc = zh_value_int(value, &v);
         break;
-    }
     case ZH_SET_SIZE:
-        rc = parse_size(value, &v);
+        rc = zh_value_size(value, &v);
         break;
     case ZH_SET_MS:
-        rc = parse_ms(value, &v);
+        rc = zh_value_ms(value, &v);
         break;
-    case ZH_SET_MODE: {
-        char *end;
-        errno = 0;
-        v = strtoll(value, &end, 8);
-        rc = (errno || end == value || *end) ? -1 : 0;
+    case ZH_SET_MODE:
+        rc = zh_value_mode(value, &v);
         break;
-    }
     }
     if (rc) {
-        static const char *const what[] = {[ZH_SET_INT] = "an integer",
-                                           [ZH_SET_SIZE] = "a size such as 512K or 32M",
-                                           [ZH_SET_MS] = "a time such as 500ms, 30s, 10m or 24h",
-                                           [ZH_SET_MODE] = "an octal mode such as 0660"};
+        static const char *const what[] = {[ZH_SET_INT] = ZH_VALUE_INT_HINT,
+                                           [ZH_SET_SIZE] = ZH_VALUE_SIZE_HINT,
+                                           [ZH_SET_MS] = ZH_VALUE_MS_HINT,
+                                           [ZH_SET_MODE] = ZH_VALUE_MODE_HINT};
         set_err(err, errlen, "%s: \"%s\" is not %s", s->name, value, what[s->type]);
         return ZH_ERR_INVALID;
     }

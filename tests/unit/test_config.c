@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "zerohour/config.h"
+#include "zerohour/values.h"
 
 static char *write_tmp(const char *text)
 {
@@ -136,12 +137,63 @@ static void test_writers(void **state)
     free(buf);
 }
 
+/* The value syntax zerohourd and the milter share (proto/values.c). */
+static void test_values(void **state)
+{
+    static const struct {
+        int (*parse)(const char *, int64_t *);
+        const char *text;
+        int64_t want; /* -1: refused */
+    } rows[] = {
+        {zh_value_size, "512", 512},
+        {zh_value_size, "64K", 65536},
+        {zh_value_size, "64KiB", 65536},
+        {zh_value_size, "32M", 32LL << 20},
+        {zh_value_size, "2g", 2LL << 30},
+        {zh_value_size, "1GB", 1LL << 30},
+        {zh_value_size, "", -1},
+        {zh_value_size, "K", -1},
+        {zh_value_size, "-1", -1},
+        {zh_value_size, "+5", -1},
+        {zh_value_size, " 5", -1},
+        {zh_value_size, "5 M", -1},
+        {zh_value_size, "5T", -1},
+        {zh_value_size, "9999999999999999999", -1},
+        {zh_value_size, "99999999999G", -1}, /* overflows once multiplied */
+        {zh_value_ms, "250", 250},
+        {zh_value_ms, "250ms", 250},
+        {zh_value_ms, "30s", 30000},
+        {zh_value_ms, "10m", 600000},
+        {zh_value_ms, "10min", 600000},
+        {zh_value_ms, "24h", 86400000},
+        {zh_value_ms, "1d", -1},
+        {zh_value_ms, "1.5s", -1},
+        {zh_value_mode, "0660", 0660},
+        {zh_value_mode, "0600", 0600},
+        {zh_value_mode, "0680", -1},
+        {zh_value_int, "42", 42},
+        {zh_value_int, "0x10", -1},
+        {zh_value_int, "4 2", -1},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        int64_t v = -1;
+        int rc = rows[i].parse(rows[i].text, &v);
+        if (rows[i].want < 0) {
+            if (rc != -1)
+                fail_msg("\"%s\" accepted as %lld", rows[i].text, (long long)v);
+        } else if (rc != 0 || v != rows[i].want) {
+            fail_msg("\"%s\": rc %d value %lld, want %lld", rows[i].text, rc, (long long)v,
+                     (long long)rows[i].want);
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults),    cmocka_unit_test(test_load),
         cmocka_unit_test(test_load_errors), cmocka_unit_test(test_set),
-        cmocka_unit_test(test_writers),
+        cmocka_unit_test(test_writers),     cmocka_unit_test(test_values),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
