@@ -23,7 +23,7 @@ import time
 import unittest
 
 from test_outbreak import fake_pe
-from zhtest import Engine, binary, cli, message, SAMPLES, SRC
+from zhtest import Daemon, Engine, binary, cli, message, SAMPLES, SRC
 
 # ---- the milter protocol (MTA side) ---------------------------------------------
 
@@ -209,13 +209,14 @@ class MilterConn:
 
 # ---- the daemon -------------------------------------------------------------------
 
-class MilterProcess:
+class MilterProcess(Daemon):
     """A zerohour-milter on a free loopback port (or, with unix=True, on a unix
     socket in its temp folder: then .port is that path, which MilterConn takes
     too); stop() checks a clean exit."""
+    name = "zerohour-milter"
 
     def __init__(self, engine_addresses, args=(), port=None, unix=False):
-        self.tmp = tempfile.mkdtemp(prefix="zh-milter-")
+        super().__init__("zh-milter-")
         os.chmod(self.tmp, 0o755)
         if unix:
             self.port = os.path.join(self.tmp, "milter.sock")
@@ -223,13 +224,11 @@ class MilterProcess:
         else:
             self.port = port or free_port()
             where = f"inet:{self.port}@127.0.0.1"
-        self.log_path = os.path.join(self.tmp, "milter.log")
-        self.log = open(self.log_path, "wb")
         cmd = [binary("zerohour-milter"), "--socket", where, "--log-level", "debug"]
         for a in engine_addresses:
             cmd += ["--engine", a]
         cmd += list(args)
-        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT)
+        self.spawn(cmd)
         deadline = time.time() + 20
         while "listening on" not in self.logtext():
             if self.proc.poll() is not None:
@@ -239,12 +238,6 @@ class MilterProcess:
                 self.stop(expect_rc=None)
                 raise AssertionError("zerohour-milter did not start")
             time.sleep(0.05)
-
-    def logtext(self):
-        if not self.log.closed:
-            self.log.flush()
-        with open(self.log_path, "rb") as f:
-            return f.read().decode("utf-8", "replace")
 
     def message_lines(self):
         return [l for l in self.logtext().splitlines() if " verdict=" in l]
@@ -259,24 +252,6 @@ class MilterProcess:
         """Ask it to stop without waiting (libmilter takes a few seconds)."""
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
-
-    def stop(self, expect_rc=0):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-                raise AssertionError(f"zerohour-milter ignored SIGTERM:\n{self.logtext()}")
-        text = self.logtext()
-        self.log.close()
-        shutil.rmtree(self.tmp, ignore_errors=True)
-        if "AddressSanitizer" in text or "runtime error:" in text or "LeakSanitizer" in text:
-            raise AssertionError(f"sanitizer report from zerohour-milter:\n{text}")
-        if expect_rc is not None and self.proc.returncode != expect_rc:
-            raise AssertionError(f"zerohour-milter exited {self.proc.returncode}:\n{text}")
-        return text
 
 
 def sample(name):

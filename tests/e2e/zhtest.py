@@ -23,20 +23,62 @@ def binary(name):
     return path
 
 
-class Engine:
+class Daemon:
+    """A zerohour daemon under test: its own temp folder and log file. stop()
+    sends SIGTERM, waits, removes the folder, and fails on a sanitizer report
+    in the log or an unexpected exit status."""
+    name = "daemon"
+
+    def __init__(self, prefix):
+        self.tmp = tempfile.mkdtemp(prefix=prefix)
+        self.log_path = os.path.join(self.tmp, f"{self.name}.log")
+        self.log = open(self.log_path, "wb")
+        self.proc = None
+
+    def spawn(self, cmd, env=None):
+        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, env=env)
+
+    def logtext(self):
+        if not self.log.closed:
+            self.log.flush()
+        with open(self.log_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def stop(self, expect_rc=0):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise AssertionError(f"{self.name} did not stop on SIGTERM:\n{self.logtext()}")
+        text = self.logtext() if os.path.exists(self.log_path) else ""
+        self.log.close()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+        if "ERROR: AddressSanitizer" in text or "runtime error:" in text or "LeakSanitizer" in text:
+            raise AssertionError(f"sanitizer report from {self.name}:\n{text}")
+        if expect_rc is not None and self.proc and self.proc.returncode != expect_rc:
+            raise AssertionError(f"{self.name} exited {self.proc.returncode}, want {expect_rc}:\n{text}")
+        return text
+
+
+class Engine(Daemon):
     """A zerohourd process on a temporary ipc socket; stop() checks it exits 0."""
+    name = "zerohourd"
 
     def __init__(self, rules=RULES, args=(), addresses=None, workers=2, env=None):
-        self.tmp = tempfile.mkdtemp(prefix="zh-e2e-")
+        super().__init__("zh-e2e-")
         self.addresses = addresses or [f"ipc://{self.tmp}/zh.sock"]
         self.address = self.addresses[0]
         cmd = [binary("zerohourd"), "--rules", rules, "--workers", str(workers), "--log-level", "debug"]
         for a in self.addresses:
             cmd += ["--address", a]
         cmd += list(args)
-        self.log_path = os.path.join(self.tmp, "engine.log")
-        self.log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, env=env)
+        self.spawn(cmd, env=env)
         self.wait_ready()
 
     def wait_ready(self, timeout=20.0):
@@ -49,33 +91,6 @@ class Engine:
                 return
             time.sleep(0.1)
         raise AssertionError(f"zerohourd not ready after {timeout}s:\n{self.logtext()}")
-
-    def logtext(self):
-        if not self.log.closed:
-            self.log.flush()
-        with open(self.log_path, "rb") as f:
-            return f.read().decode("utf-8", "replace")
-
-    def signal(self, sig):
-        self.proc.send_signal(sig)
-
-    def stop(self, expect_rc=0):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-                raise AssertionError(f"zerohourd did not stop on SIGTERM:\n{self.logtext()}")
-        text = self.logtext() if os.path.exists(self.log_path) else ""
-        self.log.close()
-        shutil.rmtree(self.tmp, ignore_errors=True)
-        if "ERROR: AddressSanitizer" in text or "runtime error:" in text or "LeakSanitizer" in text:
-            raise AssertionError(f"sanitizer report from zerohourd:\n{text}")
-        if expect_rc is not None and self.proc.returncode != expect_rc:
-            raise AssertionError(f"zerohourd exited {self.proc.returncode}, want {expect_rc}:\n{text}")
-        return text
 
 
 def cli(*args, check=True, input=None, timeout=120, env=None):
