@@ -25,9 +25,16 @@ static struct zhi_arena_block *block_new(size_t size)
     return b;
 }
 
+struct zhi_arena_adopted {
+    struct zhi_arena_adopted *next;
+    void *p;
+    void (*release)(void *);
+};
+
 void zhi_arena_init(struct zhi_arena *a, size_t block_size)
 {
     a->head = a->keep = NULL;
+    a->adopted = NULL;
     a->keep_in_use = false;
     a->block_size = block_size ? block_size : 64 * 1024;
 }
@@ -112,8 +119,28 @@ char *zhi_arena_printf(struct zhi_arena *a, const char *fmt, ...)
     return d;
 }
 
+bool zhi_arena_adopt(struct zhi_arena *a, void *p, void (*release)(void *))
+{
+    struct zhi_arena_adopted *n = zhi_arena_alloc(a, sizeof *n);
+    if (!n) {
+        release(p);
+        return false;
+    }
+    *n = (struct zhi_arena_adopted){.next = a->adopted, .p = p, .release = release};
+    a->adopted = n;
+    return true;
+}
+
+void zhi_arena_release_adopted(struct zhi_arena *a)
+{
+    for (struct zhi_arena_adopted *n = a->adopted; n; n = n->next)
+        n->release(n->p);
+    a->adopted = NULL;
+}
+
 void zhi_arena_reset(struct zhi_arena *a)
 {
+    zhi_arena_release_adopted(a); /* the list lives in the blocks: before they go */
     struct zhi_arena_block *b = a->head;
     while (b) {
         struct zhi_arena_block *next = b->next;

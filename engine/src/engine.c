@@ -463,6 +463,11 @@ out:
     r->objects = (unsigned)s->n_objects;
     r->total_us = zhi_now_us() - t0;
     zhi_stats_scan_done(e->stats, r);
+    /* The decoded parts are done with; an idle worker should not hold the
+     * last big attachment until its next scan. */
+    zhi_arena_release_adopted(&sc->arena);
+    s->objects = NULL;
+    s->n_objects = s->cap_objects = 0;
     zhi_ruleset_release(s->rules);
     s->rules = NULL;
     return rc;

@@ -234,14 +234,21 @@ static void walk_leaf(struct walk *w, GMimePart *part, const char *spec, int dep
         o.kind = ZHI_K_TEXT;
         o.path = zhi_arena_strdup(s->arena, spec);
     } else {
+        /* Decoded straight into a byte array the arena then adopts: no second
+         * copy of the largest thing a scan holds. */
         GMimeDataWrapper *content = g_mime_part_get_content(part);
-        GMimeStream *mem = g_mime_stream_mem_new();
+        GByteArray *ba = g_byte_array_new();
+        GMimeStream *mem = g_mime_stream_mem_new_with_byte_array(ba);
+        g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(mem), FALSE);
         if (content)
             g_mime_data_wrapper_write_to_stream(content, mem);
-        GByteArray *ba = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
-        o.data = zhi_arena_memdup(s->arena, ba->data, ba->len);
-        o.len = ba->len;
         g_object_unref(mem);
+        g_byte_array_append(ba, (const guint8 *)"", 1); /* objects end in a NUL */
+        o.len = ba->len - 1;
+        guint8 *bytes = g_byte_array_free(ba, FALSE);
+        /* the array grew by doubling: give back the slack before keeping it */
+        bytes = g_realloc(bytes, o.len + 1);
+        o.data = zhi_arena_adopt(s->arena, bytes, g_free) ? bytes : NULL;
         o.kind = ZHI_K_ATTACHMENT;
         o.path = fname ? zhi_arena_printf(s->arena, "%s/%s", spec, fname)
                        : zhi_arena_strdup(s->arena, spec);
@@ -352,6 +359,7 @@ zh_err zhi_mime_flatten(struct zhi_mime *m, struct zhi_scan *s, const uint8_t *m
 {
     zh_err rc = ZH_ERR_OK;
     GMimeStream *stream = NULL;
+    GByteArray *borrowed = NULL;
     GMimeParser *parser = NULL;
     GMimeMessage *message = NULL;
 
@@ -380,9 +388,11 @@ zh_err zhi_mime_flatten(struct zhi_mime *m, struct zhi_scan *s, const uint8_t *m
     if (zhi_scan_add_object(s, &hdr) < 0)
         return ZH_ERR_FATAL;
 
-    /* GMime copies the buffer; the copy is the price of not touching the
-     * caller's memory and is small next to parsing. */
-    stream = g_mime_stream_mem_new_with_buffer((const char *)msg, len);
+    /* GMime reads the caller's buffer in place: a byte array that borrows
+     * it, which the stream does not own and the parser never writes. */
+    borrowed = g_byte_array_new_take((guint8 *)msg, len);
+    stream = g_mime_stream_mem_new_with_byte_array(borrowed);
+    g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(stream), FALSE);
     parser = g_mime_parser_new_with_stream(stream);
     g_mime_parser_set_format(parser, GMIME_FORMAT_MESSAGE);
     message = g_mime_parser_construct_message(parser, m->opts);
@@ -444,5 +454,7 @@ out:
         g_object_unref(parser);
     if (stream)
         g_object_unref(stream);
+    if (borrowed)
+        g_byte_array_free(borrowed, FALSE); /* the wrapper only: msg is the caller's */
     return rc;
 }

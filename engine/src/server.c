@@ -331,13 +331,19 @@ out:
 static Zerohour__V1__ZeroHour_Service service = ZEROHOUR__V1__ZERO_HOUR__INIT(svc_);
 
 /* Decode the envelope, find the method in the service descriptor, unpack its
- * input type and invoke; every path leaves a packed reply in c. */
-static void dispatch(struct worker *w, const uint8_t *body, size_t len, struct call *c)
+ * input type and invoke; every path leaves a packed reply in c. Takes the
+ * request: it is freed as soon as it is decoded, and the envelope as soon as
+ * the input is, so a large message is held once during its scan, not three
+ * times (request, envelope payload, input). */
+static void dispatch(struct worker *w, nng_msg *msg, struct call *c)
 {
     const ProtobufCServiceDescriptor *d = &zerohour__v1__zero_hour__descriptor;
     unsigned method_slot = N_METHODS_MAX;
-    Zerohour__V1__Call *call = zerohour__v1__call__unpack(NULL, len, body);
+    size_t len = nng_msg_len(msg);
+    Zerohour__V1__Call *call = zerohour__v1__call__unpack(NULL, len, nng_msg_body(msg));
+    nng_msg_free(msg);
     ProtobufCMessage *input = NULL;
+    char method[72] = "?";
     memset(c, 0, sizeof *c);
     c->w = w;
     if (!call) {
@@ -350,6 +356,7 @@ static void dispatch(struct worker *w, const uint8_t *body, size_t len, struct c
                    "request names no method (%zu bytes)", len);
         goto reply;
     }
+    snprintf(method, sizeof method, "%s", call->method);
     const ProtobufCMethodDescriptor *m =
         protobuf_c_service_descriptor_get_method_by_name(d, call->method);
     if (!m) {
@@ -361,6 +368,8 @@ static void dispatch(struct worker *w, const uint8_t *body, size_t len, struct c
     }
     method_slot = (unsigned)(m - d->methods);
     input = protobuf_c_message_unpack(m->input, NULL, call->payload.len, call->payload.data);
+    zerohour__v1__call__free_unpacked(call, NULL);
+    call = NULL;
     if (!input) {
         set_status(c, ZEROHOUR__V1__STATUS__STATUS_INVALID_ARGUMENT,
                    "payload of %s is not a valid %s", m->name, m->input->name);
@@ -379,8 +388,7 @@ reply:
     atomic_fetch_add(&w->srv->calls[method_slot][(unsigned)c->status < N_STATUS ? c->status : 5],
                      1);
     if (c->status != 0 && c->status != ZEROHOUR__V1__STATUS__STATUS_DEADLINE_EXCEEDED)
-        zh_log(ZH_LOG_DEBUG, "request %s: %s: %s", call && call->method ? call->method : "?",
-               zh_status_name(c->status), c->message);
+        zh_log(ZH_LOG_DEBUG, "request %s: %s: %s", method, zh_status_name(c->status), c->message);
     if (input)
         protobuf_c_message_free_unpacked(input, NULL);
     if (call)
@@ -403,11 +411,13 @@ static void *worker_main(void *arg)
         nng_msg *msg = nng_aio_get_msg(w->raio);
         atomic_fetch_add(&srv->in_flight, 1);
         struct call c;
-        dispatch(w, nng_msg_body(msg), nng_msg_len(msg), &c);
-        nng_msg_clear(msg);
-        if (!c.reply || nng_msg_append(msg, c.reply, c.reply_len) != 0) {
+        dispatch(w, msg, &c);
+        msg = NULL;
+        if (!c.reply || nng_msg_alloc(&msg, 0) != 0 ||
+            nng_msg_append(msg, c.reply, c.reply_len) != 0) {
             zh_log(ZH_LOG_ERROR, "out of memory building a reply; the request is dropped");
-            nng_msg_free(msg);
+            if (msg)
+                nng_msg_free(msg);
         } else {
             nng_aio_set_msg(w->saio, msg);
             nng_ctx_send(w->ctx, w->saio);

@@ -19,9 +19,11 @@
  * at once by zhi_arena_reset. The first block is kept across resets so a
  * steady stream of ordinary mail allocates nothing from malloc. */
 struct zhi_arena_block;
+struct zhi_arena_adopted;
 struct zhi_arena {
-    struct zhi_arena_block *head; /* current block; older ones linked behind */
-    struct zhi_arena_block *keep; /* the first block, reused after reset */
+    struct zhi_arena_block *head;      /* current block; older ones linked behind */
+    struct zhi_arena_adopted *adopted; /* foreign memory released at reset */
+    struct zhi_arena_block *keep;      /* the first block, reused after reset */
     bool keep_in_use;
     size_t block_size;
 };
@@ -29,6 +31,13 @@ void zhi_arena_init(struct zhi_arena *a, size_t block_size);
 void *zhi_arena_alloc(struct zhi_arena *a, size_t n);                 /* NULL on OOM; 16-aligned */
 void *zhi_arena_memdup(struct zhi_arena *a, const void *p, size_t n); /* adds a NUL */
 char *zhi_arena_strdup(struct zhi_arena *a, const char *s);           /* NULL stays NULL */
+/* Take p (allocated elsewhere) into the arena: release(p) runs at the next
+ * reset, so big buffers made by a library need no copy. On OOM, p is
+ * released at once and false returned. */
+bool zhi_arena_adopt(struct zhi_arena *a, void *p, void (*release)(void *));
+/* Release what was adopted now, before the reset (a scan's decoded parts are
+ * not needed once its result is built; the result itself stays). */
+void zhi_arena_release_adopted(struct zhi_arena *a);
 char *zhi_arena_printf(struct zhi_arena *a, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void zhi_arena_reset(struct zhi_arena *a);
@@ -174,8 +183,8 @@ struct zhi_scan {
     bool client_deadline;   /* the deadline is the caller's, not the engine's */
     bool explain;
     uint32_t defer_retry_s;
-        /* set by the outbreak detector: answer DEFER */ /* add matched strings and offsets to YARA
-                                                            hits (rules test) */
+    /* set by the outbreak detector: answer DEFER */ /* add matched strings and offsets to YARA
+                                                        hits (rules test) */
     bool timed_out;
     void **thread_state; /* per-detector per-thread state, by index */
 };
