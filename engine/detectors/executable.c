@@ -1,7 +1,7 @@
 /* executable: attachments that run when opened, by name (exe, scr, pif, vbs,
  * js…) or by content (PE/MZ, ELF, Mach-O, scripts, shortcuts), and content
  * that contradicts its name or declared type (a PE in "photo.jpg", an
- * "audio/x-wav" that is a program). Top-level attachments only; members of
+ * "audio/x-wav" that is a program, a PE named ".pif"). Top-level attachments only; members of
  * archives belong to archive_executable. */
 #include "../src/heuristics.h"
 #include "../src/zhi.h"
@@ -41,8 +41,12 @@ static zh_err executable_scan(struct zhi_scan *s, void *state, void *tstate)
          * make a claim of "photo" or "wav" an outright lie. */
         bool program = o->sniffed == ZHI_T_PE || o->sniffed == ZHI_T_MZ ||
                        o->sniffed == ZHI_T_ELF || o->sniffed == ZHI_T_MACHO;
-        bool decoy_name =
-            zhi_ext_in(h, ZHI_C_DOCUMENT, o->ext) || zhi_ext_in(h, ZHI_C_MEDIA, o->ext);
+        /* A document or media name is a decoy; so is a program-launching
+         * extension whose files hold no program (a .pif is a settings file, a
+         * .com a raw DOS image, .bat/.cmd text): Windows runs the PE anyway. */
+        bool decoy_name = zhi_ext_in(h, ZHI_C_DOCUMENT, o->ext) ||
+                          zhi_ext_in(h, ZHI_C_MEDIA, o->ext) ||
+                          zhi_ext_in(h, ZHI_C_DISGUISE, o->ext);
         if (rc == ZH_ERR_OK && program && (decoy_name || declared_harmless(o->declared_type)))
             rc = zhi_scan_hit(s, "executable", "content_mismatch", o->path,
                               h->scores[ZHI_S_content_mismatch], 0, NULL, NULL, 0,

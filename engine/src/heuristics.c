@@ -20,8 +20,8 @@ static const char *const score_names[] = {
 #undef NAME
 };
 
-static const char *const class_names[ZHI_C__COUNT] = {"executable", "active", "document", "media",
-                                                      "archive"};
+static const char *const class_names[ZHI_C__COUNT] = {"executable", "active",  "document",
+                                                      "media",      "archive", "disguise"};
 
 const char *zhi_score_name(enum zhi_score_id id)
 {
@@ -93,8 +93,9 @@ static int on_key(void *ud, const char *section, const char *name, const char *v
         for (int c = 0; c < ZHI_C__COUNT; c++)
             if (!strcmp(name, class_names[c]))
                 return add_class(l, c, value);
-        return set_err(l, "unknown class \"%s\" (executable, active, document, media, archive)",
-                       name);
+        return set_err(
+            l, "unknown class \"%s\" (executable, active, document, media, archive, disguise)",
+            name);
     }
     if (!strcmp(section, "scores")) {
         for (int i = 0; i < ZHI_S__COUNT; i++)

@@ -50,6 +50,7 @@ enum zhi_ext_class {
     ZHI_C_DOCUMENT,
     ZHI_C_MEDIA,
     ZHI_C_ARCHIVE,
+    ZHI_C_DISGUISE, /* run a program, yet files of the kind hold none: pif com bat cmd */
     ZHI_C__COUNT
 };
 

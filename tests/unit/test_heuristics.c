@@ -138,7 +138,15 @@ static void test_executable(void **state)
         {"image/jpeg", "filename=\"photo.jpg\"", PE_B64, "content_mismatch", true},
         {"audio/x-wav", "filename=\"message.bin\"", PE_B64, "content_mismatch", true},
         {"application/octet-stream", "filename=\"doc.scr\"", JPEG_B64, "executable_name", true},
+        /* a PE under an extension whose files hold no program (Zafi's postcard.pif) */
+        {"application/octet-stream", "filename=\"postcard.pif\"", PE_B64, "content_mismatch", true},
+        {"application/octet-stream", "filename=\"update.com\"", PE_B64, "content_mismatch", true},
         /* near misses */
+        {"application/octet-stream", "filename=\"setup.exe\"", PE_B64, "content_mismatch", false},
+        {"application/octet-stream", "filename=\"aquarium.scr\"", PE_B64, "content_mismatch",
+         false},
+        {"application/octet-stream", "filename=\"dosapp.pif\"", JPEG_B64, "content_mismatch",
+         false},
         {"image/jpeg", "filename=\"photo.jpg\"", JPEG_B64, NULL, false},
         {"text/html", "filename=\"page.html\"", "PGh0bWw+PGJvZHk+aGk8L2JvZHk+PC9odG1sPg==", NULL,
          false},
@@ -263,6 +271,30 @@ static void test_archives_and_scoring(void **state)
     assert_null(find(r, "archive_executable", "encrypted_archive_password_in_text"));
     free(m);
     free(z);
+
+    /* Sober: account details "attached", an executable zipped: MALICIOUS. */
+    const char *pw_exe[] = {"pword_change.exe"};
+    z = zip_b64(pw_exe, none, 1, NULL);
+    m = with_attachment(HDR, "Account and Password Information are attached!", "application/zip",
+                        "filename=\"pword_change.zip\"", z);
+    r = scan_env(m, &ENV);
+    assert_non_null(find(r, "lure_text", "Lure_Account_Details_Attached"));
+    assert_int_equal(r->verdict, ZH_V_MALICIOUS);
+    free(m);
+    free(z);
+    /* Near misses: a change notice with nothing attached, and login details
+     * sent with a PDF; neither is flagged. */
+    m = malloc(4096);
+    sprintf(m, "%s\r\nThe password of your online banking account was changed today.\r\n", HDR);
+    r = scan_env(m, &ENV);
+    assert_null(find(r, "lure_text", NULL));
+    assert_int_equal(r->verdict, ZH_V_CLEAN);
+    free(m);
+    m = with_attachment(HDR, "Hi, your login details are attached, as promised.", "application/pdf",
+                        "filename=\"welcome.pdf\"", "JVBERi0xLjQKJcfs");
+    r = scan_env(m, &ENV);
+    assert_int_equal(r->verdict, ZH_V_CLEAN);
+    free(m);
 
     /* One lure alone: CLEAN. */
     m = malloc(4096);
