@@ -122,24 +122,64 @@ static zh_err outbreak_scan(struct zhi_scan *s, void *state, void *tstate)
     };
     struct zhi_ob_status st;
     zhi_outbreaks_see(ob, &si, &st);
+    /* With a fleet's Redis, the fleet's figures decide; this engine's own
+     * table keeps counting for the listing and for Redis outages. */
+    struct zhi_ob_status fleet;
+    int shared = zhi_ob_shared_see(tstate, &si, &fleet);
+    if (shared > 0) {
+        /* The fleet's view includes this engine's copies, unless Redis lost
+         * them (a restart, an outage): an outbreak either side found stands. */
+        bool active = st.active || fleet.active;
+        if (fleet.active && !st.active)
+            zhi_outbreaks_mark_active(ob, fp, si.now_ms);
+        if (!st.active || fleet.active)
+            st = fleet;
+        st.active = active;
+        st.growing = !active && (st.growing || fleet.growing);
+    }
+    zh_err rc = ZH_ERR_OK;
     if (st.active) {
         /* Flag every copy: SUSPICIOUS on its own, MALICIOUS when the
          * message's own heuristics already found it suspicious. */
         long own = zhi_verdict_score(s);
         int score = (int)(own >= s->cfg->suspicious_score ? s->cfg->malicious_score
                                                           : s->cfg->suspicious_score);
-        return zhi_scan_hit(s, "outbreak", "outbreak", "", score, 0, NULL, NULL, 0,
-                            "fingerprint %016llx (%s): %u copies from %u senders and %u client "
-                            "IPs to %u domains in the window, %llu since first seen",
-                            (unsigned long long)fp, summary, st.copies, st.senders, st.client_ips,
-                            st.rcpt_domains, (unsigned long long)st.total);
-    }
-    if (st.growing && s->cfg->outbreak_defer)
+        rc = zhi_scan_hit(s, "outbreak", "outbreak", "", score, 0, NULL, NULL, 0,
+                          "fingerprint %016llx (%s): %u copies from %u senders and %u client "
+                          "IPs to %u domains in the window%s, %llu since first seen",
+                          (unsigned long long)fp, summary, st.copies, st.senders, st.client_ips,
+                          st.rcpt_domains, shared > 0 && fleet.active ? " across the fleet" : "",
+                          (unsigned long long)st.total);
+    } else if (st.growing && s->cfg->outbreak_defer) {
         s->defer_retry_s = (uint32_t)s->cfg->outbreak_defer_retry_s;
+    }
+    /* A Redis outage is this detector's error (Stats: detectors); the scan
+     * itself went on with the local figures. */
+    return rc != ZH_ERR_OK ? rc : shared < 0 ? ZH_ERR_FAILED : ZH_ERR_OK;
+}
+
+static zh_err outbreak_init(zh_engine *e, void **state)
+{
+    *state = e;
     return ZH_ERR_OK;
+}
+
+static zh_err outbreak_thread_init(void *state, void **tstate)
+{
+    const struct zh_config *cfg = zh_engine_config(state);
+    return cfg->outbreak_enabled ? zhi_ob_shared_new(cfg, (struct zhi_ob_shared **)tstate)
+                                 : ZH_ERR_OK;
+}
+
+static void outbreak_thread_fini(void *tstate)
+{
+    zhi_ob_shared_free(tstate);
 }
 
 const struct zh_detector zh_detector_outbreak = {
     .name = "outbreak",
+    .init = outbreak_init,
+    .thread_init = outbreak_thread_init,
     .scan = outbreak_scan,
+    .thread_fini = outbreak_thread_fini,
 };

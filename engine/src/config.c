@@ -97,6 +97,14 @@ const struct zh_setting zh_settings[] = {
      "empty: kept in memory only"},
     {"outbreak", "snapshot_ms", ZH_SET_MS, OFF(outbreak_snapshot_ms), "60s", 1000, 86400000,
      "how often the state is saved to state_file (and always on SIGTERM)"},
+    {"outbreak", "redis", ZH_SET_STRING, OFF(outbreak_redis), "", 0, 0,
+     "Redis shared by every engine of a fleet, so an outbreak is counted across all of "
+     "them: tcp://HOST:PORT or unix:/PATH. Empty: counts stay in this engine"},
+    {"outbreak", "redis_prefix", ZH_SET_STRING, OFF(outbreak_redis_prefix), "zerohour:outbreak:", 0,
+     0, "prefix of the Redis keys (one fleet per prefix)"},
+    {"outbreak", "redis_timeout_ms", ZH_SET_MS, OFF(outbreak_redis_timeout_ms), "100ms", 1, 10000,
+     "longest wait for Redis on one message; on a timeout or error the engine counts alone "
+     "and tries Redis again a second later"},
     {0},
 };
 

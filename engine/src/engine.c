@@ -161,6 +161,12 @@ zh_err zh_engine_new(const struct zh_config *cfg, zh_engine **out, struct zh_rul
         }
     }
     if (e->cfg.outbreak_enabled) {
+        char err[256];
+        if (*e->cfg.outbreak_redis &&
+            (rc = zhi_ob_shared_check_url(e->cfg.outbreak_redis, err, sizeof err)) != ZH_ERR_OK) {
+            zh_log(ZH_LOG_ERROR, "%s", err);
+            goto fail;
+        }
         if ((rc = zhi_outbreaks_new(&e->cfg, &e->outbreaks)) != ZH_ERR_OK)
             goto fail;
         if (e->cfg.outbreak_state_file && *e->cfg.outbreak_state_file) {

@@ -212,6 +212,20 @@ out:
     pthread_mutex_unlock(&ob->lock);
 }
 
+void zhi_outbreaks_mark_active(struct zhi_outbreaks *ob, uint64_t fp, int64_t now_ms)
+{
+    pthread_mutex_lock(&ob->lock);
+    struct entry *e = find_or_make(ob, fp ? fp : 1, now_ms);
+    if (e && !e->active) {
+        e->active = 1;
+        e->active_since = now_ms;
+        e->risky = 1;
+    }
+    if (e && now_ms > e->last_seen)
+        e->last_seen = now_ms;
+    pthread_mutex_unlock(&ob->lock);
+}
+
 static int by_copies(const void *a, const void *b)
 {
     const struct zh_outbreak_info *x = a, *y = b;

@@ -65,6 +65,22 @@ size_t zhi_outbreaks_list(struct zhi_outbreaks *ob, int64_t now_ms, struct zh_ou
 zh_err zhi_outbreaks_save(struct zhi_outbreaks *ob, const char *path, char *err, size_t errlen);
 zh_err zhi_outbreaks_load(struct zhi_outbreaks *ob, const char *path, char *err, size_t errlen);
 size_t zhi_outbreaks_capacity(const struct zhi_outbreaks *ob);
+/* Mark fp an outbreak since now_ms (the fleet said so), for the listing. */
+void zhi_outbreaks_mark_active(struct zhi_outbreaks *ob, uint64_t fp, int64_t now_ms);
+
+/* ---- the fleet's counts in Redis (outbreak_shared.c) ----------------------
+ * One zhi_ob_shared per scanner thread (a Redis connection is not shared).
+ * new leaves *out NULL when cfg->outbreak_redis is empty; it connects on
+ * first use. see counts this copy in Redis and fills st with the fleet's
+ * figures: 1 on success, 0 when there is no Redis configured, -1 when Redis
+ * did not answer in outbreak.redis_timeout_ms (logged once per outage; the
+ * next try is a second later, so an outage costs scans no more than that). */
+struct zhi_ob_shared;
+zh_err zhi_ob_shared_check_url(const char *url, char *err, size_t errlen);
+zh_err zhi_ob_shared_new(const struct zh_config *cfg, struct zhi_ob_shared **out);
+void zhi_ob_shared_free(struct zhi_ob_shared *sh);
+int zhi_ob_shared_see(struct zhi_ob_shared *sh, const struct zhi_ob_sighting *s,
+                      struct zhi_ob_status *st);
 size_t zhi_outbreaks_used(struct zhi_outbreaks *ob);
 
 #endif

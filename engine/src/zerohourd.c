@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "outbreak.h"
 #include "server.h"
 #include "watch.h"
 #include "zerohour/config.h"
@@ -211,6 +212,11 @@ int main(int argc, char **argv)
                 (long long)cfg.suspicious_score, (long long)cfg.malicious_score);
         goto out;
     }
+    if (cfg.outbreak_enabled && *cfg.outbreak_redis &&
+        zhi_ob_shared_check_url(cfg.outbreak_redis, err, sizeof err) != ZH_ERR_OK) {
+        fprintf(stderr, "zerohourd: %s\n", err);
+        goto out;
+    }
     int default_address = cfg.n_addresses == 0;
     if (default_address) {
         char addr[PATH_MAX];
@@ -238,7 +244,10 @@ int main(int argc, char **argv)
 
     struct zh_rules_report rep;
     if (zh_engine_new(&cfg, &engine, &rep) != ZH_ERR_OK) {
-        fprintf(stderr, "zerohourd: rules in %s could not be compiled:\n", cfg.rules_dir);
+        if (!rep.n_errors)
+            fprintf(stderr, "zerohourd: the engine could not start (see the log above)\n");
+        else
+            fprintf(stderr, "zerohourd: rules in %s could not be compiled:\n", cfg.rules_dir);
         for (size_t i = 0; i < rep.n_errors; i++)
             fprintf(stderr, "  %s\n", rep.errors[i]);
         zh_rules_report_free(&rep);

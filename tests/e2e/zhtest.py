@@ -93,6 +93,43 @@ class Engine(Daemon):
         raise AssertionError(f"zerohourd not ready after {timeout}s:\n{self.logtext()}")
 
 
+
+class Redis(Daemon):
+    """A private redis-server on a unix socket in its temp folder (no TCP port,
+    no persistence); .url is what outbreak.redis takes. Skips the test when
+    redis-server is not installed (quickstart.sh installs it)."""
+    name = "redis-server"
+
+    def __init__(self):
+        exe = shutil.which("redis-server")
+        if not exe:
+            raise unittest.SkipTest("redis-server is not installed")
+        super().__init__("zh-redis-")
+        self.sock = os.path.join(self.tmp, "redis.sock")
+        self.url = f"unix:{self.sock}"
+        self.start()
+
+    def start(self):
+        self.spawn([shutil.which("redis-server"), "--port", "0", "--unixsocket", self.sock,
+                    "--unixsocketperm", "700", "--save", "", "--appendonly", "no"])
+        deadline = time.time() + 10
+        while not self.answers():
+            if self.proc.poll() is not None or time.time() > deadline:
+                raise AssertionError(f"redis-server did not start:\n{self.logtext()}")
+            time.sleep(0.05)
+
+    def answers(self):
+        if not os.path.exists(self.sock):
+            return False
+        r = subprocess.run([shutil.which("redis-cli"), "-s", self.sock, "ping"],
+                           capture_output=True, text=True)
+        return r.stdout.strip() == "PONG"
+
+    def pause(self):
+        """Stop the server but keep the folder (start() brings it back empty)."""
+        self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(timeout=30)
+
 def cli(*args, check=True, input=None, timeout=120, env=None):
     r = subprocess.run([binary("zerohour"), *args], capture_output=True, input=input,
                        timeout=timeout, env=env)

@@ -57,6 +57,9 @@ struct zh_config {
     int64_t outbreak_defer_retry_s;
     char *outbreak_state_file;
     int64_t outbreak_snapshot_ms;
+    char *outbreak_redis; /* "" = counts kept in this engine only */
+    char *outbreak_redis_prefix;
+    int64_t outbreak_redis_timeout_ms;
 };
 
 enum zh_setting_type {
