@@ -125,17 +125,14 @@ static zh_err outbreak_scan(struct zhi_scan *s, void *state, void *tstate)
     /* With a fleet's Redis, the fleet's figures decide; this engine's own
      * table keeps counting for the listing and for Redis outages. */
     struct zhi_ob_status fleet;
-    int shared = zhi_ob_shared_see(tstate, &si, &fleet);
+    int shared = zhi_ob_shared_see(tstate, &si, st.active, &fleet);
     if (shared > 0) {
         /* The fleet's view includes this engine's copies, unless Redis lost
-         * them (a restart, an outage): an outbreak either side found stands. */
-        bool active = st.active || fleet.active;
+         * them (a restart, an outage): an outbreak either side found stands,
+         * and one found here during an outage is handed to the fleet. */
         if (fleet.active && !st.active)
             zhi_outbreaks_mark_active(ob, fp, si.now_ms);
-        if (!st.active || fleet.active)
-            st = fleet;
-        st.active = active;
-        st.growing = !active && (st.growing || fleet.growing);
+        st = fleet;
     }
     zh_err rc = ZH_ERR_OK;
     if (st.active) {
@@ -148,7 +145,7 @@ static zh_err outbreak_scan(struct zhi_scan *s, void *state, void *tstate)
                           "fingerprint %016llx (%s): %u copies from %u senders and %u client "
                           "IPs to %u domains in the window%s, %llu since first seen",
                           (unsigned long long)fp, summary, st.copies, st.senders, st.client_ips,
-                          st.rcpt_domains, shared > 0 && fleet.active ? " across the fleet" : "",
+                          st.rcpt_domains, shared > 0 ? " across the fleet" : "",
                           (unsigned long long)st.total);
     } else if (st.growing && s->cfg->outbreak_defer) {
         s->defer_retry_s = (uint32_t)s->cfg->outbreak_defer_retry_s;

@@ -72,14 +72,15 @@ void zhi_outbreaks_mark_active(struct zhi_outbreaks *ob, uint64_t fp, int64_t no
  * One zhi_ob_shared per scanner thread (a Redis connection is not shared).
  * new leaves *out NULL when cfg->outbreak_redis is empty; it connects on
  * first use. see counts this copy in Redis and fills st with the fleet's
- * figures: 1 on success, 0 when there is no Redis configured, -1 when Redis
+ * figures (known_active: this engine holds fp an outbreak already, and the
+ * fleet should too): 1 on success, 0 when there is no Redis configured, -1 when Redis
  * did not answer in outbreak.redis_timeout_ms (logged once per outage; the
  * next try is a second later, so an outage costs scans no more than that). */
 struct zhi_ob_shared;
 zh_err zhi_ob_shared_check_url(const char *url, char *err, size_t errlen);
 zh_err zhi_ob_shared_new(const struct zh_config *cfg, struct zhi_ob_shared **out);
 void zhi_ob_shared_free(struct zhi_ob_shared *sh);
-int zhi_ob_shared_see(struct zhi_ob_shared *sh, const struct zhi_ob_sighting *s,
+int zhi_ob_shared_see(struct zhi_ob_shared *sh, const struct zhi_ob_sighting *s, bool known_active,
                       struct zhi_ob_status *st);
 size_t zhi_outbreaks_used(struct zhi_outbreaks *ob);
 

@@ -20,7 +20,8 @@
 /* KEYS: copies, senders, client IPs, recipient domains (sorted sets scored by
  * received_at), the copy counter, first-seen, the active marker.
  * ARGV: now, window, hold, min copies, min senders, min IPs, risky (0/1),
- * sender, client IP, then the recipient domains.
+ * sender, client IP, known (1: this engine already holds it an outbreak, as
+ * after a Redis outage: the fleet adopts it), then the recipient domains.
  * Returns {copies, senders, ips, domains, total, first_seen, active}. */
 static const char script[] =
     "local now, win, hold = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])\n"
@@ -39,14 +40,14 @@ static const char script[] =
     "add(KEYS[1], total)\n"
     "add(KEYS[2], ARGV[8])\n"
     "add(KEYS[3], ARGV[9])\n"
-    "for i = 10, #ARGV do add(KEYS[4], ARGV[i]) end\n"
+    "for i = 11, #ARGV do add(KEYS[4], ARGV[i]) end\n"
     "local c = redis.call('ZCOUNT', KEYS[1], since, '+inf')\n"
     "local s = redis.call('ZCOUNT', KEYS[2], since, '+inf')\n"
     "local p = redis.call('ZCOUNT', KEYS[3], since, '+inf')\n"
     "local d = redis.call('ZCOUNT', KEYS[4], since, '+inf')\n"
     "local active = redis.call('EXISTS', KEYS[7])\n"
-    "if active == 0 and ARGV[7] == '1' and c >= tonumber(ARGV[4]) and s >= tonumber(ARGV[5])\n"
-    "   and p >= tonumber(ARGV[6]) then active = 1 end\n"
+    "if active == 0 and ARGV[7] == '1' and (ARGV[10] == '1' or (c >= tonumber(ARGV[4])\n"
+    "   and s >= tonumber(ARGV[5]) and p >= tonumber(ARGV[6]))) then active = 1 end\n"
     "if active == 1 then redis.call('SET', KEYS[7], now, 'PX', hold) end\n"
     "return {c, s, p, d, total, tonumber(redis.call('GET', KEYS[6])), active}\n";
 
@@ -171,14 +172,14 @@ static long long int_at(const redisReply *r, size_t i)
                                                                          : 0;
 }
 
-int zhi_ob_shared_see(struct zhi_ob_shared *sh, const struct zhi_ob_sighting *s,
+int zhi_ob_shared_see(struct zhi_ob_shared *sh, const struct zhi_ob_sighting *s, bool known_active,
                       struct zhi_ob_status *st)
 {
     if (!sh)
         return 0;
     if (!sh->c && (mono_ms() < sh->retry_at || !connect_redis(sh)))
         return -1;
-    enum { FIXED = 19, MAX_DOMS = 16 }; /* EVALSHA sha 7, 7 keys, 9 values; domains */
+    enum { FIXED = 20, MAX_DOMS = 16 }; /* EVALSHA sha 7, 7 keys, 10 values; domains */
     char keys[7][160], nums[6][24], fp[17];
     const char *argv[FIXED + MAX_DOMS];
     size_t argl[FIXED + MAX_DOMS];
@@ -210,6 +211,7 @@ int zhi_ob_shared_see(struct zhi_ob_shared *sh, const struct zhi_ob_sighting *s,
     snprintf(ip, sizeof ip, "%s", s->client_ip ? s->client_ip : "");
     argv[n++] = sender;
     argv[n++] = ip;
+    argv[n++] = known_active ? "1" : "0";
     for (size_t i = 0; i < s->n_rcpt && n < FIXED + MAX_DOMS; i++) {
         const char *at = s->rcpt[i] ? strrchr(s->rcpt[i], '@') : NULL;
         argv[n++] = at ? at + 1 : (s->rcpt[i] ? s->rcpt[i] : "");
