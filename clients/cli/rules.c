@@ -1,4 +1,4 @@
-/* `zerohour rules check|test`: the rule author's offline tools. They link the
+/* `zerohour rules check|test|profile`: the rule author's offline tools. They link the
  * engine's scanning library, so a rules directory is compiled with the
  * engine's own externals and messages go through the same MIME and archive
  * flattening as in zerohourd. No engine needs to run. */
@@ -152,5 +152,90 @@ out:
     zh_scanner_free(sc);
     zh_engine_free(e);
     zh_config_free(&cfg);
+    return status;
+}
+
+struct profile_out {
+    int json;
+    json_object *rules;
+};
+
+static void print_cost(void *ud, const struct zh_rule_cost *c)
+{
+    struct profile_out *p = ud;
+    if (p->json) {
+        json_object *j = json_object_new_object();
+        json_object_object_add(j, "rule", json_object_new_string(c->rule));
+        json_object_object_add(j, "matches", json_object_new_int64((int64_t)c->matches));
+        json_object_object_add(j, "us", json_object_new_double(c->us));
+        json_object_object_add(j, "us_per_mib", json_object_new_double(c->us_per_mib));
+        json_object_array_add(p->rules, j);
+    } else {
+        printf("%-40s %10.1f %12.1f %8llu\n", c->rule, c->us, c->us_per_mib, c->matches);
+    }
+}
+
+int zh_cli_rules_profile(const char *dir, char **messages, size_t n, int json)
+{
+    uint8_t **msgs = calloc(n, sizeof *msgs);
+    size_t *lens = calloc(n, sizeof *lens);
+    int status = 0;
+    if (!msgs || !lens) {
+        free(msgs);
+        free(lens);
+        return 2;
+    }
+    zh_log_set_level(ZH_LOG_ERROR);
+    for (size_t i = 0; i < n; i++) {
+        if (!(msgs[i] = (uint8_t *)slurp(messages[i], &lens[i]))) {
+            fprintf(stderr, "%s: %s\n", messages[i], strerror(errno));
+            status = 2;
+        }
+    }
+    struct profile_out out = {.json = json, .rules = json ? json_object_new_array() : NULL};
+    struct zh_rules_report rep;
+    size_t objects = 0, skipped = 0;
+    uint64_t bytes = 0;
+    zh_err rc = ZH_ERR_FAILED;
+    if (status == 0) {
+        if (!json)
+            printf("%-40s %10s %12s %8s\n", "rule", "us", "us/MiB", "matches");
+        rc = zh_rules_profile(dir, (const uint8_t *const *)msgs, lens, n, print_cost, &out,
+                              &objects, &bytes, &skipped, &rep);
+        if (rc != ZH_ERR_OK) {
+            print_report(&rep, stderr);
+            fprintf(stderr, "%s: %s\n", dir,
+                    rc == ZH_ERR_INVALID ? "the rule set does not compile" : "profiling failed");
+            status = 2;
+        } else if (skipped) {
+            status = 1;
+        }
+        zh_rules_report_free(&rep);
+    }
+    if (rc == ZH_ERR_OK) {
+        if (json) {
+            json_object *j = json_object_new_object();
+            json_object_object_add(j, "dir", json_object_new_string(dir));
+            json_object_object_add(j, "messages", json_object_new_int64((int64_t)n));
+            json_object_object_add(j, "skipped", json_object_new_int64((int64_t)skipped));
+            json_object_object_add(j, "objects", json_object_new_int64((int64_t)objects));
+            json_object_object_add(j, "bytes", json_object_new_int64((int64_t)bytes));
+            json_object_object_add(j, "rules", out.rules);
+            out.rules = NULL;
+            puts(json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN));
+            json_object_put(j);
+        } else {
+            printf("%zu message(s)%s, %zu object(s), %.1f KiB; us: CPU a rule adds to one "
+                   "pass over them (fastest of 3)\n",
+                   n - skipped, skipped ? " timed (some skipped: not mail)" : "", objects,
+                   (double)bytes / 1024.0);
+        }
+    }
+    if (out.rules)
+        json_object_put(out.rules);
+    for (size_t i = 0; i < n; i++)
+        free(msgs[i]);
+    free(msgs);
+    free(lens);
     return status;
 }

@@ -296,11 +296,12 @@ static const char help_reload[] =
 
 static const char help_rules[] =
     "NAME\n"
-    "    zerohour rules - check and try a rules directory offline\n"
+    "    zerohour rules - check, try and time a rules directory offline\n"
     "\n"
     "SYNOPSIS\n"
     "    zerohour rules check [--json] DIR\n"
     "    zerohour rules test [--json] DIR MESSAGE...\n"
+    "    zerohour rules profile [--json] DIR MESSAGE...\n"
     "\n"
     "DESCRIPTION\n"
     "    Both work without a running engine: they link the engine's scanning\n"
@@ -314,13 +315,25 @@ static const char help_rules[] =
     "    hit: detector, rule, the object it fired on (2/document.zip/readme.exe)\n"
     "    and why; YARA hits also name the matched strings and their offsets.\n"
     "\n"
+    "    profile flattens the MESSAGEs the same way, then times every rule on all\n"
+    "    of their objects, slowest first: the CPU microseconds the rule adds to\n"
+    "    one pass over them (each rule alone against the set with every rule\n"
+    "    made inert: its string checks and its condition; the shared\n"
+    "    Aho-Corasick pass is not counted), the same per MiB, and how many\n"
+    "    objects it matched. zerohourd measures the same on live mail in the\n"
+    "    background: zerohour stats rulestats. Give it mail like your traffic;\n"
+    "    figures under a few microseconds are noise.\n"
+    "\n"
     "EXIT STATUS\n"
     "    check: 0 when DIR compiles, 1 when it has errors, 2 on usage errors.\n"
     "    test: 0 every message clean, 1 something flagged, 2 errors.\n"
+    "    profile: 0 when every message was timed, 1 when some were not mail and\n"
+    "    were skipped, 2 on errors (DIR does not compile).\n"
     "\n"
     "EXAMPLES\n"
     "    zerohour rules check rules/\n"
-    "    zerohour rules test my-rules/ tests/samples/04-mydoom-like-zip-pif.eml\n";
+    "    zerohour rules test my-rules/ tests/samples/04-mydoom-like-zip-pif.eml\n"
+    "    zerohour rules profile my-rules/ /var/tmp/yesterdays-mail/*.eml | head\n";
 
 static const char help_outbreaks[] =
     "NAME\n"
@@ -1238,8 +1251,10 @@ static int cmd_rules(const struct cli *o, char **args, size_t n)
         return zh_cli_rules_check(args[1], o->json);
     if (n >= 3 && !strcmp(args[0], "test"))
         return zh_cli_rules_test(args[1], args + 2, n - 2, o->json);
-    fprintf(stderr, "zerohour rules: expected 'check DIR' or 'test DIR MESSAGE...'; "
-                    "try 'zerohour rules --help'\n");
+    if (n >= 3 && !strcmp(args[0], "profile"))
+        return zh_cli_rules_profile(args[1], args + 2, n - 2, o->json);
+    fprintf(stderr, "zerohour rules: expected 'check DIR', 'test DIR MESSAGE...' or "
+                    "'profile DIR MESSAGE...'; try 'zerohour rules --help'\n");
     return EXIT_ERROR;
 }
 

@@ -40,6 +40,8 @@ struct zh_scanner {
     struct zh_result result;
     char err[512];
     bool explain;
+    zhi_scan_capture_fn capture;
+    void *capture_ud;
 };
 
 zh_err zhi_verdict_decide(struct zhi_scan *s, struct zh_result *r);
@@ -290,6 +292,17 @@ void zh_scanner_set_explain(zh_scanner *sc, int on)
     sc->explain = on != 0;
 }
 
+void zhi_scanner_set_capture(zh_scanner *sc, zhi_scan_capture_fn fn, void *ud)
+{
+    sc->capture = fn;
+    sc->capture_ud = ud;
+}
+
+struct zhi_ruleset *zhi_scanner_engine_rules(zh_scanner *sc)
+{
+    return zhi_ruleset_acquire(sc->e);
+}
+
 int zhi_scan_add_object(struct zhi_scan *s, const struct zhi_object *o)
 {
     if (s->n_objects == s->cap_objects) {
@@ -465,6 +478,8 @@ zh_err zh_scanner_scan(zh_scanner *sc, const uint8_t *msg, size_t len,
     finish(sc, ZEROHOUR__V1__STATUS__STATUS_OK, NULL);
     zhi_verdict_decide(s, r);
     zhi_profiler_offer(e->profiler, s);
+    if (sc->capture)
+        sc->capture(sc->capture_ud, s);
 out:
     r->objects = (unsigned)s->n_objects;
     r->total_us = zhi_now_us() - t0;

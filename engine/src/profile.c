@@ -60,9 +60,10 @@ static void sample_clear(struct sample *sm)
     memset(sm, 0, sizeof *sm);
 }
 
-static bool sample_fill(struct sample *sm, const struct zhi_scan *s, const struct zhi_object *o)
+static bool sample_fill(struct sample *sm, const struct zhi_scan *s, const struct zhi_object *o,
+                        size_t max)
 {
-    size_t n = o->len < ZHI_PROFILE_OBJECT_MAX ? o->len : ZHI_PROFILE_OBJECT_MAX;
+    size_t n = o->len < max ? o->len : max;
     sm->data = malloc(n ? n : 1);
     sm->str = calloc(zhi_n_externals, sizeof *sm->str);
     sm->num = calloc(zhi_n_externals, sizeof *sm->num);
@@ -95,7 +96,7 @@ void zhi_profiler_offer(struct zhi_profiler *p, const struct zhi_scan *s)
         struct sample *sm = &p->slots[p->next_slot];
         p->next_slot = (p->next_slot + 1) % ZHI_PROFILE_SLOTS;
         sample_clear(sm);
-        if (!sample_fill(sm, s, o))
+        if (!sample_fill(sm, s, o, ZHI_PROFILE_OBJECT_MAX))
             sample_clear(sm);
     }
     pthread_mutex_unlock(&p->pool_lock);
@@ -430,4 +431,127 @@ void zhi_profiler_stop(struct zhi_profiler *p)
     pthread_mutex_destroy(&p->pool_lock);
     pthread_mutex_destroy(&p->lock);
     free(p);
+}
+
+/* ---- offline: `zerohour rules profile` ------------------------------------ */
+#define ZHI_PROFILE_OFFLINE_OBJECT_MAX (4 * 1024 * 1024) /* heads of larger objects */
+
+struct capture {
+    struct sample *v;
+    size_t n, cap;
+    uint64_t bytes;
+    bool oom;
+};
+
+static void on_capture(void *ud, const struct zhi_scan *s)
+{
+    struct capture *c = ud;
+    for (size_t i = 0; i < s->n_objects && !c->oom; i++) {
+        if (c->n == c->cap) {
+            size_t cap = c->cap ? c->cap * 2 : 64;
+            struct sample *g = realloc(c->v, cap * sizeof *g);
+            if (!g) {
+                c->oom = true;
+                return;
+            }
+            c->v = g;
+            c->cap = cap;
+        }
+        struct sample *sm = &c->v[c->n];
+        memset(sm, 0, sizeof *sm);
+        if (!sample_fill(sm, s, &s->objects[i], ZHI_PROFILE_OFFLINE_OBJECT_MAX)) {
+            sample_clear(sm);
+            c->oom = true;
+            return;
+        }
+        c->bytes += sm->len;
+        c->n++;
+    }
+}
+
+static int by_us(const void *a, const void *b)
+{
+    const struct zh_rule_cost *x = a, *y = b;
+    if (x->us != y->us)
+        return x->us < y->us ? 1 : -1;
+    return strcmp(x->rule, y->rule);
+}
+
+zh_err zh_rules_profile(const char *dir, const uint8_t *const *msgs, const size_t *lens, size_t n,
+                        zh_rule_cost_fn fn, void *ud, size_t *objects, uint64_t *bytes,
+                        size_t *skipped, struct zh_rules_report *report)
+{
+    struct zh_config cfg;
+    zh_engine *e = NULL;
+    zh_scanner *sc = NULL;
+    struct zhi_ruleset *rs = NULL;
+    struct costmeter *m = NULL;
+    struct zh_rule_cost *rows = NULL;
+    struct capture cap = {0};
+    zh_err rc;
+
+    *objects = 0;
+    *bytes = 0;
+    *skipped = 0;
+    memset(report, 0, sizeof *report);
+    if ((rc = zh_config_defaults(&cfg)) != ZH_ERR_OK)
+        return rc;
+    if ((rc = zh_config_set(&cfg, "engine.rules_dir", dir, NULL, 0)) != ZH_ERR_OK)
+        goto out;
+    cfg.rule_profile_interval_ms = 0; /* this call is the profiler */
+    cfg.outbreak_enabled = 0;
+    if ((rc = zh_engine_new(&cfg, &e, report)) != ZH_ERR_OK) {
+        if (report->n_errors)
+            rc = ZH_ERR_INVALID;
+        goto out;
+    }
+    if ((rc = zh_scanner_new(e, &sc)) != ZH_ERR_OK)
+        goto out;
+    zhi_scanner_set_capture(sc, on_capture, &cap);
+    for (size_t i = 0; i < n; i++) {
+        const struct zh_result *r;
+        zh_scanner_scan(sc, msgs[i], lens[i], NULL, 0, &r);
+        *skipped += r->status != 0;
+    }
+    rc = ZH_ERR_FATAL;
+    if (cap.oom)
+        goto out;
+    /* Only this thread touches the set, and no scan runs: saving is safe. */
+    rs = zhi_scanner_engine_rules(sc);
+    if (!rs || zhi_ruleset_save_image(rs) != ZH_ERR_OK ||
+        !(m = meter_new(rs->image, rs->image_len)) ||
+        !(rows = calloc(m->n_rules ? m->n_rules : 1, sizeof *rows)))
+        goto out;
+    uint64_t base = meter_pass(m, cap.v, cap.n, UINT64_MAX);
+    YR_RULES *yr = rs->yr_rules;
+    for (unsigned r = 0; r < m->n_rules && r < rs->rule_count; r++) {
+        meter_live(m, r);
+        uint64_t t = meter_pass(m, cap.v, cap.n, UINT64_MAX);
+        meter_inert(m, r);
+        double us = t > base ? (double)(t - base) / 1000.0 : 0.0;
+        rows[r] = (struct zh_rule_cost){
+            .rule = yr->rules_table[r].identifier,
+            .matches = atomic_load(&rs->rule_stats[r].matches),
+            .us = us,
+            .us_per_mib = cap.bytes ? us * 1048576.0 / (double)cap.bytes : 0.0,
+        };
+    }
+    unsigned count = m->n_rules < rs->rule_count ? m->n_rules : rs->rule_count;
+    qsort(rows, count, sizeof *rows, by_us);
+    for (unsigned r = 0; r < count; r++)
+        fn(ud, &rows[r]);
+    *objects = cap.n;
+    *bytes = cap.bytes;
+    rc = ZH_ERR_OK;
+out:
+    free(rows);
+    meter_free(m);
+    zhi_ruleset_release(rs);
+    for (size_t i = 0; i < cap.n; i++)
+        sample_clear(&cap.v[i]);
+    free(cap.v);
+    zh_scanner_free(sc);
+    zh_engine_free(e);
+    zh_config_free(&cfg);
+    return rc;
 }

@@ -254,6 +254,11 @@ zh_err zhi_ruleset_save_image(struct zhi_ruleset *rs);
 zh_err zhi_profiler_start(zh_engine *e, const struct zh_config *cfg, struct zhi_profiler **out);
 void zhi_profiler_offer(struct zhi_profiler *p, const struct zhi_scan *s);
 void zhi_profiler_stop(struct zhi_profiler *p);
+/* Called by a scanner at the end of every successful scan, when set (offline
+ * profiling collects every object this way). */
+typedef void (*zhi_scan_capture_fn)(void *ud, const struct zhi_scan *s);
+void zhi_scanner_set_capture(zh_scanner *sc, zhi_scan_capture_fn fn, void *ud);
+struct zhi_ruleset *zhi_scanner_engine_rules(zh_scanner *sc);
 
 /* ---- counters (stats.c) ---------------------------------------------------- */
 struct zhi_detector_stats {

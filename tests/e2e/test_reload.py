@@ -187,6 +187,40 @@ class ReloadTest(unittest.TestCase):
         self.assertIn("Plain_Literal_2", st, st)
         self.assertLess(float(cost(st["Plain_Literal_2"])["us_per_mib"]), 1000.0, st)
 
+    def test_rules_profile_offline(self):
+        """`zerohour rules profile`: every rule timed on the messages' objects,
+        slowest first, with no engine running."""
+        write(os.path.join(self.rules, "costs.yar"),
+              'rule Byte_Loop { condition: for any i in (0..filesize) : (uint8(i) == 0xfe and uint8(i+1) == 0xfd and uint8(i+2) == 0xfc) }\n'
+              'rule Plain_Literal { strings: $a = "zh-never-in-this-mail" condition: $a }\n')
+        body = "\n".join(f"line {i} of an ordinary text that the rules look at" for i in range(1500))
+        with open(self.msg, "wb") as f:
+            f.write(message(HDR, body + "\nzh-reload-marker"))
+        r = cli("rules", "profile", "--json", self.rules, self.msg)
+        self.assertEqual(r.returncode, 0, r.out + r.err)
+        out = json.loads(r.out)
+        rules = out["rules"]
+        self.assertEqual(len(rules), len({x["rule"] for x in rules}))
+        self.assertEqual(rules[0]["rule"], "Byte_Loop", rules[:3])
+        self.assertEqual([x["us"] for x in rules], sorted((x["us"] for x in rules), reverse=True))
+        cost = {x["rule"]: x for x in rules}
+        self.assertGreater(cost["Byte_Loop"]["us"], 10 * cost["Plain_Literal"]["us"] + 50, rules)
+        self.assertGreater(out["objects"], 0)
+        self.assertGreater(out["bytes"], 60000)
+        human = cli("rules", "profile", self.rules, self.msg).out
+        self.assertRegex(human.splitlines()[1], r"^Byte_Loop\s+[0-9.]+\s+[0-9.]+\s+0$")
+        # Not mail: skipped and said so; a broken rule set: an error.
+        junk = os.path.join(self.tmp, "junk.bin")
+        with open(junk, "wb") as f:
+            f.write(b"")
+        r = cli("rules", "profile", self.rules, self.msg, junk, check=False)
+        self.assertEqual(r.returncode, 1, r.out + r.err)
+        self.assertIn("skipped", r.out)
+        write(os.path.join(self.rules, "costs.yar"), "rule Broken { condition: nope }\n")
+        r = cli("rules", "profile", self.rules, self.msg, check=False)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("costs.yar:1", r.err)
+
     def test_reloads_under_load(self):
         # The profiler rebuilds its copy of the set at every reload: run it often.
         self.engine = Engine(rules=self.rules, args=["--set", "engine.rule_profile_interval_ms=20ms"])

@@ -56,7 +56,7 @@ struct zh_result {
     uint64_t ruleset_version;
     uint64_t total_us, parse_us, unpack_us, detect_us;
     unsigned objects;
-    unsigned retry_after_s;        /* with ZH_V_DEFER */
+    unsigned retry_after_s; /* with ZH_V_DEFER */
 };
 
 /* Rule compilation report (reload or offline check). */
@@ -71,6 +71,24 @@ struct zh_rules_report {
     uint64_t elapsed_us;
 };
 void zh_rules_report_free(struct zh_rules_report *r);
+
+/* Offline rule profiling for rule authors (`zerohour rules profile`): compile
+ * dir, flatten each message as a scan does, then time every rule on all of
+ * their objects the way the engine's background profiler does (each rule
+ * alone against the set with every rule inert, CPU time, fastest of three).
+ * fn is called once per rule, slowest first; strings are borrowed for the
+ * call. Rule errors fill report and return ZH_ERR_INVALID; a message that is
+ * not mail is skipped and counted in *skipped. */
+struct zh_rule_cost {
+    const char *rule;
+    unsigned long long matches; /* objects of the messages the rule matched */
+    double us;                  /* CPU the rule adds to one pass over all objects */
+    double us_per_mib;          /* the same per MiB of those objects */
+};
+typedef void (*zh_rule_cost_fn)(void *ud, const struct zh_rule_cost *c);
+zh_err zh_rules_profile(const char *dir, const uint8_t *const *msgs, const size_t *lens, size_t n,
+                        zh_rule_cost_fn fn, void *ud, size_t *objects, uint64_t *bytes,
+                        size_t *skipped, struct zh_rules_report *report);
 
 /* Create the engine: initialises GMime and YARA once per process and compiles
  * cfg->rules_dir. cfg is copied. On rule errors, *out is NULL and report (if
