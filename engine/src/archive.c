@@ -175,6 +175,42 @@ static bool grow_append(struct grow *g, const void *d, size_t n)
     return true;
 }
 
+/* Read entry number `entry` of arc again with one password only, into out
+ * (replacing its contents). ZipCrypto checks a password against a single
+ * byte, so one wrong candidate in 256 passes the check; libarchive then stops
+ * trying the others and the member fails its CRC. Trying each alone finds the
+ * right one. False when none reads cleanly within the member limits. */
+static bool reread_with(struct unpack *u, const struct zhi_object *arc, unsigned entry,
+                        const char *password, struct grow *out)
+{
+    struct archive *a = archive_read_new();
+    bool ok = false;
+    if (!a)
+        return false;
+    archive_read_support_filter_all(a);
+    archive_read_support_format_all(a);
+    archive_read_add_passphrase(a, password);
+    struct archive_entry *e;
+    if (archive_read_open_memory(a, arc->data, arc->len) != ARCHIVE_OK)
+        goto out;
+    for (unsigned i = 0; i <= entry; i++)
+        if (archive_read_next_header(a, &e) < ARCHIVE_WARN)
+            goto out;
+    out->len = 0;
+    char chunk[64 * 1024];
+    la_ssize_t n;
+    while ((n = archive_read_data(a, chunk, sizeof chunk)) > 0) {
+        if (out->len + (size_t)n > (uint64_t)u->cfg->archive_max_member_bytes ||
+            u->bytes + out->len + (size_t)n > (uint64_t)u->cfg->archive_max_total_bytes ||
+            !grow_append(out, chunk, (size_t)n) || zhi_now_us() > u->deadline_us)
+            goto out;
+    }
+    ok = n == 0;
+out:
+    archive_read_free(a);
+    return ok;
+}
+
 /* Open one archive object and append its members. */
 static zh_err unpack_one(struct unpack *u, size_t idx)
 {
@@ -202,7 +238,7 @@ static zh_err unpack_one(struct unpack *u, size_t idx)
         goto out;
     }
     struct archive_entry *entry;
-    for (;;) {
+    for (unsigned entry_no = 0;; entry_no++) {
         if (out_of_time(u, arc.path))
             break;
         int r = archive_read_next_header(a, &entry);
@@ -281,6 +317,15 @@ static zh_err unpack_one(struct unpack *u, size_t idx)
             if (out_of_time(u, path)) {
                 bomb = true;
                 break;
+            }
+        }
+        bool retried = false;
+        if (n < 0 && !bomb && encrypted && u->n_passwords > 1) {
+            for (size_t k = 0; k < u->n_passwords && !retried; k++)
+                retried = reread_with(u, &arc, entry_no, u->passwords[k], &g);
+            if (retried) {
+                u->bytes += g.len;
+                n = 0;
             }
         }
         if (n < 0 && !bomb) {

@@ -165,9 +165,9 @@ static void test_executable(void **state)
     }
 }
 
-/* Base64 of an in-memory zip of the given members (NULL data = synthetic PE). */
-static char *zip_b64(const char *const *names, const char *const *data, size_t n,
-                     const char *password)
+/* An in-memory zip of the given members (NULL data = synthetic PE). */
+static unsigned char *zip_bytes(const char *const *names, const char *const *data, size_t n,
+                                const char *password, size_t *len)
 {
     static unsigned char pe[512];
     memset(pe, 0, sizeof pe);
@@ -196,6 +196,12 @@ static char *zip_b64(const char *const *names, const char *const *data, size_t n
     }
     archive_write_close(a);
     archive_write_free(a);
+    *len = used;
+    return buf;
+}
+
+static char *b64(const unsigned char *buf, size_t used)
+{
     static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     char *out = malloc(used * 2 + 8);
     size_t o = 0;
@@ -212,8 +218,35 @@ static char *zip_b64(const char *const *names, const char *const *data, size_t n
         }
     }
     out[o] = 0;
+    return out;
+}
+
+/* Base64 of an in-memory zip of the given members (NULL data = synthetic PE). */
+static char *zip_b64(const char *const *names, const char *const *data, size_t n,
+                     const char *password)
+{
+    size_t len;
+    unsigned char *buf = zip_bytes(names, data, n, password, &len);
+    char *out = b64(buf, len);
     free(buf);
     return out;
+}
+
+/* Does password get past the ZipCrypto check byte of the first member (right,
+ * or wrong by the 1-in-256 chance)? */
+static bool passes_check(const unsigned char *zip, size_t len, const char *password)
+{
+    struct archive *a = archive_read_new();
+    struct archive_entry *e;
+    char chunk[4096];
+    archive_read_support_format_zip(a);
+    archive_read_add_passphrase(a, password);
+    bool passes = archive_read_open_memory(a, zip, len) == ARCHIVE_OK &&
+                  archive_read_next_header(a, &e) == ARCHIVE_OK &&
+                  (archive_read_data(a, chunk, sizeof chunk) > 0 ||
+                   !strstr(archive_error_string(a) ? archive_error_string(a) : "", "assphrase"));
+    archive_read_free(a);
+    return passes;
 }
 
 static void test_archives_and_scoring(void **state)
@@ -303,6 +336,36 @@ static void test_archives_and_scoring(void **state)
     assert_non_null(find(r, "lure_text", NULL));
     assert_int_equal(r->verdict, ZH_V_CLEAN);
     free(m);
+}
+
+/* A wrong password from the text that passes ZipCrypto's one-byte check
+ * (one zip in 256) must not hide the right one after it. */
+static void test_password_false_check(void **state)
+{
+    const char *names[] = {"document.exe"};
+    const char *none[] = {NULL};
+    unsigned char *zip = NULL;
+    size_t len = 0;
+    for (int tries = 0; tries < 4000; tries++) {
+        zip = zip_bytes(names, none, 1, "48291", &len);
+        if (passes_check(zip, len, "wrongpw1"))
+            break;
+        free(zip);
+        zip = NULL;
+    }
+    assert_non_null(zip); /* (255/256)^4000: never in practice */
+    char *z = b64(zip, len);
+    char *m = with_attachment(HDR, "Password: wrongpw1 (old). New password: 48291",
+                              "application/octet-stream", "filename=\"Info.zip\"", z);
+    const struct zh_result *r = scan_env(m, &ENV);
+    if (!find(r, "archive_executable", "encrypted_archive_password_in_text")) {
+        dump(r);
+        fail_msg("the right password after a wrong one that passed the check was not tried");
+    }
+    assert_non_null(find(r, "archive_executable", "program_in_archive"));
+    free(m);
+    free(z);
+    free(zip);
 }
 
 static void test_dsn(void **state)
@@ -490,6 +553,7 @@ int main(void)
         cmocka_unit_test(test_double_extension),
         cmocka_unit_test(test_executable),
         cmocka_unit_test(test_archives_and_scoring),
+        cmocka_unit_test(test_password_false_check),
         cmocka_unit_test(test_dsn),
         cmocka_unit_test(test_sender),
         cmocka_unit_test(test_many_from),
