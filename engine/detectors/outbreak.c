@@ -39,7 +39,9 @@ static unsigned ext_class_bits(const struct zhi_heuristics *h, const char *ext)
     unsigned bits = 0;
     for (int c = 0; c < ZHI_C__COUNT; c++)
         bits |= zhi_ext_in(h, (enum zhi_ext_class)c, ext) ? 1u << c : 0;
-    return bits;
+    /* "disguise" refines the score of some executable names; a worm that
+     * picks .exe, .scr or .pif at random is still one payload. */
+    return bits & ~(1u << ZHI_C_DISGUISE);
 }
 
 /* floor(log4(n)): coarse enough that polymorphic padding stays in one bucket. */

@@ -45,9 +45,12 @@ static void pe_b64(char *out, unsigned seed)
     out[o] = 0;
 }
 
+/* Copy i of a Mydoom-like worm: new bytes, a name from a list and an
+ * executable extension picked per copy, as Mydoom did (exe scr cmd com pif). */
 static char *worm(unsigned i)
 {
     static const char *const names[] = {"document", "readme", "doc", "text", "file", "data"};
+    static const char *const exts[] = {"pif", "exe", "scr", "cmd", "com"};
     char b64[2000];
     pe_b64(b64, i);
     char *m = malloc(4096);
@@ -56,9 +59,9 @@ static char *worm(unsigned i)
         "From: user%u@host%u.example\r\nTo: a@corp.example.com\r\nSubject: hello\r\n"
         "Date: Mon, 26 Jan 2004 10:00:00 +0000\r\nMessage-ID: <%u@host%u.example>\r\n"
         "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\n"
-        "hi\r\n--b\r\nContent-Type: application/octet-stream; name=\"%s.exe\"\r\n"
+        "hi\r\n--b\r\nContent-Type: application/octet-stream; name=\"%s.%s\"\r\n"
         "Content-Transfer-Encoding: base64\r\n\r\n%s\r\n--b--\r\n",
-        i, i, i, i, names[i % 6], b64);
+        i, i, i, i, names[i % 6], exts[i % 5], b64);
     return m;
 }
 
@@ -128,7 +131,7 @@ static void test_surge_defer_and_flag(void **state)
     }
     assert_true(has(r, "outbreak"));
     assert_int_equal(r->verdict, ZH_V_MALICIOUS); /* its own heuristics said SUSPICIOUS */
-    /* Every further copy, whatever its bytes and name. */
+    /* Every further copy, whatever its bytes, name and executable extension. */
     for (unsigned i = 6; i <= 12; i++) {
         m = worm(i);
         r = scan(s, m, i, t0 + i * 30000);
