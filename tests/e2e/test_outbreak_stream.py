@@ -31,5 +31,23 @@ class OutbreakStreamTest(unittest.TestCase):
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+    def test_outbreak_speed_on_the_default_day(self):
+        """The default six-hour day: the outbreak detector must flag every
+        family within its first 40 copies (26 and 22 when written). Guards the
+        fingerprint: a change that splits one worm's copies into several
+        shapes (as the disguise class once did, 26 -> 50) fails here."""
+        binary("zerohourd")
+        tmp = tempfile.mkdtemp(prefix="zh-stream-")
+        try:
+            out = os.path.join(tmp, "stream")
+            subprocess.run([sys.executable, os.path.join(SRC, "tests/corpus/zh-corpus-gen.py"),
+                            "--stream", "--out", out, "-q"], check=True, timeout=300)
+            r = subprocess.run([sys.executable, os.path.join(SRC, "tests/eval/zh-outbreak-eval.py"),
+                                "--bin", BIN, "--stream", out, "--check", "--outbreak-within", "40"],
+                               capture_output=True, text=True, timeout=600)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)

@@ -296,9 +296,14 @@ def report(fam_rows, clean_row, defer, entries, meta, list_n):
     print(f"DEFER verdicts: clean={defer['clean']} worm={defer['worm']}")
 
 
-def check(fam_rows, clean_row):
+def check(fam_rows, clean_row, outbreak_within=None):
     """The goals of --check; returns the list of failures."""
     fails = []
+    for r in fam_rows if outbreak_within else []:
+        i = r["before_outbreak"]
+        if i is None or i >= outbreak_within:
+            fails.append(f"{r['family']}: first outbreak hit {'never' if i is None else f'after {i} copies'} "
+                         f"(goal: within its first {outbreak_within} copies)")
     if not fam_rows:
         fails.append("the stream has no worm copies")
     for r in fam_rows:
@@ -362,6 +367,9 @@ examples:
     ap.add_argument("--check", action="store_true",
                     help=f"exit 1 unless every family is MALICIOUS within {CHECK_MAL_WITHIN} copies and no clean "
                          "message has an outbreak hit")
+    ap.add_argument("--outbreak-within", type=int, metavar="N",
+                    help="with --check, also require the outbreak detector to flag every family within its "
+                         "first N copies (a guard on fingerprinting: how copies group)")
     ap.add_argument("--report", metavar="FILE", help="also write the numbers as JSON to FILE")
     ap.add_argument("--list", type=int, default=20, metavar="N", help="list at most N messages per category (default 20)")
     ap.add_argument("--engine-log", metavar="FILE", help="keep the started engine's log in FILE")
@@ -421,7 +429,7 @@ examples:
     fam_rows, clean_row, defer = analyse(entries)
     meta = {"dir": stream_dir, "engine": engine_desc, "elapsed": elapsed}
     report(fam_rows, clean_row, defer, entries, meta, args.list)
-    fails = check(fam_rows, clean_row)
+    fails = check(fam_rows, clean_row, args.outbreak_within)
     if args.report:
         with open(args.report, "w", encoding="utf-8") as f:
             json.dump({"stream": stream_dir, "engine": engine_desc, "messages": len(entries),
