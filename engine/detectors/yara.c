@@ -135,13 +135,8 @@ static int set_externals(YR_SCANNER *sc, const struct zhi_scan *s, const struct 
 {
     for (size_t i = 0; i < zhi_n_externals; i++) {
         const struct zhi_external *x = &zhi_externals[i];
-        int rc;
-        if (x->type == ZHI_EXT_STR)
-            rc = yr_scanner_define_string_variable(sc, x->name, x->str(s, o));
-        else if (x->type == ZHI_EXT_INT)
-            rc = yr_scanner_define_integer_variable(sc, x->name, x->num(s, o));
-        else
-            rc = yr_scanner_define_boolean_variable(sc, x->name, (int)x->num(s, o));
+        int rc = x->type == ZHI_EXT_STR ? zhi_external_define(sc, x, x->str(s, o), 0)
+                                        : zhi_external_define(sc, x, NULL, x->num(s, o));
         if (rc != ERROR_SUCCESS)
             return rc;
     }

@@ -104,7 +104,7 @@ void zhi_profiler_offer(struct zhi_profiler *p, const struct zhi_scan *s)
 
 /* ---- the cost meter: a private copy of a rule set ------------------------- */
 struct costmeter {
-    YR_RULES *rules;
+    YR_RULES *rules; /* the private copy */
     YR_SCANNER *scanner;
     unsigned n_rules;
     uint32_t *first_string; /* per rule: index of its first string in `saved`, n_rules + 1 */
@@ -206,8 +206,9 @@ zh_err zhi_ruleset_save_image(struct zhi_ruleset *rs)
 }
 
 /* A private copy of the set, loaded from the image saved before it went live,
- * so changing the copy's flags cannot disturb the scanners working on it. */
-static struct costmeter *meter_new(const void *image, size_t len)
+ * so changing the copy's flags cannot disturb the scanners working on it.
+ * A rule is given no more per object than a scan would (scan_timeout_ms). */
+static struct costmeter *meter_new(const void *image, size_t len, const struct zh_config *cfg)
 {
     struct membuf buf = {.p = (uint8_t *)image, .len = len};
     YR_STREAM st = {.user_data = &buf, .read = mem_read, .write = mem_write};
@@ -244,6 +245,7 @@ static struct costmeter *meter_new(const void *image, size_t len)
     if (yr_scanner_create(m->rules, &m->scanner) != ERROR_SUCCESS)
         goto fail;
     yr_scanner_set_callback(m->scanner, quiet, NULL);
+    yr_scanner_set_timeout(m->scanner, (int)((cfg->scan_timeout_ms + 999) / 1000));
     return m;
 fail:
     meter_free(m);
@@ -269,16 +271,8 @@ static uint64_t meter_pass(struct costmeter *m, const struct sample *samples, si
         uint64_t t0 = thread_cpu_ns();
         for (size_t i = 0; i < n; i++) {
             const struct sample *sm = &samples[i];
-            for (size_t x = 0; x < zhi_n_externals; x++) {
-                const struct zhi_external *ex = &zhi_externals[x];
-                if (ex->type == ZHI_EXT_STR)
-                    yr_scanner_define_string_variable(m->scanner, ex->name, sm->str[x]);
-                else if (ex->type == ZHI_EXT_INT)
-                    yr_scanner_define_integer_variable(m->scanner, ex->name, sm->num[x]);
-                else
-                    yr_scanner_define_boolean_variable(m->scanner, ex->name, (int)sm->num[x]);
-            }
-            yr_scanner_set_timeout(m->scanner, 5);
+            for (size_t x = 0; x < zhi_n_externals; x++)
+                zhi_external_define(m->scanner, &zhi_externals[x], sm->str[x], sm->num[x]);
             yr_scanner_scan_mem(m->scanner, sm->data, sm->len);
         }
         uint64_t t = thread_cpu_ns() - t0;
@@ -288,6 +282,17 @@ static uint64_t meter_pass(struct costmeter *m, const struct sample *samples, si
             break;
     }
     return best;
+}
+
+/* CPU that rule adds to a pass over the samples, against base, the pass with
+ * every rule inert. */
+static uint64_t meter_rule(struct costmeter *m, unsigned rule, const struct sample *samples,
+                           size_t n, uint64_t base, uint64_t budget_ns)
+{
+    meter_live(m, rule);
+    uint64_t t = meter_pass(m, samples, n, budget_ns);
+    meter_inert(m, rule);
+    return t > base ? t - base : 0;
 }
 
 /* ---- the measuring thread -------------------------------------------------- */
@@ -315,7 +320,8 @@ static void tick(struct zhi_profiler *p)
         p->cursor = 0;
         p->pass_done = false;
         /* Only this thread reads the image once the set is live. */
-        if (live->image && !(p->meter = meter_new(live->image, live->image_len)))
+        if (live->image &&
+            !(p->meter = meter_new(live->image, live->image_len, zh_engine_config(p->e))))
             zh_log(ZH_LOG_WARN, "rule profiler: cannot load rule set version %llu",
                    (unsigned long long)live->version);
         free(live->image);
@@ -347,10 +353,7 @@ static void tick(struct zhi_profiler *p)
         uint64_t base = meter_pass(m, samples, n, p->budget_us * 1000u);
         while (thread_cpu_ns() - start < p->budget_us * 1000u) {
             unsigned r = p->cursor;
-            meter_live(m, r);
-            uint64_t t = meter_pass(m, samples, n, p->budget_us * 1000u);
-            meter_inert(m, r);
-            record(p->rs, r, t > base ? t - base : 0, bytes);
+            record(p->rs, r, meter_rule(m, r, samples, n, base, p->budget_us * 1000u), bytes);
             if (++p->cursor == m->n_rules) {
                 p->cursor = 0;
                 p->pass_done = true;
@@ -519,16 +522,13 @@ zh_err zh_rules_profile(const char *dir, const uint8_t *const *msgs, const size_
     /* Only this thread touches the set, and no scan runs: saving is safe. */
     rs = zhi_scanner_engine_rules(sc);
     if (!rs || zhi_ruleset_save_image(rs) != ZH_ERR_OK ||
-        !(m = meter_new(rs->image, rs->image_len)) ||
+        !(m = meter_new(rs->image, rs->image_len, &cfg)) ||
         !(rows = calloc(m->n_rules ? m->n_rules : 1, sizeof *rows)))
         goto out;
     uint64_t base = meter_pass(m, cap.v, cap.n, UINT64_MAX);
     YR_RULES *yr = rs->yr_rules;
     for (unsigned r = 0; r < m->n_rules && r < rs->rule_count; r++) {
-        meter_live(m, r);
-        uint64_t t = meter_pass(m, cap.v, cap.n, UINT64_MAX);
-        meter_inert(m, r);
-        double us = t > base ? (double)(t - base) / 1000.0 : 0.0;
+        double us = (double)meter_rule(m, r, cap.v, cap.n, base, UINT64_MAX) / 1000.0;
         rows[r] = (struct zh_rule_cost){
             .rule = yr->rules_table[r].identifier,
             .matches = atomic_load(&rs->rule_stats[r].matches),

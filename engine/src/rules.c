@@ -101,6 +101,16 @@ const struct zhi_external zhi_externals[] = {
 };
 const size_t zhi_n_externals = sizeof zhi_externals / sizeof zhi_externals[0];
 
+int zhi_external_define(void *yr_scanner, const struct zhi_external *x, const char *str,
+                        int64_t num)
+{
+    if (x->type == ZHI_EXT_STR)
+        return yr_scanner_define_string_variable(yr_scanner, x->name, str);
+    if (x->type == ZHI_EXT_INT)
+        return yr_scanner_define_integer_variable(yr_scanner, x->name, num);
+    return yr_scanner_define_boolean_variable(yr_scanner, x->name, (int)num);
+}
+
 const char *zhi_kind_name(enum zhi_kind k)
 {
     static const char *const names[] = {[ZHI_K_HEADERS] = "headers",

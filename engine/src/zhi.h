@@ -156,6 +156,10 @@ struct zhi_external {
 };
 extern const struct zhi_external zhi_externals[];
 extern const size_t zhi_n_externals;
+/* Give external x its value on a YR_SCANNER: str for string externals, num
+ * for integer and boolean ones. Returns a libyara error code. */
+int zhi_external_define(void *yr_scanner, const struct zhi_external *x, const char *str,
+                        int64_t num);
 
 /* ---- the scan context handed to detectors -------------------------------- */
 struct zhi_scan {
@@ -181,10 +185,8 @@ struct zhi_scan {
     unsigned mime_warnings; /* bit per GMime parser warning seen */
     uint64_t deadline_us;   /* monotonic; 0 = none */
     bool client_deadline;   /* the deadline is the caller's, not the engine's */
-    bool explain;
-    uint32_t defer_retry_s;
-    /* set by the outbreak detector: answer DEFER */ /* add matched strings and offsets to YARA
-                                                        hits (rules test) */
+    bool explain;           /* add matched strings and offsets to YARA hits (rules test) */
+    uint32_t defer_retry_s; /* set by the outbreak detector: answer DEFER */
     bool timed_out;
     void **thread_state; /* per-detector per-thread state, by index */
 };
