@@ -207,7 +207,7 @@ void zhi_outbreaks_see(struct zhi_outbreaks *ob, const struct zhi_ob_sighting *s
         e->active_since = now;
     }
     st->active = e->active && e->risky;
-    st->growing = !st->active && e->risky && st->copies >= ob->defer_min && st->senders >= 2;
+    st->growing = zhi_ob_is_growing(st, e->risky, ob->defer_min);
 out:
     pthread_mutex_unlock(&ob->lock);
 }

@@ -39,6 +39,13 @@ struct zhi_ob_status {
     int64_t first_seen;
 };
 
+/* Spreading (not yet an outbreak): a risky payload seen at least defer_min
+ * times from at least two senders. One rule for the local and the fleet view. */
+static inline bool zhi_ob_is_growing(const struct zhi_ob_status *st, bool risky, unsigned defer_min)
+{
+    return !st->active && risky && st->copies >= defer_min && st->senders >= 2;
+}
+
 zh_err zhi_outbreaks_new(const struct zh_config *cfg, struct zhi_outbreaks **out);
 void zhi_outbreaks_free(struct zhi_outbreaks *ob);
 void zhi_outbreaks_see(struct zhi_outbreaks *ob, const struct zhi_ob_sighting *s,
@@ -68,6 +75,8 @@ size_t zhi_outbreaks_capacity(const struct zhi_outbreaks *ob);
 /* Mark fp an outbreak since now_ms (the fleet said so), for the listing. */
 void zhi_outbreaks_mark_active(struct zhi_outbreaks *ob, uint64_t fp, int64_t now_ms);
 
+size_t zhi_outbreaks_used(struct zhi_outbreaks *ob);
+
 /* ---- the fleet's counts in Redis (outbreak_shared.c) ----------------------
  * One zhi_ob_shared per scanner thread (a Redis connection is not shared).
  * new leaves *out NULL when cfg->outbreak_redis is empty; it connects on
@@ -82,6 +91,5 @@ zh_err zhi_ob_shared_new(const struct zh_config *cfg, struct zhi_ob_shared **out
 void zhi_ob_shared_free(struct zhi_ob_shared *sh);
 int zhi_ob_shared_see(struct zhi_ob_shared *sh, const struct zhi_ob_sighting *s, bool known_active,
                       struct zhi_ob_status *st);
-size_t zhi_outbreaks_used(struct zhi_outbreaks *ob);
 
 #endif

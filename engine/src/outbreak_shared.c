@@ -52,9 +52,8 @@ static const char script[] =
     "return {c, s, p, d, total, tonumber(redis.call('GET', KEYS[6])), active}\n";
 
 struct zhi_ob_shared {
-    char *url, *prefix;
-    int64_t window, hold, timeout_ms;
-    unsigned min_copies, min_senders, min_ips, defer_min;
+    const struct zh_config *cfg; /* the engine's, which outlives its scanner threads */
+    const char *url;             /* cfg->outbreak_redis */
     redisContext *c;
     char sha[41];       /* the script, once loaded on this connection */
     uint64_t retry_at;  /* monotonic ms; 0 = try now */
@@ -87,18 +86,10 @@ zh_err zhi_ob_shared_new(const struct zh_config *cfg, struct zhi_ob_shared **out
     if (!cfg->outbreak_redis || !*cfg->outbreak_redis)
         return ZH_ERR_OK;
     struct zhi_ob_shared *sh = calloc(1, sizeof *sh);
-    if (!sh || !(sh->url = strdup(cfg->outbreak_redis)) ||
-        !(sh->prefix = strdup(cfg->outbreak_redis_prefix ? cfg->outbreak_redis_prefix : ""))) {
-        zhi_ob_shared_free(sh);
+    if (!sh)
         return ZH_ERR_FATAL;
-    }
-    sh->window = cfg->outbreak_window_ms;
-    sh->hold = cfg->outbreak_hold_ms;
-    sh->timeout_ms = cfg->outbreak_redis_timeout_ms;
-    sh->min_copies = (unsigned)cfg->outbreak_min_copies;
-    sh->min_senders = (unsigned)cfg->outbreak_min_senders;
-    sh->min_ips = (unsigned)cfg->outbreak_min_client_ips;
-    sh->defer_min = (unsigned)cfg->outbreak_defer_min_copies;
+    sh->cfg = cfg;
+    sh->url = cfg->outbreak_redis;
     *out = sh;
     return ZH_ERR_OK;
 }
@@ -109,8 +100,6 @@ void zhi_ob_shared_free(struct zhi_ob_shared *sh)
         return;
     if (sh->c)
         redisFree(sh->c);
-    free(sh->url);
-    free(sh->prefix);
     free(sh);
 }
 
@@ -129,8 +118,8 @@ static void drop(struct zhi_ob_shared *sh, const char *why)
 
 static bool connect_redis(struct zhi_ob_shared *sh)
 {
-    struct timeval tv = {.tv_sec = sh->timeout_ms / 1000,
-                         .tv_usec = (suseconds_t)(sh->timeout_ms % 1000) * 1000};
+    int64_t ms = sh->cfg->outbreak_redis_timeout_ms;
+    struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (suseconds_t)(ms % 1000) * 1000};
     if (!strncmp(sh->url, "unix:", 5)) {
         sh->c = redisConnectUnixWithTimeout(sh->url + 5, tv);
     } else {
@@ -188,13 +177,15 @@ int zhi_ob_shared_see(struct zhi_ob_shared *sh, const struct zhi_ob_sighting *s,
      * Cluster slot, as a script needs. */
     static const char *const suffix[7] = {"c", "s", "p", "d", "n", "f", "a"};
     for (int i = 0; i < 7; i++)
-        snprintf(keys[i], sizeof keys[i], "%s{%s}:%s", sh->prefix, fp, suffix[i]);
+        snprintf(keys[i], sizeof keys[i], "%s{%s}:%s", sh->cfg->outbreak_redis_prefix, fp,
+                 suffix[i]);
     snprintf(nums[0], sizeof nums[0], "%lld", (long long)s->now_ms);
-    snprintf(nums[1], sizeof nums[1], "%lld", (long long)sh->window);
-    snprintf(nums[2], sizeof nums[2], "%lld", (long long)sh->hold);
-    snprintf(nums[3], sizeof nums[3], "%u", sh->min_copies);
-    snprintf(nums[4], sizeof nums[4], "%u", sh->min_senders);
-    snprintf(nums[5], sizeof nums[5], "%u", sh->min_ips);
+    const struct zh_config *cfg = sh->cfg;
+    snprintf(nums[1], sizeof nums[1], "%lld", (long long)cfg->outbreak_window_ms);
+    snprintf(nums[2], sizeof nums[2], "%lld", (long long)cfg->outbreak_hold_ms);
+    snprintf(nums[3], sizeof nums[3], "%lld", (long long)cfg->outbreak_min_copies);
+    snprintf(nums[4], sizeof nums[4], "%lld", (long long)cfg->outbreak_min_senders);
+    snprintf(nums[5], sizeof nums[5], "%lld", (long long)cfg->outbreak_min_client_ips);
     size_t n = 0;
     argv[n++] = "EVALSHA";
     argv[n++] = sh->sha;
@@ -238,7 +229,7 @@ int zhi_ob_shared_see(struct zhi_ob_shared *sh, const struct zhi_ob_sighting *s,
     st->total = (uint64_t)int_at(r, 4);
     st->first_seen = int_at(r, 5);
     st->active = s->risky && int_at(r, 6) == 1;
-    st->growing = !st->active && s->risky && st->copies >= sh->defer_min && st->senders >= 2;
+    st->growing = zhi_ob_is_growing(st, s->risky, (unsigned)cfg->outbreak_defer_min_copies);
     freeReplyObject(r);
     return 1;
 }

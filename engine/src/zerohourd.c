@@ -13,7 +13,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "outbreak.h"
 #include "server.h"
 #include "watch.h"
 #include "zerohour/config.h"
@@ -210,11 +209,6 @@ int main(int argc, char **argv)
         fprintf(stderr,
                 "zerohourd: suspicious_score (%lld) must not exceed malicious_score (%lld)\n",
                 (long long)cfg.suspicious_score, (long long)cfg.malicious_score);
-        goto out;
-    }
-    if (cfg.outbreak_enabled && *cfg.outbreak_redis &&
-        zhi_ob_shared_check_url(cfg.outbreak_redis, err, sizeof err) != ZH_ERR_OK) {
-        fprintf(stderr, "zerohourd: %s\n", err);
         goto out;
     }
     int default_address = cfg.n_addresses == 0;
