@@ -183,6 +183,8 @@ static bool grow_append(struct grow *g, const void *d, size_t n)
 static bool reread_with(struct unpack *u, const struct zhi_object *arc, unsigned entry,
                         const char *password, struct grow *out)
 {
+    if (zhi_now_us() > u->deadline_us)
+        return false; /* archive_timeout_ms bounds the retries too */
     struct archive *a = archive_read_new();
     bool ok = false;
     if (!a)
@@ -194,7 +196,7 @@ static bool reread_with(struct unpack *u, const struct zhi_object *arc, unsigned
     if (archive_read_open_memory(a, arc->data, arc->len) != ARCHIVE_OK)
         goto out;
     for (unsigned i = 0; i <= entry; i++)
-        if (archive_read_next_header(a, &e) < ARCHIVE_WARN)
+        if (archive_read_next_header(a, &e) < ARCHIVE_WARN || zhi_now_us() > u->deadline_us)
             goto out;
     out->len = 0;
     char chunk[64 * 1024];
@@ -319,12 +321,14 @@ static zh_err unpack_one(struct unpack *u, size_t idx)
                 break;
             }
         }
-        bool retried = false;
         if (n < 0 && !bomb && encrypted && u->n_passwords > 1) {
+            /* The bytes of the failed read were counted: count the good ones instead. */
+            uint64_t counted = g.len;
+            bool retried = false;
             for (size_t k = 0; k < u->n_passwords && !retried; k++)
                 retried = reread_with(u, &arc, entry_no, u->passwords[k], &g);
             if (retried) {
-                u->bytes += g.len;
+                u->bytes = u->bytes - counted + g.len;
                 n = 0;
             }
         }
