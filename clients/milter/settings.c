@@ -1,6 +1,7 @@
-/* zerohour-milter settings: the table, value parsing (sizes, times, modes,
- * choices), the [milter] INI loader and the generated help, sample config
- * and README table. Not the option parser: main() walks argv itself. */
+/* zerohour-milter settings: the table, choices, the [milter] INI loader and
+ * the generated help, sample config and README table. Sizes, times and
+ * modes are parsed by proto/values.c, as the engine's are. Not the option
+ * parser: main() walks argv itself. */
 #include "settings.h"
 #include "zerohour/values.h"
 

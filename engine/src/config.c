@@ -1,6 +1,7 @@
 /* Settings: one table (zh_settings) that the INI parser, flag overrides,
- * --help, the sample config and the README table all read. Parsing values
- * (sizes like "32M", times like "30s", octal modes) lives here too. */
+ * --help, the sample config and the README table all read. Values (sizes
+ * like "32M", times like "30s", octal modes) are parsed by proto/values.c,
+ * the same syntax as the milter's. */
 #include "zerohour/config.h"
 #include "zerohour/values.h"
 

@@ -54,6 +54,14 @@ static char *with_attachment(const char *hdr, const char *text, const char *ctyp
     return m;
 }
 
+/* A text/plain message with HDR's headers (malloc'd). */
+static char *plain(const char *text)
+{
+    char *m = malloc(strlen(HDR) + strlen(text) + 8);
+    sprintf(m, "%s\r\n%s\r\n", HDR, text);
+    return m;
+}
+
 static const struct zh_result *scan_env(const char *msg, const struct zh_scan_envelope *env)
 {
     const struct zh_result *r;
@@ -317,8 +325,7 @@ static void test_archives_and_scoring(void **state)
     free(z);
     /* Near misses: a change notice with nothing attached, and login details
      * sent with a PDF; neither is flagged. */
-    m = malloc(4096);
-    sprintf(m, "%s\r\nThe password of your online banking account was changed today.\r\n", HDR);
+    m = plain("The password of your online banking account was changed today.");
     r = scan_env(m, &ENV);
     assert_null(find(r, "lure_text", NULL));
     assert_int_equal(r->verdict, ZH_V_CLEAN);
@@ -330,8 +337,7 @@ static void test_archives_and_scoring(void **state)
     free(m);
 
     /* One lure alone: CLEAN. */
-    m = malloc(4096);
-    sprintf(m, "%s\r\nMail transaction failed. Partial message is available.\r\n", HDR);
+    m = plain("Mail transaction failed. Partial message is available.");
     r = scan_env(m, &ENV);
     assert_non_null(find(r, "lure_text", NULL));
     assert_int_equal(r->verdict, ZH_V_CLEAN);
