@@ -153,35 +153,13 @@ static const char *raw_member_name(struct zhi_arena *a, const struct zhi_object 
     return "data";
 }
 
-struct grow {
-    uint8_t *p;
-    size_t len, cap;
-};
-
-static bool grow_append(struct grow *g, const void *d, size_t n)
-{
-    if (g->len + n > g->cap) {
-        size_t cap = g->cap ? g->cap : 64 * 1024;
-        while (cap < g->len + n)
-            cap *= 2;
-        uint8_t *np = realloc(g->p, cap);
-        if (!np)
-            return false;
-        g->p = np;
-        g->cap = cap;
-    }
-    memcpy(g->p + g->len, d, n);
-    g->len += n;
-    return true;
-}
-
 /* Read entry number `entry` of arc again with one password only, into out
  * (replacing its contents). ZipCrypto checks a password against a single
  * byte, so one wrong candidate in 256 passes the check; libarchive then stops
  * trying the others and the member fails its CRC. Trying each alone finds the
  * right one. False when none reads cleanly within the member limits. */
 static bool reread_with(struct unpack *u, const struct zhi_object *arc, unsigned entry,
-                        const char *password, struct grow *out)
+                        const char *password, struct zhi_buf *out)
 {
     if (zhi_now_us() > u->deadline_us)
         return false; /* archive_timeout_ms bounds the retries too */
@@ -204,7 +182,7 @@ static bool reread_with(struct unpack *u, const struct zhi_object *arc, unsigned
     while ((n = archive_read_data(a, chunk, sizeof chunk)) > 0) {
         if (out->len + (size_t)n > (uint64_t)u->cfg->archive_max_member_bytes ||
             u->bytes + out->len + (size_t)n > (uint64_t)u->cfg->archive_max_total_bytes ||
-            !grow_append(out, chunk, (size_t)n) || zhi_now_us() > u->deadline_us)
+            !zhi_buf_append(out, chunk, (size_t)n) || zhi_now_us() > u->deadline_us)
             goto out;
     }
     ok = n == 0;
@@ -222,7 +200,7 @@ static zh_err unpack_one(struct unpack *u, size_t idx)
     const struct zhi_object arc = s->objects[idx];
     bool raw = arc.sniffed == ZHI_T_GZIP || arc.sniffed == ZHI_T_BZIP2 || arc.sniffed == ZHI_T_XZ;
     zh_err rc = ZH_ERR_OK;
-    struct grow g = {0};
+    struct zhi_buf g = {0};
     unsigned members_here = 0, encrypted_here = 0, decrypted_here = 0;
     struct archive *a = archive_read_new();
     if (!a)
@@ -298,7 +276,7 @@ static zh_err unpack_one(struct unpack *u, size_t idx)
                 bomb = true;
                 break;
             }
-            if (!grow_append(&g, chunk, (size_t)n)) {
+            if (!zhi_buf_append(&g, chunk, (size_t)n)) {
                 rc = ZH_ERR_FATAL;
                 goto out;
             }

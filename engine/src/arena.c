@@ -119,6 +119,23 @@ char *zhi_arena_printf(struct zhi_arena *a, const char *fmt, ...)
     return d;
 }
 
+bool zhi_buf_append(struct zhi_buf *b, const void *d, size_t n)
+{
+    if (b->len + n > b->cap) {
+        size_t cap = b->cap ? b->cap : 64 * 1024;
+        while (cap < b->len + n)
+            cap *= 2;
+        uint8_t *np = realloc(b->p, cap);
+        if (!np)
+            return false;
+        b->p = np;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, d, n);
+    b->len += n;
+    return true;
+}
+
 bool zhi_arena_adopt(struct zhi_arena *a, void *p, void (*release)(void *))
 {
     struct zhi_arena_adopted *n = zhi_arena_alloc(a, sizeof *n);

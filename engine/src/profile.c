@@ -115,37 +115,25 @@ struct costmeter {
     } * saved;
 };
 
+/* A libyara stream over memory: writes append, reads consume from pos. */
 struct membuf {
-    uint8_t *p;
-    size_t len, cap, pos;
+    struct zhi_buf b;
+    size_t pos;
 };
 
 static size_t mem_write(const void *ptr, size_t size, size_t count, void *ud)
 {
     struct membuf *m = ud;
-    size_t n = size * count;
-    if (m->len + n > m->cap) {
-        size_t cap = m->cap ? m->cap : 64 * 1024;
-        while (cap < m->len + n)
-            cap *= 2;
-        uint8_t *grown = realloc(m->p, cap);
-        if (!grown)
-            return 0;
-        m->p = grown;
-        m->cap = cap;
-    }
-    memcpy(m->p + m->len, ptr, n);
-    m->len += n;
-    return count;
+    return zhi_buf_append(&m->b, ptr, size * count) ? count : 0;
 }
 
 static size_t mem_read(void *ptr, size_t size, size_t count, void *ud)
 {
     struct membuf *m = ud;
     size_t n = size * count;
-    if (m->pos + n > m->len)
+    if (m->pos + n > m->b.len)
         return 0;
-    memcpy(ptr, m->p + m->pos, n);
+    memcpy(ptr, m->b.p + m->pos, n);
     m->pos += n;
     return count;
 }
@@ -197,11 +185,11 @@ zh_err zhi_ruleset_save_image(struct zhi_ruleset *rs)
     struct membuf buf = {0};
     YR_STREAM st = {.user_data = &buf, .read = mem_read, .write = mem_write};
     if (yr_rules_save_stream(rs->yr_rules, &st) != ERROR_SUCCESS) {
-        free(buf.p);
+        free(buf.b.p);
         return ZH_ERR_FATAL;
     }
-    rs->image = buf.p;
-    rs->image_len = buf.len;
+    rs->image = buf.b.p;
+    rs->image_len = buf.b.len;
     return ZH_ERR_OK;
 }
 
@@ -210,7 +198,7 @@ zh_err zhi_ruleset_save_image(struct zhi_ruleset *rs)
  * A rule is given no more per object than a scan would (scan_timeout_ms). */
 static struct costmeter *meter_new(const void *image, size_t len, const struct zh_config *cfg)
 {
-    struct membuf buf = {.p = (uint8_t *)image, .len = len};
+    struct membuf buf = {.b = {.p = (uint8_t *)image, .len = len}};
     YR_STREAM st = {.user_data = &buf, .read = mem_read, .write = mem_write};
     struct costmeter *m = calloc(1, sizeof *m);
     if (!m || yr_rules_load_stream(&st, &m->rules) != ERROR_SUCCESS)

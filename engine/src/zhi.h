@@ -41,6 +41,14 @@ void zhi_arena_release_adopted(struct zhi_arena *a);
 char *zhi_arena_printf(struct zhi_arena *a, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void zhi_arena_reset(struct zhi_arena *a);
+
+/* A malloc'd byte buffer that grows by doubling (from 64 KiB), for data whose
+ * size is not known ahead (an archive member, a serialised rule set). */
+struct zhi_buf {
+    uint8_t *p;
+    size_t len, cap;
+};
+bool zhi_buf_append(struct zhi_buf *b, const void *d, size_t n); /* false on OOM */
 void zhi_arena_free(struct zhi_arena *a);
 
 /* ---- time ---------------------------------------------------------------- */
