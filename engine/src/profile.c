@@ -20,6 +20,7 @@
 #define ZHI_PROFILE_OFFER_EVERY 8          /* scans between two offers */
 #define ZHI_PROFILE_PER_OFFER 4            /* objects taken from one scan at most */
 #define ZHI_PROFILE_REPEAT 3               /* timings per rule; the fastest counts */
+#define ZHI_PROFILE_OFFLINE_REPEAT 5       /* `rules profile` has time to be more precise */
 
 struct sample {
     uint8_t *data;
@@ -247,40 +248,40 @@ static uint64_t thread_cpu_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* CPU time of one pass over the samples with the copy as it stands now; the
- * fastest of a few passes, since interruptions only ever add time. A pass
- * longer than budget_ns is not repeated: one is precise enough for a rule
- * that slow, and the round stays near its budget. */
-static uint64_t meter_pass(struct costmeter *m, const struct sample *samples, size_t n,
-                           uint64_t budget_ns)
+/* CPU time of one pass over the samples with the copy as it stands now. */
+static uint64_t meter_pass(struct costmeter *m, const struct sample *samples, size_t n)
 {
-    uint64_t best = UINT64_MAX;
-    for (int rep = 0; rep < ZHI_PROFILE_REPEAT; rep++) {
-        uint64_t t0 = thread_cpu_ns();
-        for (size_t i = 0; i < n; i++) {
-            const struct sample *sm = &samples[i];
-            for (size_t x = 0; x < zhi_n_externals; x++)
-                zhi_external_define(m->scanner, &zhi_externals[x], sm->str[x], sm->num[x]);
-            yr_scanner_scan_mem(m->scanner, sm->data, sm->len);
-        }
-        uint64_t t = thread_cpu_ns() - t0;
-        if (t < best)
-            best = t;
+    uint64_t t0 = thread_cpu_ns();
+    for (size_t i = 0; i < n; i++) {
+        const struct sample *sm = &samples[i];
+        for (size_t x = 0; x < zhi_n_externals; x++)
+            zhi_external_define(m->scanner, &zhi_externals[x], sm->str[x], sm->num[x]);
+        yr_scanner_scan_mem(m->scanner, sm->data, sm->len);
+    }
+    return thread_cpu_ns() - t0;
+}
+
+/* CPU that rule adds to a pass over the samples: passes with every rule inert
+ * and with only this one live, taken in turns so that drift (caches, clock
+ * speed, other load) falls on both alike; the fastest of each, since
+ * interruptions only ever add time. A rule whose pass is longer than
+ * budget_ns is not timed again: one pass is precise enough for a rule that
+ * slow, and the round stays near its budget. */
+static uint64_t meter_rule(struct costmeter *m, unsigned rule, const struct sample *samples,
+                           size_t n, int repeat, uint64_t budget_ns)
+{
+    uint64_t base = UINT64_MAX, with = UINT64_MAX;
+    for (int k = 0; k < repeat; k++) {
+        uint64_t b = meter_pass(m, samples, n);
+        meter_live(m, rule);
+        uint64_t t = meter_pass(m, samples, n);
+        meter_inert(m, rule);
+        base = b < base ? b : base;
+        with = t < with ? t : with;
         if (t > budget_ns)
             break;
     }
-    return best;
-}
-
-/* CPU that rule adds to a pass over the samples, against base, the pass with
- * every rule inert. */
-static uint64_t meter_rule(struct costmeter *m, unsigned rule, const struct sample *samples,
-                           size_t n, uint64_t base, uint64_t budget_ns)
-{
-    meter_live(m, rule);
-    uint64_t t = meter_pass(m, samples, n, budget_ns);
-    meter_inert(m, rule);
-    return t > base ? t - base : 0;
+    return with > base ? with - base : 0;
 }
 
 /* ---- the measuring thread -------------------------------------------------- */
@@ -338,10 +339,10 @@ static void tick(struct zhi_profiler *p)
         }
     if (n) {
         uint64_t start = thread_cpu_ns();
-        uint64_t base = meter_pass(m, samples, n, p->budget_us * 1000u);
         while (thread_cpu_ns() - start < p->budget_us * 1000u) {
             unsigned r = p->cursor;
-            record(p->rs, r, meter_rule(m, r, samples, n, base, p->budget_us * 1000u), bytes);
+            record(p->rs, r, meter_rule(m, r, samples, n, ZHI_PROFILE_REPEAT, p->budget_us * 1000u),
+                   bytes);
             if (++p->cursor == m->n_rules) {
                 p->cursor = 0;
                 p->pass_done = true;
@@ -513,10 +514,10 @@ zh_err zh_rules_profile(const char *dir, const uint8_t *const *msgs, const size_
         !(m = meter_new(rs->image, rs->image_len, &cfg)) ||
         !(rows = calloc(m->n_rules ? m->n_rules : 1, sizeof *rows)))
         goto out;
-    uint64_t base = meter_pass(m, cap.v, cap.n, UINT64_MAX);
     YR_RULES *yr = rs->yr_rules;
     for (unsigned r = 0; r < m->n_rules && r < rs->rule_count; r++) {
-        double us = (double)meter_rule(m, r, cap.v, cap.n, base, UINT64_MAX) / 1000.0;
+        double us =
+            (double)meter_rule(m, r, cap.v, cap.n, ZHI_PROFILE_OFFLINE_REPEAT, UINT64_MAX) / 1000.0;
         rows[r] = (struct zh_rule_cost){
             .rule = yr->rules_table[r].identifier,
             .matches = atomic_load(&rs->rule_stats[r].matches),
