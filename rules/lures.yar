@@ -80,8 +80,7 @@ rule Lure_Account_Details_Attached : lure_text
         score = 15
     strings:
         $a = /(account|password|login|registration)( and password)? (information|info|data|details|confirmation)s? (is|are|has been|have been) attached/ nocase
-        $b = /your (new )?(password|account (information|details|data)) (is|are) in the attach/ nocase
-        $c = /(see|read|open|find) (the )?attach(ed file|ment)[^\n]{0,40}(your|the) (new )?(password|account (information|details|data))/ nocase
+        $b = /(password|account (information|details|data)) (is|are) in the attach/ nocase
     condition:
         object_kind == "text" and any of them
 }
