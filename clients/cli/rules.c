@@ -226,7 +226,7 @@ int zh_cli_rules_profile(const char *dir, char **messages, size_t n, int json)
             json_object_put(j);
         } else {
             printf("%zu message(s)%s, %zu object(s), %.1f KiB; us: CPU a rule adds to one "
-                   "pass over them (fastest of 3)\n",
+                   "pass over them (fastest of 5)\n",
                    n - skipped, skipped ? " timed (some skipped: not mail)" : "", objects,
                    (double)bytes / 1024.0);
         }

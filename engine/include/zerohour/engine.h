@@ -75,7 +75,7 @@ void zh_rules_report_free(struct zh_rules_report *r);
 /* Offline rule profiling for rule authors (`zerohour rules profile`): compile
  * dir, flatten each message as a scan does, then time every rule on all of
  * their objects the way the engine's background profiler does (each rule
- * alone against the set with every rule inert, CPU time, fastest of three).
+ * alone against the set with every rule inert, in turns, CPU time, fastest of five).
  * fn is called once per rule, slowest first; strings are borrowed for the
  * call. Rule errors fill report and return ZH_ERR_INVALID; a message that is
  * not mail is skipped and counted in *skipped. */
