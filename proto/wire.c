@@ -1,6 +1,7 @@
 /* Call/reply envelopes, names and the default address shared by the engine
  * and the clients. Holds no state. */
 #include "zerohour/wire.h"
+#include "zerohour/verdict.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +43,18 @@ const char *zh_status_name(int status)
         return "unknown";
     return names[status];
 }
+
+/* enum zh_verdict is the C spelling of the proto's Verdict: keep them equal. */
+#define SAME_VERDICT(v)                                                                            \
+    _Static_assert((int)ZH_VERDICT_##v == (int)ZEROHOUR__V1__VERDICT__VERDICT_##v,                 \
+                   "enum zh_verdict and zerohour.v1.Verdict disagree on " #v)
+SAME_VERDICT(UNSPECIFIED);
+SAME_VERDICT(CLEAN);
+SAME_VERDICT(SUSPICIOUS);
+SAME_VERDICT(MALICIOUS);
+SAME_VERDICT(DEFER);
+SAME_VERDICT(TEMPFAIL);
+#undef SAME_VERDICT
 
 static const char *const verdict_names[][2] = {
     [ZEROHOUR__V1__VERDICT__VERDICT_UNSPECIFIED] = {"unspecified", "UNSPECIFIED"},

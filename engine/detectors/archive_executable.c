@@ -32,37 +32,35 @@ static zh_err archive_executable_scan(struct zhi_scan *s, void *state, void *tst
             bool program = o->sniffed == ZHI_T_PE || o->sniffed == ZHI_T_MZ ||
                            o->sniffed == ZHI_T_ELF || o->sniffed == ZHI_T_MACHO;
             if (by_name || by_content)
-                rc = zhi_scan_hit(
-                    s, "archive_executable",
+                rc = zhi_hit(
+                    s, ZHI_SRC_archive_executable,
                     program ? "program_in_archive" : "executable_in_archive", o->path,
-                    h->scores[program ? ZHI_S_program_in_archive : ZHI_S_executable_in_archive], 0,
-                    NULL, NULL, 0, "executable \"%s\"%s%s%s inside archive \"%s\"", name,
-                    by_content ? " (" : "", by_content ? zhi_type_name(o->sniffed) : "",
-                    by_content ? ")" : "", archive_name(s, o));
+                    h->scores[program ? ZHI_S_program_in_archive : ZHI_S_executable_in_archive],
+                    "executable \"%s\"%s%s%s inside archive \"%s\"", name, by_content ? " (" : "",
+                    by_content ? zhi_type_name(o->sniffed) : "", by_content ? ")" : "",
+                    archive_name(s, o));
             else if (zhi_ext_in(h, ZHI_C_ACTIVE, o->ext) || o->sniffed == ZHI_T_HTML)
-                rc = zhi_scan_hit(s, "archive_executable", "active_content_in_archive", o->path,
-                                  h->scores[ZHI_S_active_in_archive], 0, NULL, NULL, 0,
-                                  "active content \"%s\" (%s) inside archive \"%s\"", name,
-                                  zhi_type_name(o->sniffed), archive_name(s, o));
+                rc = zhi_hit(s, ZHI_SRC_archive_executable, "active_content_in_archive", o->path,
+                             h->scores[ZHI_S_active_in_archive],
+                             "active content \"%s\" (%s) inside archive \"%s\"", name,
+                             zhi_type_name(o->sniffed), archive_name(s, o));
             /* Office and OpenDocument files are zip containers, not archives. */
             if (rc == ZH_ERR_OK && zhi_type_is_archive(o->sniffed) &&
                 !zhi_ext_in(h, ZHI_C_DOCUMENT, o->ext))
-                rc = zhi_scan_hit(s, "archive_executable", "archive_in_archive", o->path,
-                                  h->scores[ZHI_S_archive_in_archive], 0, NULL, NULL, 0,
-                                  "archive \"%s\" inside archive \"%s\"", name, archive_name(s, o));
+                rc = zhi_hit(s, ZHI_SRC_archive_executable, "archive_in_archive", o->path,
+                             h->scores[ZHI_S_archive_in_archive],
+                             "archive \"%s\" inside archive \"%s\"", name, archive_name(s, o));
         }
         if (rc == ZH_ERR_OK && (o->flags & ZHI_OBJ_HAS_ENCRYPTED)) {
             bool pw = (o->flags & ZHI_OBJ_DECRYPTED) != 0;
             const char *name = o->filename ? o->filename : o->path;
-            rc = zhi_scan_hit(
-                s, "archive_executable",
-                pw ? "encrypted_archive_password_in_text" : "encrypted_archive", o->path,
-                h->scores[pw ? ZHI_S_encrypted_archive_password : ZHI_S_encrypted_archive], 0, NULL,
-                NULL, 0,
-                pw ? "archive \"%s\" is encrypted and the password to open it is "
-                     "written in the message"
-                   : "archive \"%s\" has encrypted members that could not be examined",
-                name);
+            rc = zhi_hit(s, ZHI_SRC_archive_executable,
+                         pw ? "encrypted_archive_password_in_text" : "encrypted_archive", o->path,
+                         h->scores[pw ? ZHI_S_encrypted_archive_password : ZHI_S_encrypted_archive],
+                         pw ? "archive \"%s\" is encrypted and the password to open it is "
+                              "written in the message"
+                            : "archive \"%s\" has encrypted members that could not be examined",
+                         name);
         }
         if (rc != ZH_ERR_OK)
             return rc;

@@ -114,10 +114,10 @@ static zh_err check_name(struct zhi_scan *s, const struct zhi_heuristics *h,
                       : clsid     ? " behind a CLSID extension"
                       : pad >= 3  ? " behind padding"
                                   : "";
-    return zhi_scan_hit(s, "double_extension",
-                        hidden ? "hidden_double_extension" : "double_extension", o->path, score, 0,
-                        NULL, NULL, 0, "\"%s\" ends in .%s%s after .%s", o->filename, last, how,
-                        has_prev ? prev : "(none)");
+    return zhi_hit(s, ZHI_SRC_double_extension,
+                   hidden ? "hidden_double_extension" : "double_extension", o->path, score,
+                   "\"%s\" ends in .%s%s after .%s", o->filename, last, how,
+                   has_prev ? prev : "(none)");
 }
 
 static zh_err double_extension_scan(struct zhi_scan *s, void *state, void *tstate)

@@ -29,14 +29,14 @@ static zh_err executable_scan(struct zhi_scan *s, void *state, void *tstate)
         bool by_content = zhi_type_is_executable(o->sniffed);
         zh_err rc = ZH_ERR_OK;
         if (by_name)
-            rc = zhi_scan_hit(s, "executable", "executable_name", o->path,
-                              h->scores[ZHI_S_executable_attachment], 0, NULL, NULL, 0,
-                              "attachment \"%s\" has the executable extension .%s", name, o->ext);
+            rc = zhi_hit(s, ZHI_SRC_executable, "executable_name", o->path,
+                         h->scores[ZHI_S_executable_attachment],
+                         "attachment \"%s\" has the executable extension .%s", name, o->ext);
         if (rc == ZH_ERR_OK && by_content)
-            rc = zhi_scan_hit(s, "executable", "executable_content", o->path,
-                              h->scores[ZHI_S_executable_content], 0, NULL, NULL, 0,
-                              "attachment \"%s\" is %s executable content", name,
-                              zhi_type_name(o->sniffed));
+            rc = zhi_hit(s, ZHI_SRC_executable, "executable_content", o->path,
+                         h->scores[ZHI_S_executable_content],
+                         "attachment \"%s\" is %s executable content", name,
+                         zhi_type_name(o->sniffed));
         /* Scripts and shortcuts are text or tiny; only real program formats
          * make a claim of "photo" or "wav" an outright lie. */
         bool program = o->sniffed == ZHI_T_PE || o->sniffed == ZHI_T_MZ ||
@@ -48,10 +48,10 @@ static zh_err executable_scan(struct zhi_scan *s, void *state, void *tstate)
                           zhi_ext_in(h, ZHI_C_MEDIA, o->ext) ||
                           zhi_ext_in(h, ZHI_C_DISGUISE, o->ext);
         if (rc == ZH_ERR_OK && program && (decoy_name || declared_harmless(o->declared_type)))
-            rc = zhi_scan_hit(s, "executable", "content_mismatch", o->path,
-                              h->scores[ZHI_S_content_mismatch], 0, NULL, NULL, 0,
-                              "%s program inside \"%s\" declared as %s", zhi_type_name(o->sniffed),
-                              name, *o->declared_type ? o->declared_type : "(no type)");
+            rc = zhi_hit(s, ZHI_SRC_executable, "content_mismatch", o->path,
+                         h->scores[ZHI_S_content_mismatch],
+                         "%s program inside \"%s\" declared as %s", zhi_type_name(o->sniffed), name,
+                         *o->declared_type ? o->declared_type : "(no type)");
         if (rc != ZH_ERR_OK)
             return rc;
     }

@@ -45,12 +45,12 @@ static zh_err lure_text_scan(struct zhi_scan *s, void *state, void *tstate)
 {
     bool any = false;
     for (size_t i = 0; i < s->n_hits && !any; i++)
-        any = !strcmp(s->hits[i].detector, "lure_text");
+        any = s->hits[i].src == ZHI_SRC_lure_text;
     if (!any || !genuine_dsn(s))
         return ZH_ERR_OK;
     for (size_t i = 0; i < s->n_hits; i++) {
-        struct zh_hit *h = &s->hits[i];
-        if (strcmp(h->detector, "lure_text"))
+        struct zhi_hit *h = &s->hits[i];
+        if (h->src != ZHI_SRC_lure_text)
             continue;
         h->score = 0;
         h->detail = zhi_arena_printf(s->arena,

@@ -57,7 +57,7 @@ static unsigned bucket(size_t n)
 
 static zh_err outbreak_scan(struct zhi_scan *s, void *state, void *tstate)
 {
-    struct zhi_outbreaks *ob = zhi_engine_outbreaks(s->engine);
+    struct zhi_outbreaks *ob = s->outbreaks;
     if (!ob)
         return ZH_ERR_OK;
     const struct zhi_heuristics *h = s->rules->heur;
@@ -95,15 +95,15 @@ static zh_err outbreak_scan(struct zhi_scan *s, void *state, void *tstate)
     qsort(items, n, sizeof *items, cmp_item);
     fp = fnv(fp, items, n * sizeof *items);
     for (size_t i = 0; i < s->n_hits; i++) {
-        const struct zh_hit *x = &s->hits[i];
-        bool shape = !strcmp(x->detector, "lure_text") || !strcmp(x->detector, "double_extension");
+        const struct zhi_hit *x = &s->hits[i];
+        bool shape = x->src == ZHI_SRC_lure_text || x->src == ZHI_SRC_double_extension;
         if (!shape && x->score <= 0)
             continue;
         if (strstr(hits, x->rule))
             continue;
         if (shape) {
             fp = fnv(fp, x->rule, strlen(x->rule));
-            risky |= !strcmp(x->detector, "double_extension");
+            risky |= x->src == ZHI_SRC_double_extension;
         }
         if (hl + strlen(x->rule) + 2 < sizeof hits)
             hl += (size_t)snprintf(hits + hl, sizeof hits - hl, "%s%s", hl ? "," : "", x->rule);
@@ -143,12 +143,12 @@ static zh_err outbreak_scan(struct zhi_scan *s, void *state, void *tstate)
         long own = zhi_verdict_score(s);
         int score = (int)(own >= s->cfg->suspicious_score ? s->cfg->malicious_score
                                                           : s->cfg->suspicious_score);
-        rc = zhi_scan_hit(s, "outbreak", "outbreak", "", score, 0, NULL, NULL, 0,
-                          "fingerprint %016llx (%s): %u copies from %u senders and %u client "
-                          "IPs to %u domains in the window%s, %llu since first seen",
-                          (unsigned long long)fp, summary, st.copies, st.senders, st.client_ips,
-                          st.rcpt_domains, shared > 0 ? " across the fleet" : "",
-                          (unsigned long long)st.total);
+        rc = zhi_hit(s, ZHI_SRC_outbreak, "outbreak", "", score,
+                     "fingerprint %016llx (%s): %u copies from %u senders and %u client "
+                     "IPs to %u domains in the window%s, %llu since first seen",
+                     (unsigned long long)fp, summary, st.copies, st.senders, st.client_ips,
+                     st.rcpt_domains, shared > 0 ? " across the fleet" : "",
+                     (unsigned long long)st.total);
     } else if (st.growing && s->cfg->outbreak_defer) {
         s->defer_retry_s = (uint32_t)s->cfg->outbreak_defer_retry_s;
     }
@@ -157,15 +157,15 @@ static zh_err outbreak_scan(struct zhi_scan *s, void *state, void *tstate)
     return rc != ZH_ERR_OK ? rc : shared < 0 ? ZH_ERR_FAILED : ZH_ERR_OK;
 }
 
-static zh_err outbreak_init(zh_engine *e, void **state)
+static zh_err outbreak_init(const struct zh_config *cfg, void **state)
 {
-    *state = e;
+    *state = (void *)cfg; /* the engine's copy: it outlives every scanner */
     return ZH_ERR_OK;
 }
 
 static zh_err outbreak_thread_init(void *state, void **tstate)
 {
-    const struct zh_config *cfg = zh_engine_config(state);
+    const struct zh_config *cfg = state;
     return cfg->outbreak_enabled ? zhi_ob_shared_new(cfg, (struct zhi_ob_shared **)tstate)
                                  : ZH_ERR_OK;
 }

@@ -35,7 +35,7 @@ static uint64_t hash(const char *s)
     return h ? h : 1;
 }
 
-static zh_err sender_init(zh_engine *e, void **state)
+static zh_err sender_init(const struct zh_config *cfg, void **state)
 {
     struct sender_state *st = calloc(1, sizeof *st);
     if (!st)
@@ -260,62 +260,59 @@ static zh_err sender_scan(struct zhi_scan *s, void *state, void *tstate)
     char why[96];
 
     if (*from && random_local(from, why, sizeof why))
-        rc = zhi_scan_hit(s, "sender", "random_local_part", "headers",
-                          h->scores[ZHI_S_sender_random_local], 0, NULL, NULL, 0,
-                          "From address \"%s\" looks generated (%s)", from, why);
+        rc = zhi_hit(s, ZHI_SRC_sender, "random_local_part", "headers",
+                     h->scores[ZHI_S_sender_random_local],
+                     "From address \"%s\" looks generated (%s)", from, why);
     /* "support@microsoft.com" <x7f9q@random.example> */
     const char *claimed = s->from_name ? strchr(s->from_name, '@') : NULL;
     if (rc == ZH_ERR_OK && claimed && *from && !strcasestr(s->from_name, from) &&
         strchr(claimed + 1, '.'))
-        rc =
-            zhi_scan_hit(s, "sender", "display_name_spoof", "headers",
-                         h->scores[ZHI_S_sender_display_spoof], 0, NULL, NULL, 0,
-                         "display name \"%s\" claims an address other than %s", s->from_name, from);
+        rc = zhi_hit(s, ZHI_SRC_sender, "display_name_spoof", "headers",
+                     h->scores[ZHI_S_sender_display_spoof],
+                     "display name \"%s\" claims an address other than %s", s->from_name, from);
     const char *mail_from = env->mail_from ? env->mail_from : "";
     const char *helo = env->helo ? env->helo : "";
     const char *fdom = strchr(from, '@');
     if (rc == ZH_ERR_OK && fdom && *mail_from && strchr(mail_from, '@') &&
         !same_org(fdom + 1, strchr(mail_from, '@') + 1) && !same_org(fdom + 1, helo))
-        rc = zhi_scan_hit(s, "sender", "domain_mismatch", "headers",
-                          h->scores[ZHI_S_sender_domain_mismatch], 0, NULL, NULL, 0,
-                          "From domain %s matches neither the envelope sender %s nor HELO %s",
-                          fdom + 1, mail_from, *helo ? helo : "(none)");
+        rc = zhi_hit(s, ZHI_SRC_sender, "domain_mismatch", "headers",
+                     h->scores[ZHI_S_sender_domain_mismatch],
+                     "From domain %s matches neither the envelope sender %s nor HELO %s", fdom + 1,
+                     mail_from, *helo ? helo : "(none)");
     /* Mail servers greet with a domain name or an address literal; a bare
      * word ("HOME-3F2A1B") is a desktop sending mail itself. */
     if (rc == ZH_ERR_OK && *helo && !strchr(helo, '.') && helo[0] != '[' &&
         strcasecmp(helo, "localhost"))
-        rc = zhi_scan_hit(s, "sender", "bare_helo", "headers", h->scores[ZHI_S_sender_bare_helo], 0,
-                          NULL, NULL, 0, "HELO \"%s\" is not a domain name", helo);
+        rc = zhi_hit(s, ZHI_SRC_sender, "bare_helo", "headers", h->scores[ZHI_S_sender_bare_helo],
+                     "HELO \"%s\" is not a domain name", helo);
     if (rc == ZH_ERR_OK && (!s->has_message_id_header || !message_id_ok(s->message_id)))
-        rc = zhi_scan_hit(s, "sender", "bad_message_id", "headers",
-                          h->scores[ZHI_S_sender_no_message_id], 0, NULL, NULL, 0,
-                          s->has_message_id_header ? "Message-ID \"%s\" is malformed"
-                                                   : "no Message-ID header%s",
-                          s->has_message_id_header ? s->message_id : "");
+        rc = zhi_hit(
+            s, ZHI_SRC_sender, "bad_message_id", "headers", h->scores[ZHI_S_sender_no_message_id],
+            s->has_message_id_header ? "Message-ID \"%s\" is malformed" : "no Message-ID header%s",
+            s->has_message_id_header ? s->message_id : "");
     char what[320];
     const char *own = claims_recipient(s, fdom ? fdom + 1 : NULL, what, sizeof what);
     if (rc == ZH_ERR_OK && own)
-        rc = zhi_scan_hit(s, "sender", "claims_recipient_domain", "headers",
-                          h->scores[ZHI_S_sender_claims_recipient_domain], 0, NULL, NULL, 0,
-                          "outside client %s presents itself as the recipient's domain %s (%s)",
-                          env->client_ip, own, what);
+        rc = zhi_hit(s, ZHI_SRC_sender, "claims_recipient_domain", "headers",
+                     h->scores[ZHI_S_sender_claims_recipient_domain],
+                     "outside client %s presents itself as the recipient's domain %s (%s)",
+                     env->client_ip, own, what);
     if (rc == ZH_ERR_OK && (!s->has_date || !s->date_ok))
-        rc = zhi_scan_hit(s, "sender", "bad_date", "headers", h->scores[ZHI_S_sender_bad_date], 0,
-                          NULL, NULL, 0,
-                          s->has_date ? "Date header does not parse" : "no Date header");
+        rc = zhi_hit(s, ZHI_SRC_sender, "bad_date", "headers", h->scores[ZHI_S_sender_bad_date],
+                     s->has_date ? "Date header does not parse" : "no Date header");
     /* Infected desktops have wrong clocks and worms invent dates; a Date a
      * day ahead of arrival is neither. (Old mail scanned now is not judged.) */
     else if (rc == ZH_ERR_OK && s->date_unix > s->received_at / 1000 + 24 * 3600)
-        rc = zhi_scan_hit(s, "sender", "future_date", "headers", h->scores[ZHI_S_sender_bad_date],
-                          0, NULL, NULL, 0, "Date is %lld hours after the message arrived",
-                          (long long)((s->date_unix - s->received_at / 1000) / 3600));
+        rc = zhi_hit(s, ZHI_SRC_sender, "future_date", "headers", h->scores[ZHI_S_sender_bad_date],
+                     "Date is %lld hours after the message arrived",
+                     (long long)((s->date_unix - s->received_at / 1000) / 3600));
     if (rc == ZH_ERR_OK && env->client_ip && *env->client_ip && *from) {
         int n = client_from_count(st, h, env->client_ip, from, s->received_at);
         if (n > h->many_from_threshold)
-            rc = zhi_scan_hit(s, "sender", "many_from_addresses", "headers",
-                              h->scores[ZHI_S_sender_many_from], 0, NULL, NULL, 0,
-                              "client %s sent under %d distinct From addresses within %d s",
-                              env->client_ip, n, h->many_from_window_s);
+            rc = zhi_hit(s, ZHI_SRC_sender, "many_from_addresses", "headers",
+                         h->scores[ZHI_S_sender_many_from],
+                         "client %s sent under %d distinct From addresses within %d s",
+                         env->client_ip, n, h->many_from_window_s);
     }
     return rc;
 }

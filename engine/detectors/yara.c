@@ -4,6 +4,7 @@
  * worker thread; rule compilation lives in src/rules.c. */
 #include "../src/zhi.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <yara.h>
@@ -83,12 +84,13 @@ static int on_yara(YR_SCAN_CONTEXT *ctx, int message, void *data, void *ud)
     }
     /* A rule tagged with a detector's name reports under that detector, so
      * rule authors can feed lure_text (or any detector) with YARA. */
-    const char *detector = "yara", *tag;
+    enum zhi_source detector = ZHI_SRC_yara;
+    const char *tag;
     yr_rule_tags_foreach(rule, tag)
     {
-        for (size_t i = 0; i < zhi_n_detectors; i++)
-            if (!strcmp(tag, zhi_detectors[i]->name))
-                detector = zhi_detectors[i]->name;
+        enum zhi_source src = zhi_source_by_name(tag);
+        if ((size_t)src < ZHI_N_DETECTORS)
+            detector = src;
     }
     const char *al[16];
     size_t n_al = split_aliases(mc->s->arena, aliases, al, 16);
@@ -121,9 +123,17 @@ static int on_yara(YR_SCAN_CONTEXT *ctx, int message, void *data, void *ud)
             }
         }
     }
-    zh_err rc =
-        zhi_scan_hit(mc->s, detector, rule->identifier, mc->o->path, score, 0, family, al, n_al,
-                     "%s%s%s", desc ? desc : "YARA rule matched", *found ? "; matched" : "", found);
+    char detail[1024];
+    snprintf(detail, sizeof detail, "%s%s%s", desc ? desc : "YARA rule matched",
+             *found ? "; matched" : "", found);
+    zh_err rc = zhi_hit_full(mc->s, &(struct zhi_hit){.src = detector,
+                                                      .rule = rule->identifier,
+                                                      .object = mc->o->path,
+                                                      .detail = detail,
+                                                      .family = family,
+                                                      .aliases = al,
+                                                      .n_aliases = n_al,
+                                                      .score = score});
     if (rc != ZH_ERR_OK) {
         mc->rc = rc;
         return CALLBACK_ABORT;
@@ -181,19 +191,23 @@ static zh_err yara_scan(struct zhi_scan *s, void *state, void *tstate)
             return ZH_ERR_LIMIT_TIME;
         }
         if (rc != ERROR_SUCCESS)
-            zhi_scan_hit(s, "yara", "scan_error", o->path, 0, ZH_HIT_UNSCANNABLE, NULL, NULL, 0,
-                         "libyara error %d on this object", rc);
+            zhi_hit_full(
+                s, &(struct zhi_hit){
+                       .src = ZHI_SRC_yara,
+                       .rule = "scan_error",
+                       .object = o->path,
+                       .detail = zhi_arena_printf(s->arena, "libyara error %d on this object", rc),
+                       .flags = ZH_HIT_UNSCANNABLE,
+                   });
     }
     /* If a reload happened meanwhile, let go of the old set now rather than
      * at this thread's next scan: an idle worker must not keep it alive. */
-    struct zhi_ruleset *cur = zhi_ruleset_acquire(s->engine);
-    if (cur != t->rs) {
+    if (atomic_load(s->live) != t->rs->version) {
         yr_scanner_destroy(t->scanner);
         t->scanner = NULL;
         zhi_ruleset_release(t->rs);
         t->rs = NULL;
     }
-    zhi_ruleset_release(cur);
     return ZH_ERR_OK;
 }
 

@@ -17,8 +17,9 @@ struct zh_engine {
     struct zh_config cfg;
     pthread_mutex_t rules_lock; /* guards `current` and taking a reference */
     struct zhi_ruleset *current;
-    pthread_mutex_t reload_lock; /* one compilation at a time */
-    void *det_state[16];
+    _Atomic uint64_t live_version; /* current->version, read without the lock */
+    pthread_mutex_t reload_lock;   /* one compilation at a time */
+    void *det_state[ZHI_N_DETECTORS];
     struct zhi_stats *stats;
     struct zhi_outbreaks *outbreaks;
     struct zhi_profiler *profiler; /* NULL when rule_profile_interval_ms = 0 */
@@ -35,7 +36,7 @@ struct zh_scanner {
     zh_engine *e;
     struct zhi_mime *mime;
     struct zhi_arena arena;
-    void *tstate[16];
+    void *tstate[ZHI_N_DETECTORS];
     struct zhi_scan scan;
     struct zh_result result;
     char err[512];
@@ -43,8 +44,6 @@ struct zh_scanner {
     zhi_scan_capture_fn capture;
     void *capture_ud;
 };
-
-zh_err zhi_verdict_decide(struct zhi_scan *s, struct zh_result *r);
 
 /* ---- process-wide library setup ------------------------------------------ */
 static pthread_once_t libs_once = PTHREAD_ONCE_INIT;
@@ -98,6 +97,7 @@ zh_err zh_engine_reload(zh_engine *e, struct zh_rules_report *report)
         pthread_mutex_lock(&e->rules_lock);
         old = e->current;
         e->current = rs;
+        atomic_store(&e->live_version, rs->version);
         pthread_mutex_unlock(&e->rules_lock);
         /* Scans holding the old set keep it alive until they finish. */
         zhi_ruleset_release(old);
@@ -137,8 +137,6 @@ zh_err zh_engine_new(const struct zh_config *cfg, zh_engine **out, struct zh_rul
     pthread_once(&libs_once, libs_init);
     if (!libs_ok)
         return ZH_ERR_FATAL;
-    if (zhi_n_detectors > sizeof((zh_engine *)0)->det_state / sizeof(void *))
-        return ZH_ERR_FATAL;
     zh_engine *e = calloc(1, sizeof *e);
     if (!e)
         return ZH_ERR_FATAL;
@@ -151,13 +149,13 @@ zh_err zh_engine_new(const struct zh_config *cfg, zh_engine **out, struct zh_rul
     pthread_mutex_init(&e->reload_lock, NULL);
     e->started_us = zhi_now_us();
     size_t inited = 0;
-    if (!(e->stats = zhi_stats_new(zhi_n_detectors))) {
+    if (!(e->stats = zhi_stats_new(ZHI_N_DETECTORS))) {
         rc = ZH_ERR_FATAL;
         goto fail;
     }
-    for (; inited < zhi_n_detectors; inited++) {
+    for (; inited < ZHI_N_DETECTORS; inited++) {
         const struct zh_detector *d = zhi_detectors[inited];
-        if (d->init && (rc = d->init(e, &e->det_state[inited])) != ZH_ERR_OK) {
+        if (d->init && (rc = d->init(&e->cfg, &e->det_state[inited])) != ZH_ERR_OK) {
             zh_log(ZH_LOG_ERROR, "detector %s failed to start", d->name);
             goto fail;
         }
@@ -213,7 +211,7 @@ void zh_engine_free(zh_engine *e)
     if (!e)
         return;
     zhi_profiler_stop(e->profiler);
-    for (size_t i = zhi_n_detectors; i-- > 0;)
+    for (size_t i = ZHI_N_DETECTORS; i-- > 0;)
         if (zhi_detectors[i]->fini)
             zhi_detectors[i]->fini(e->det_state[i]);
     zhi_ruleset_release(e->current);
@@ -223,11 +221,6 @@ void zh_engine_free(zh_engine *e)
     pthread_mutex_destroy(&e->rules_lock);
     pthread_mutex_destroy(&e->reload_lock);
     free(e);
-}
-
-struct zhi_outbreaks *zhi_engine_outbreaks(zh_engine *e)
-{
-    return e->outbreaks;
 }
 
 size_t zh_engine_outbreaks(zh_engine *e, int64_t now_ms, struct zh_outbreak_info *out, size_t max)
@@ -257,7 +250,7 @@ zh_err zh_scanner_new(zh_engine *e, zh_scanner **out)
     zhi_arena_init(&sc->arena, 256 * 1024);
     zh_err rc = zhi_mime_new(&sc->mime);
     size_t i = 0;
-    for (; rc == ZH_ERR_OK && i < zhi_n_detectors; i++) {
+    for (; rc == ZH_ERR_OK && i < ZHI_N_DETECTORS; i++) {
         const struct zh_detector *d = zhi_detectors[i];
         if (d->thread_init)
             rc = d->thread_init(e->det_state[i], &sc->tstate[i]);
@@ -279,7 +272,7 @@ void zh_scanner_free(zh_scanner *sc)
 {
     if (!sc)
         return;
-    for (size_t i = 0; i < zhi_n_detectors; i++)
+    for (size_t i = 0; i < ZHI_N_DETECTORS; i++)
         if (zhi_detectors[i]->thread_fini && sc->tstate[i])
             zhi_detectors[i]->thread_fini(sc->tstate[i]);
     zhi_mime_free(sc->mime);
@@ -301,72 +294,6 @@ void zhi_scanner_set_capture(zh_scanner *sc, zhi_scan_capture_fn fn, void *ud)
 struct zhi_ruleset *zhi_scanner_engine_rules(zh_scanner *sc)
 {
     return zhi_ruleset_acquire(sc->e);
-}
-
-int zhi_scan_add_object(struct zhi_scan *s, const struct zhi_object *o)
-{
-    if (s->n_objects == s->cap_objects) {
-        size_t cap = s->cap_objects ? s->cap_objects * 2 : 32;
-        struct zhi_object *grown = zhi_arena_alloc(s->arena, cap * sizeof *grown);
-        if (!grown)
-            return -1;
-        if (s->n_objects)
-            memcpy(grown, s->objects, s->n_objects * sizeof *grown);
-        s->objects = grown;
-        s->cap_objects = cap;
-    }
-    s->objects[s->n_objects] = *o;
-    return (int)s->n_objects++;
-}
-
-zh_err zhi_scan_hit(struct zhi_scan *s, const char *detector, const char *rule, const char *object,
-                    int score, unsigned flags, const char *family, const char *const *aliases,
-                    size_t n_aliases, const char *detail_fmt, ...)
-{
-    if (s->n_hits == s->cap_hits) {
-        size_t cap = s->cap_hits ? s->cap_hits * 2 : 16;
-        struct zh_hit *grown = zhi_arena_alloc(s->arena, cap * sizeof *grown);
-        if (!grown)
-            return ZH_ERR_FATAL;
-        if (s->n_hits)
-            memcpy(grown, s->hits, s->n_hits * sizeof *grown);
-        s->hits = grown;
-        s->cap_hits = cap;
-    }
-    struct zh_hit *h = &s->hits[s->n_hits];
-    char detail[1024] = "";
-    if (detail_fmt) {
-        va_list ap;
-        va_start(ap, detail_fmt);
-        vsnprintf(detail, sizeof detail, detail_fmt, ap);
-        va_end(ap);
-    }
-    const char **al = NULL;
-    if (n_aliases && (al = zhi_arena_alloc(s->arena, n_aliases * sizeof *al)))
-        for (size_t i = 0; i < n_aliases; i++)
-            al[i] = zhi_arena_strdup(s->arena, aliases[i]);
-    *h = (struct zh_hit){
-        .detector = zhi_arena_strdup(s->arena, detector),
-        .rule = zhi_arena_strdup(s->arena, rule),
-        .object = zhi_arena_strdup(s->arena, object ? object : ""),
-        .detail = zhi_arena_strdup(s->arena, detail),
-        .family = family ? zhi_arena_strdup(s->arena, family) : "",
-        .aliases = al,
-        .n_aliases = al ? n_aliases : 0,
-        .score = score,
-        .flags = flags,
-    };
-    if (!h->detector || !h->rule || !h->object || !h->detail || !h->family)
-        return ZH_ERR_FATAL;
-    s->n_hits++;
-    return ZH_ERR_OK;
-}
-
-bool zhi_scan_expired(struct zhi_scan *s)
-{
-    if (!s->timed_out && s->deadline_us && zhi_now_us() >= s->deadline_us)
-        s->timed_out = true;
-    return s->timed_out;
 }
 
 static void finish(zh_scanner *sc, int status, const char *msg)
@@ -393,7 +320,8 @@ zh_err zh_scanner_scan(zh_scanner *sc, const uint8_t *msg, size_t len,
     memset(r, 0, sizeof *r);
     *res = r;
     uint64_t t0 = zhi_now_us();
-    s->engine = e;
+    s->live = &e->live_version;
+    s->outbreaks = e->outbreaks;
     s->cfg = cfg;
     s->arena = &sc->arena;
     s->env = env ? env : &no_env;
@@ -436,8 +364,8 @@ zh_err zh_scanner_scan(zh_scanner *sc, const uint8_t *msg, size_t len,
         goto out;
     }
 
-    /* unpack */
-    if (zhi_unpack(s) != ZH_ERR_OK) {
+    /* extract */
+    if (zhi_extract(s) != ZH_ERR_OK) {
         finish(sc, ZEROHOUR__V1__STATUS__STATUS_INTERNAL, "out of memory while unpacking");
         rc = ZH_ERR_FATAL;
         goto out;
@@ -446,7 +374,7 @@ zh_err zh_scanner_scan(zh_scanner *sc, const uint8_t *msg, size_t len,
     r->unpack_us = t2 - t1;
 
     /* detect */
-    for (size_t i = 0; i < zhi_n_detectors && !zhi_scan_expired(s); i++) {
+    for (size_t i = 0; i < ZHI_N_DETECTORS && !zhi_scan_expired(s); i++) {
         const struct zh_detector *d = zhi_detectors[i];
         struct zhi_detector_stats *ds = zhi_stats_detector(e->stats, i);
         size_t before = s->n_hits;
@@ -472,11 +400,13 @@ zh_err zh_scanner_scan(zh_scanner *sc, const uint8_t *msg, size_t len,
         goto out;
     }
     if (s->timed_out)
-        zhi_scan_hit(s, "limits", "limits_exceeded", "", 0, ZH_HIT_UNSCANNABLE, NULL, NULL, 0,
-                     "scan_timeout_ms: the scan needed more than %lld ms",
-                     (long long)cfg->scan_timeout_ms);
+        zhi_scan_limit(s, ZHI_L_scan_time, (zhi_now_us() - t0) / 1000, "");
     finish(sc, ZEROHOUR__V1__STATUS__STATUS_OK, NULL);
-    zhi_verdict_decide(s, r);
+    if (zhi_verdict_decide(s, r) != ZH_ERR_OK) {
+        finish(sc, ZEROHOUR__V1__STATUS__STATUS_INTERNAL, "out of memory while deciding");
+        rc = ZH_ERR_FATAL;
+        goto out;
+    }
     zhi_profiler_offer(e->profiler, s);
     if (sc->capture)
         sc->capture(sc->capture_ud, s);
@@ -583,7 +513,7 @@ void zh_engine_stats(zh_engine *e, const char *section, zh_stats_fn fn, void *ud
 {
     zhi_stats_render(e->stats, section, fn, ud);
     if (want(section, "detectors")) {
-        for (size_t i = 0; i < zhi_n_detectors; i++) {
+        for (size_t i = 0; i < ZHI_N_DETECTORS; i++) {
             struct zhi_detector_stats *ds = zhi_stats_detector(e->stats, i);
             unsigned long long calls = atomic_load(&ds->calls);
             unsigned long long us = atomic_load(&ds->time_us);

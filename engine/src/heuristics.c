@@ -115,28 +115,26 @@ static int on_key(void *ud, const char *section, const char *name, const char *v
             return set_err(l, "combination \"%s\" must be DETECTOR+DETECTOR", name);
         if (!parse_int(value, -1000, 1000, &bonus))
             return set_err(l, "combination %s: \"%s\" is not an integer", name, value);
+        char a[64];
+        snprintf(a, sizeof a, "%.*s", (int)(plus - name), name);
+        enum zhi_source da = zhi_source_by_name(a), db = zhi_source_by_name(plus + 1);
+        if ((size_t)da >= ZHI_N_DETECTORS || (size_t)db >= ZHI_N_DETECTORS)
+            return set_err(l, "combination %s names an unknown detector", name);
         struct zhi_combo *g = realloc(h->combos, (h->n_combos + 1) * sizeof *g);
         if (!g)
             return set_err(l, "out of memory");
         h->combos = g;
-        g[h->n_combos].a = strndup(name, (size_t)(plus - name));
-        g[h->n_combos].b = strdup(plus + 1);
-        g[h->n_combos].bonus = bonus;
-        h->n_combos++;
+        g[h->n_combos++] = (struct zhi_combo){da, db, bonus};
         return 1;
     }
     if (!strcmp(section, "caps")) {
         int cap;
         if (!parse_int(value, 0, 100000, &cap))
             return set_err(l, "cap %s: \"%s\" is not a non-negative integer", name, value);
-        struct zhi_combo *g = realloc(h->caps, (h->n_caps + 1) * sizeof *g);
-        if (!g)
-            return set_err(l, "out of memory");
-        h->caps = g;
-        g[h->n_caps].a = strdup(name);
-        g[h->n_caps].b = NULL;
-        g[h->n_caps].bonus = cap;
-        h->n_caps++;
+        enum zhi_source d = zhi_source_by_name(name);
+        if ((size_t)d >= ZHI_N_DETECTORS)
+            return set_err(l, "[caps] %s is not a detector", name);
+        h->cap[d] = cap;
         return 1;
     }
     if (!strcmp(section, "sender")) {
@@ -163,14 +161,7 @@ void zhi_heuristics_free(struct zhi_heuristics *h)
             free(h->ext[c][i]);
         free(h->ext[c]);
     }
-    for (size_t i = 0; i < h->n_combos; i++) {
-        free(h->combos[i].a);
-        free(h->combos[i].b);
-    }
     free(h->combos);
-    for (size_t i = 0; i < h->n_caps; i++)
-        free(h->caps[i].a);
-    free(h->caps);
     free(h);
 }
 
@@ -192,6 +183,8 @@ zh_err zhi_heuristics_load(const char *dir, struct zhi_heuristics **out,
     l.h->many_from_window_s = 600;
     l.h->many_from_threshold = 10;
     l.h->table_slots = 65536;
+    for (size_t d = 0; d < ZHI_N_DETECTORS; d++)
+        l.h->cap[d] = -1;
     FILE *f = fopen(path, "r");
     if (!f) {
         zhi_report_add(&rep->errors, &rep->n_errors, "heuristics.ini: %s", strerror(errno));
@@ -210,25 +203,6 @@ zh_err zhi_heuristics_load(const char *dir, struct zhi_heuristics **out,
         if (!l.seen[i])
             zhi_report_add(&rep->errors, &rep->n_errors,
                            "heuristics.ini: error: [scores] %s is missing", score_names[i]);
-    for (size_t i = 0; i < l.h->n_combos; i++) {
-        bool ok_a = false, ok_b = false;
-        for (size_t d = 0; d < zhi_n_detectors; d++) {
-            ok_a |= !strcmp(zhi_detectors[d]->name, l.h->combos[i].a);
-            ok_b |= !strcmp(zhi_detectors[d]->name, l.h->combos[i].b);
-        }
-        if (!ok_a || !ok_b)
-            zhi_report_add(&rep->errors, &rep->n_errors,
-                           "heuristics.ini: error: combination %s+%s names an unknown detector",
-                           l.h->combos[i].a, l.h->combos[i].b);
-    }
-    for (size_t i = 0; i < l.h->n_caps; i++) {
-        bool ok = false;
-        for (size_t d = 0; d < zhi_n_detectors; d++)
-            ok |= !strcmp(zhi_detectors[d]->name, l.h->caps[i].a);
-        if (!ok)
-            zhi_report_add(&rep->errors, &rep->n_errors,
-                           "heuristics.ini: error: [caps] %s is not a detector", l.h->caps[i].a);
-    }
     if (rep->n_errors) {
         zhi_heuristics_free(l.h);
         return ZH_ERR_INVALID;

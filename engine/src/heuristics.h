@@ -7,7 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "zerohour/engine.h"
+#include "zhi.h"
 
 /* Every score a heuristic can give, with its help text. The values live in
  * rules/heuristics.ini [scores]; a missing one is a rule-set error. */
@@ -55,7 +55,7 @@ enum zhi_ext_class {
 };
 
 struct zhi_combo {
-    char *a, *b; /* detector names */
+    enum zhi_source a, b; /* detectors */
     int bonus;
 };
 
@@ -69,8 +69,7 @@ struct zhi_heuristics {
     size_t n_ext[ZHI_C__COUNT];
     struct zhi_combo *combos;
     size_t n_combos;
-    struct zhi_combo *caps; /* [caps]: a = detector, bonus = its most points */
-    size_t n_caps;
+    int cap[ZHI_N_DETECTORS]; /* [caps]: a detector's most points; -1 = no cap */
     /* [sender] */
     int many_from_window_s;  /* sliding window for the per-client From count */
     int many_from_threshold; /* distinct From addresses that make a burst */

@@ -1,7 +1,7 @@
 /* MIME flattening: GMime parses the message once and every part becomes a
  * scan object (header block, text decoded to UTF-8, attachments decoded from
- * base64/QP/uuencode, inline uuencoded blocks in text). Archives are opened
- * later, by the unpack stage; this file only reads MIME. */
+ * base64/QP/uuencode). Containers, and uuencoded blocks inside text, are
+ * opened later by the extract stage; this file only reads MIME. */
 #include "zhi.h"
 
 #include <ctype.h>
@@ -92,113 +92,14 @@ struct walk {
     struct zhi_scan *s;
     unsigned parts;
     unsigned in_message; /* > 0 while inside message/rfc822 parts */
-    bool parts_reported, depth_reported;
 };
-
-/* Decode one uuencoded line into out; returns bytes written. */
-static size_t uu_line(const char *line, size_t len, uint8_t *out)
-{
-    if (len == 0)
-        return 0;
-    size_t want = (size_t)((line[0] - ' ') & 0x3f), got = 0;
-    for (size_t i = 1; got < want && i + 3 < len + 3; i += 4) {
-        unsigned c[4];
-        for (int k = 0; k < 4; k++)
-            c[k] = i + k < len ? (unsigned)((line[i + k] - ' ') & 0x3f) : 0;
-        uint8_t b[3] = {(uint8_t)(c[0] << 2 | c[1] >> 4), (uint8_t)(c[1] << 4 | c[2] >> 2),
-                        (uint8_t)(c[2] << 6 | c[3])};
-        for (int k = 0; k < 3 && got < want; k++)
-            out[got++] = b[k];
-    }
-    return got;
-}
-
-/* Old mailers (and the worms imitating them) put "begin 644 name" blocks in
- * the body text; each becomes an attachment object of its own. */
-static void find_uuencoded(struct walk *w, const char *text, size_t len, const char *spec,
-                           int depth, int parent)
-{
-    struct zhi_scan *s = w->s;
-    const char *p = text, *end = text + len;
-    while (p < end) {
-        const char *nl = memchr(p, '\n', (size_t)(end - p));
-        const char *eol = nl ? nl : end;
-        if (eol - p > 10 && !memcmp(p, "begin ", 6) && p[6] >= '0' && p[6] <= '7') {
-            const char *q = p + 6;
-            while (q < eol && *q >= '0' && *q <= '7')
-                q++;
-            if (q < eol && *q == ' ') {
-                const char *name = q + 1;
-                size_t nlen = (size_t)(eol - name);
-                while (nlen && (name[nlen - 1] == '\r'))
-                    nlen--;
-                /* Decoded data is at most 3/4 of the encoded text that follows. */
-                uint8_t *buf = zhi_arena_alloc(s->arena, (size_t)(end - eol) + 1);
-                if (!buf)
-                    return;
-                size_t out = 0;
-                const char *l = nl ? nl + 1 : end;
-                bool ended = false;
-                while (l < end) {
-                    const char *lnl = memchr(l, '\n', (size_t)(end - l));
-                    const char *le = lnl ? lnl : end;
-                    size_t ll = (size_t)(le - l);
-                    if (ll && l[ll - 1] == '\r')
-                        ll--;
-                    if ((ll == 3 && !memcmp(l, "end", 3))) {
-                        ended = true;
-                        l = lnl ? lnl + 1 : end;
-                        break;
-                    }
-                    out += uu_line(l, ll, buf + out);
-                    l = lnl ? lnl + 1 : end;
-                }
-                char *fname = zhi_arena_memdup(s->arena, name, nlen);
-                struct zhi_object o = {
-                    .path = zhi_arena_printf(s->arena, "%s/%s", spec, fname ? fname : ""),
-                    .filename = fname,
-                    .ext = zhi_extension_of(s->arena, fname),
-                    .declared_type = "",
-                    .sniffed = zhi_sniff(buf, out),
-                    .kind = ZHI_K_ATTACHMENT,
-                    .data = buf,
-                    .len = out,
-                    .depth = depth + 1,
-                    .parent = parent,
-                    .flags = ZHI_OBJ_INLINE_UU | (ended ? 0 : ZHI_OBJ_TRUNCATED),
-                };
-                if (o.path && fname)
-                    zhi_scan_add_object(s, &o);
-                p = l;
-                continue;
-            }
-        }
-        p = nl ? nl + 1 : end;
-    }
-}
 
 static void walk_object(struct walk *w, GMimeObject *obj, const char *spec, int depth, int parent);
 
 static bool part_budget(struct walk *w, const char *spec, int depth)
 {
-    struct zhi_scan *s = w->s;
-    if (depth > s->cfg->max_mime_depth) {
-        if (!w->depth_reported)
-            zhi_scan_hit(s, "limits", "limits_exceeded", spec, 0, ZH_HIT_UNSCANNABLE, NULL, NULL, 0,
-                         "max_mime_depth: MIME part %s is nested %d deep (limit %lld)", spec, depth,
-                         (long long)s->cfg->max_mime_depth);
-        w->depth_reported = true;
-        return false;
-    }
-    if (++w->parts > (unsigned)s->cfg->max_mime_parts) {
-        if (!w->parts_reported)
-            zhi_scan_hit(s, "limits", "limits_exceeded", spec, 0, ZH_HIT_UNSCANNABLE, NULL, NULL, 0,
-                         "max_mime_parts: more than %lld MIME parts",
-                         (long long)s->cfg->max_mime_parts);
-        w->parts_reported = true;
-        return false;
-    }
-    return true;
+    return zhi_scan_limit(w->s, ZHI_L_mime_depth, (uint64_t)depth, spec) == ZH_ERR_OK &&
+           zhi_scan_limit(w->s, ZHI_L_mime_parts, ++w->parts, spec) == ZH_ERR_OK;
 }
 
 static void walk_leaf(struct walk *w, GMimePart *part, const char *spec, int depth, int parent)
@@ -256,9 +157,7 @@ static void walk_leaf(struct walk *w, GMimePart *part, const char *spec, int dep
     if (!o.data || !o.path)
         return;
     o.sniffed = zhi_sniff(o.data, o.len);
-    int idx = zhi_scan_add_object(s, &o);
-    if (idx >= 0 && o.kind == ZHI_K_TEXT && o.len > 10 && memmem(o.data, o.len, "begin ", 6))
-        find_uuencoded(w, (const char *)o.data, o.len, spec, depth, idx);
+    zhi_scan_add_object(s, &o);
 }
 
 static char *child_spec(struct zhi_arena *a, const char *spec, int i)
@@ -442,10 +341,10 @@ zh_err zhi_mime_flatten(struct zhi_mime *m, struct zhi_scan *s, const uint8_t *m
             .parent = -1,
         };
         zhi_scan_add_object(s, &raw);
-        zhi_scan_hit(s, "mime", "malformed_structure", "raw", 0, 0, NULL, NULL, 0,
-                     "GMime reported structure it could not follow (warnings 0x%x); the raw "
-                     "message was scanned as one object",
-                     m->warnings & CRITICAL_WARNINGS);
+        zhi_hit(s, ZHI_SRC_mime, "malformed_structure", "raw", 0,
+                "GMime reported structure it could not follow (warnings 0x%x); the raw "
+                "message was scanned as one object",
+                m->warnings & CRITICAL_WARNINGS);
     }
 out:
     if (message)

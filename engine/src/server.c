@@ -116,7 +116,7 @@ static void svc_scan(Zerohour__V1__ZeroHour_Service *svc, const Zerohour__V1__Sc
             }
         }
         for (size_t i = 0; i < r->n_hits; i++) {
-            const struct zh_hit *h = &r->hits[i];
+            const struct zh_result_hit *h = &r->hits[i];
             zerohour__v1__hit__init(&hits[i]);
             hits[i].detector = (char *)h->detector;
             hits[i].rule = (char *)h->rule;

@@ -21,49 +21,32 @@
 #include <stdio.h>
 #include <string.h>
 
-zh_err zhi_verdict_decide(struct zhi_scan *s, struct zh_result *r);
-
-/* Sum of the hits: each (detector, rule) once at its highest score, each
+/* Sum of the hits: each (source, rule) once at its highest score, each
  * detector within its cap. Sets *unscannable when a hit says so. */
 static long hits_score(const struct zhi_scan *s, bool *unscannable)
 {
     const struct zhi_heuristics *heur = s->rules ? s->rules->heur : NULL;
-    struct {
-        const char *detector;
-        long sum;
-    } per[32];
-    size_t n_per = 0;
+    long per[ZHI_SRC__COUNT] = {0};
     for (size_t i = 0; i < s->n_hits; i++) {
-        const struct zh_hit *h = &s->hits[i];
+        const struct zhi_hit *h = &s->hits[i];
         *unscannable |= (h->flags & ZH_HIT_UNSCANNABLE) != 0;
         bool best = true;
         for (size_t j = 0; j < s->n_hits && best; j++) {
-            const struct zh_hit *o = &s->hits[j];
-            if (j == i || strcmp(o->detector, h->detector) || strcmp(o->rule, h->rule))
+            const struct zhi_hit *o = &s->hits[j];
+            if (j == i || o->src != h->src || strcmp(o->rule, h->rule))
                 continue;
             /* Only the first hit holding the highest score of its rule counts. */
             if (o->score > h->score || (o->score == h->score && j < i))
                 best = false;
         }
-        if (!best)
-            continue;
-        size_t d = 0;
-        while (d < n_per && strcmp(per[d].detector, h->detector))
-            d++;
-        if (d == n_per) {
-            if (n_per == sizeof per / sizeof per[0])
-                d = n_per - 1; /* more detectors than slots: pool the rest */
-            else
-                per[n_per++] = (typeof(per[0])){h->detector, 0};
-        }
-        per[d].sum += h->score;
+        if (best)
+            per[h->src] += h->score;
     }
     long score = 0;
-    for (size_t d = 0; d < n_per; d++) {
-        long v = per[d].sum;
-        for (size_t c = 0; heur && c < heur->n_caps; c++)
-            if (!strcmp(heur->caps[c].a, per[d].detector) && v > heur->caps[c].bonus)
-                v = heur->caps[c].bonus;
+    for (size_t d = 0; d < ZHI_SRC__COUNT; d++) {
+        long v = per[d];
+        if (heur && d < ZHI_N_DETECTORS && heur->cap[d] >= 0 && v > heur->cap[d])
+            v = heur->cap[d];
         score += v;
     }
     return score;
@@ -88,14 +71,15 @@ zh_err zhi_verdict_decide(struct zhi_scan *s, struct zh_result *r)
         for (size_t i = 0; i < n_plain; i++) {
             if (s->hits[i].score <= 0)
                 continue;
-            a |= !strcmp(s->hits[i].detector, cb->a);
-            b |= !strcmp(s->hits[i].detector, cb->b);
+            a |= s->hits[i].src == cb->a;
+            b |= s->hits[i].src == cb->b;
         }
         if (a && b) {
+            const char *na = zhi_source_name(cb->a), *nb = zhi_source_name(cb->b);
             char rule[160];
-            snprintf(rule, sizeof rule, "%s+%s", cb->a, cb->b);
-            zhi_scan_hit(s, "combination", rule, "", cb->bonus, 0, NULL, NULL, 0,
-                         "%s and %s both fired on this message", cb->a, cb->b);
+            snprintf(rule, sizeof rule, "%s+%s", na, nb);
+            zhi_hit(s, ZHI_SRC_combination, rule, "", cb->bonus,
+                    "%s and %s both fired on this message", na, nb);
             score += cb->bonus;
         }
     }
@@ -104,20 +88,36 @@ zh_err zhi_verdict_decide(struct zhi_scan *s, struct zh_result *r)
     if (score < -1000000)
         score = -1000000;
     r->score = (int)score;
-    r->hits = s->hits;
+    /* The reply's hits name their source; the arena holds them with the rest. */
+    struct zh_result_hit *out = NULL;
+    if (s->n_hits && !(out = zhi_arena_alloc(s->arena, s->n_hits * sizeof *out)))
+        return ZH_ERR_FATAL;
+    for (size_t i = 0; i < s->n_hits; i++) {
+        const struct zhi_hit *h = &s->hits[i];
+        out[i] = (struct zh_result_hit){.detector = zhi_source_name(h->src),
+                                        .rule = h->rule,
+                                        .object = h->object,
+                                        .detail = h->detail,
+                                        .family = h->family,
+                                        .aliases = h->aliases,
+                                        .n_aliases = h->n_aliases,
+                                        .score = h->score,
+                                        .flags = h->flags};
+    }
+    r->hits = out;
     r->n_hits = s->n_hits;
     /* Out of time: what was seen already decides if it is damning enough;
      * otherwise the engine could not finish, and says so. */
     if (s->timed_out)
-        r->verdict = score >= s->cfg->malicious_score ? ZH_V_MALICIOUS : ZH_V_TEMPFAIL;
+        r->verdict = score >= s->cfg->malicious_score ? ZH_VERDICT_MALICIOUS : ZH_VERDICT_TEMPFAIL;
     else if (s->defer_retry_s && score < s->cfg->malicious_score) {
-        r->verdict = ZH_V_DEFER;
+        r->verdict = ZH_VERDICT_DEFER;
         r->retry_after_s = s->defer_retry_s;
     } else if (score >= s->cfg->malicious_score)
-        r->verdict = ZH_V_MALICIOUS;
+        r->verdict = ZH_VERDICT_MALICIOUS;
     else if (score >= s->cfg->suspicious_score || unscannable)
-        r->verdict = ZH_V_SUSPICIOUS;
+        r->verdict = ZH_VERDICT_SUSPICIOUS;
     else
-        r->verdict = ZH_V_CLEAN;
+        r->verdict = ZH_VERDICT_CLEAN;
     return ZH_ERR_OK;
 }

@@ -117,6 +117,71 @@ struct zhi_object {
     unsigned flags;
 };
 
+/* ---- hit sources ----------------------------------------------------------
+ * Everything that can record a hit has an ID: the detectors, in the order
+ * they run (detectors/registry.h), the extractors (extractors/registry.h),
+ * and the stages that report what they could not do. A hit carries its
+ * source's ID; its name ("yara", "limits") is what the reply says. */
+#include "../detectors/registry.h"
+#include "../extractors/registry.h"
+#define ZHI_STAGE_SOURCES(X)                                                                       \
+    X(limits)      /* a bound was breached (zhi_scan_limit) */                                     \
+    X(mime)        /* the MIME structure could not be followed */                                  \
+    X(combination) /* verdict.c's combination bonuses */
+
+enum zhi_source {
+#define ZHI_SRC_ID(name) ZHI_SRC_##name,
+    ZHI_DETECTORS(ZHI_SRC_ID) ZHI_EXTRACTORS(ZHI_SRC_ID) ZHI_STAGE_SOURCES(ZHI_SRC_ID)
+#undef ZHI_SRC_ID
+        ZHI_SRC__COUNT
+};
+/* The detectors come first, so a detector's source ID is its index in
+ * zhi_detectors[]; likewise an extractor's, less ZHI_N_DETECTORS, in zhi_extractors[]. */
+#define ZHI_COUNT_ONE(name) +1
+enum {
+    ZHI_N_DETECTORS = 0 ZHI_DETECTORS(ZHI_COUNT_ONE),
+    ZHI_N_EXTRACTORS = 0 ZHI_EXTRACTORS(ZHI_COUNT_ONE)
+};
+#undef ZHI_COUNT_ONE
+const char *zhi_source_name(enum zhi_source src); /* "yara", "limits"; static */
+/* The source named `name`, or ZHI_SRC__COUNT when there is none. */
+enum zhi_source zhi_source_by_name(const char *name);
+
+/* A hit as stages and detectors record and read it; the reply's
+ * struct zh_result_hit is made from it when the verdict is decided. */
+struct zhi_hit {
+    enum zhi_source src;
+    const char *rule, *object, *detail, *family; /* arena; family "" when none */
+    const char *const *aliases;
+    size_t n_aliases;
+    int score;
+    unsigned flags; /* ZH_HIT_* */
+};
+
+/* ---- limits -----------------------------------------------------------------
+ * Every bound a scan is held to, each a setting of [limits]. zhi_scan_limit
+ * is the one place a bound is checked and its breach reported. */
+#define ZHI_LIMITS(X)                                                                              \
+    X(mime_depth, max_mime_depth, ZH_ERR_LIMIT_DEPTH, "MIME part nested {v} deep (limit {b})")     \
+    X(mime_parts, max_mime_parts, ZH_ERR_LIMIT_COUNT, "more than {b} MIME parts")                  \
+    X(archive_depth, archive_max_depth, ZH_ERR_LIMIT_DEPTH,                                        \
+      "container nested {v} deep (limit {b})")                                                     \
+    X(archive_members, archive_max_members, ZH_ERR_LIMIT_COUNT,                                    \
+      "more than {b} archive members in the message")                                              \
+    X(member_bytes, archive_max_member_bytes, ZH_ERR_LIMIT_SIZE,                                   \
+      "member expands beyond {b} bytes")                                                           \
+    X(total_bytes, archive_max_total_bytes, ZH_ERR_LIMIT_SIZE, "archives expand beyond {b} bytes") \
+    X(ratio, archive_max_ratio, ZH_ERR_LIMIT_RATIO, "member expands {v}:1 (limit {b}:1)")          \
+    X(archive_time, archive_timeout_ms, ZH_ERR_LIMIT_TIME, "unpacking took more than {b} ms")      \
+    X(scan_time, scan_timeout_ms, ZH_ERR_LIMIT_TIME, "the scan needed more than {b} ms")
+
+enum zhi_limit {
+#define ZHI_LIMIT_ID(id, setting, code, fmt) ZHI_L_##id,
+    ZHI_LIMITS(ZHI_LIMIT_ID)
+#undef ZHI_LIMIT_ID
+        ZHI_L__COUNT
+};
+
 /* ---- rule set (rules.c) --------------------------------------------------- */
 struct zhi_heuristics;
 struct zhi_ruleset {
@@ -169,11 +234,16 @@ extern const size_t zhi_n_externals;
 int zhi_external_define(void *yr_scanner, const struct zhi_external *x, const char *str,
                         int64_t num);
 
-/* ---- the scan context handed to detectors -------------------------------- */
+/* ---- the scan context (scan.c) ---------------------------------------------
+ * What every stage, extractor and detector of one scan shares: the message's
+ * facts, the objects, the hits and the deadline. Owned by one scanner thread;
+ * everything in it lives in the scan's arena unless said otherwise. */
+struct zhi_outbreaks;
 struct zhi_scan {
-    zh_engine *engine;
     const struct zh_config *cfg;
-    struct zhi_ruleset *rules;
+    struct zhi_ruleset *rules;       /* one reference held for the scan */
+    const _Atomic uint64_t *live;    /* version of the engine's current set (a reload changes it) */
+    struct zhi_outbreaks *outbreaks; /* the engine's outbreak table; NULL when disabled */
     struct zhi_arena *arena;
     const struct zh_scan_envelope *env;
     int64_t received_at; /* env's, or now */
@@ -188,8 +258,9 @@ struct zhi_scan {
     bool has_message_id_header;
     struct zhi_object *objects;
     size_t n_objects, cap_objects;
-    struct zh_hit *hits;
+    struct zhi_hit *hits;
     size_t n_hits, cap_hits;
+    unsigned limits_hit;    /* bit per enum zhi_limit already reported */
     unsigned mime_warnings; /* bit per GMime parser warning seen */
     uint64_t deadline_us;   /* monotonic; 0 = none */
     bool client_deadline;   /* the deadline is the caller's, not the engine's */
@@ -200,17 +271,35 @@ struct zhi_scan {
 };
 
 /* Append an object; returns its index or -1 on OOM. Strings must already live
- * in the arena (or outlive the scan). */
+ * in the arena (or outlive the scan). Appending may move s->objects: hold
+ * indexes, not pointers, across a call. */
 int zhi_scan_add_object(struct zhi_scan *s, const struct zhi_object *o);
-/* Record a hit; strings are copied into the arena. family/detail may be NULL. */
-zh_err zhi_scan_hit(struct zhi_scan *s, const char *detector, const char *rule, const char *object,
-                    int score, unsigned flags, const char *family, const char *const *aliases,
-                    size_t n_aliases, const char *detail_fmt, ...)
-    __attribute__((format(printf, 10, 11)));
-/* True (and marks the scan) when the deadline has passed. */
+
+/* Record a hit: the common form, with no family, aliases or flags. rule and
+ * object are copied into the arena (object NULL = ""); the detail is
+ * formatted into it. ZH_ERR_FATAL on OOM (the hit is lost). */
+zh_err zhi_hit(struct zhi_scan *s, enum zhi_source src, const char *rule, const char *object,
+               int score, const char *detail_fmt, ...) __attribute__((format(printf, 6, 7)));
+/* The full form: every field of h (strings copied; NULL family = ""). */
+zh_err zhi_hit_full(struct zhi_scan *s, const struct zhi_hit *h);
+
+/* True (and marks the scan timed out) when the scan's deadline has passed. */
 bool zhi_scan_expired(struct zhi_scan *s);
 
-/* ---- stages --------------------------------------------------------------- */
+/* Check `value` against limit l's setting in s->cfg: within it, ZH_ERR_OK.
+ * Beyond it, the limit's graded code (ZH_ERR_LIMIT_DEPTH, _COUNT, _SIZE,
+ * _RATIO, _TIME), and the first breach of each limit in a scan records one
+ * unscannable `limits_exceeded` hit on `object` naming the setting (a
+ * message not fully seen is never CLEAN). For the time limits, value is the
+ * elapsed milliseconds. */
+zh_err zhi_scan_limit(struct zhi_scan *s, enum zhi_limit l, uint64_t value, const char *object);
+/* The bound of limit l (its setting's value). */
+uint64_t zhi_limit_bound(const struct zhi_scan *s, enum zhi_limit l);
+
+/* ---- stages ------------------------------------------------------------------
+ * The orchestrator (engine.c) runs them in this order: parse → extract →
+ * detect → decide. A stage never calls another one, nor the orchestrator. */
+
 /* mime.c: flatten msg into objects. ZH_ERR_INVALID when it is no RFC 5322
  * message; limit breaches are reported as hits and return ZH_ERR_OK. */
 struct zhi_mime; /* per-thread parser state */
@@ -222,35 +311,108 @@ const char *zhi_extension_of(struct zhi_arena *a, const char *name);
 zh_err zhi_mime_flatten(struct zhi_mime *m, struct zhi_scan *s, const uint8_t *msg, size_t len,
                         char *err, size_t errlen);
 
-/* archive.c: open every archive object with libarchive (bounded by the
- * archive_* settings) and append its members as objects, recursively. Limit
- * breaches and malformed archives become hits; returns ZH_ERR_FATAL only on OOM. */
-zh_err zhi_unpack(struct zhi_scan *s);
-/* Candidate passwords from the text parts ("Password: 12345"), at most max. */
-size_t zhi_text_passwords(struct zhi_scan *s, const char **out, size_t max);
+/* extract.c: open every object an extractor bids on and append what it holds,
+ * recursively, within the archive_* bounds. Breaches and damaged containers
+ * become hits; ZH_ERR_FATAL only on OOM. */
+zh_err zhi_extract(struct zhi_scan *s);
 
-/* The engine's outbreak state (NULL when [outbreak] enabled = 0). */
-struct zhi_outbreaks *zhi_engine_outbreaks(zh_engine *e);
-/* Score of the hits so far, as verdict.c will count them (rules once,
- * detectors capped), without combinations. */
+/* verdict.c: turn the hits into a score and a verdict (adds combination hits).
+ * zhi_verdict_score: the score of the hits so far as decide will count them
+ * (rules once, detectors capped), without combinations. */
+zh_err zhi_verdict_decide(struct zhi_scan *s, struct zh_result *r);
 long zhi_verdict_score(const struct zhi_scan *s);
 
-/* ---- detectors (engine/detectors/) ----------------------------------------
- * One file per detector fills a const struct zh_detector; detectors/registry.c
- * lists them once. init/fini: engine lifetime state (any thread);
- * thread_init/thread_fini: state owned by one scanner thread; scan: examine
- * s->objects and the envelope and record hits with zhi_scan_hit. */
+/* passwords.c: candidate passwords written in the text parts ("Password:
+ * 12345"), at most max, arena strings. */
+size_t zhi_text_passwords(struct zhi_scan *s, const char **out, size_t max);
+
+/* ---- extractors (engine/extractors/) -----------------------------------------
+ * One file per container or encoding format fills a const struct
+ * zh_extractor; extractors/registry.h lists them once. The extract stage asks
+ * every extractor to bid on each object and lets the highest bidder open it;
+ * what it finds becomes objects that are offered again (nesting).
+ *
+ * bid(s, o): called on the scanner thread for every object, so it must be
+ *   cheap: it may read o's sniffed type, name, extension and first bytes, and
+ *   nothing else; no allocation, no lock, never blocks. Returns 0 when the
+ *   object is not for this extractor, else a bid (higher wins; ties go to the
+ *   earlier extractor in the registry).
+ * extract(x, idx): called on the scanner thread for the winning object
+ *   s->objects[idx] (copy what you need: appending moves s->objects). It
+ *   decodes within the budget — zhi_extract_count before each member,
+ *   zhi_extract_bytes as a member grows — and appends members with
+ *   zhi_extract_add. It may record hits about the container (its own source)
+ *   but never reads or changes other hits. It may block only on CPU; it stops
+ *   as soon as a budget call returns a limit code (the stage has reported
+ *   it). Returns ZH_ERR_OK (also when the container was damaged: that is a
+ *   hit, and what could be read is kept), a limit code, or ZH_ERR_FATAL on
+ *   OOM (the scan fails with INTERNAL).
+ * Flags: ZH_EXTRACT_NESTS when members sit one container level deeper
+ *   (archive_depth + 1, subject to archive_max_depth); encodings of the same
+ *   content (uuencode) do not nest. */
+struct zhi_extract; /* the extract stage's per-scan budget (extract.c) */
+#define ZH_EXTRACT_NESTS 0x1u
+struct zh_extractor {
+    const char *name;
+    enum zhi_source src;       /* the source its hits report under */
+    unsigned flags;            /* ZH_EXTRACT_* */
+    enum zhi_kind member_kind; /* kind of the objects it appends */
+    int (*bid)(const struct zhi_scan *s, const struct zhi_object *o);
+    zh_err (*extract)(struct zhi_extract *x, size_t idx);
+};
+extern const struct zh_extractor *const zhi_extractors[ZHI_N_EXTRACTORS];
+
+/* The budget calls of the extract stage (extract.c). */
+struct zhi_scan *zhi_extract_scan(struct zhi_extract *x);
+/* Per-scan scratch of the running extractor (NULL at first; arena memory). */
+void **zhi_extract_scratch(struct zhi_extract *x);
+/* One more member at `path`: archive_max_members, the time bounds. */
+zh_err zhi_extract_count(struct zhi_extract *x, const char *path);
+/* The member at `path` grew by n bytes to len, made from `in` bytes of input
+ * (0 when the format cannot tell): archive_max_member_bytes,
+ * archive_max_total_bytes, archive_max_ratio (past archive_ratio_floor), and
+ * the time bounds. The n bytes are counted against the message's total. */
+zh_err zhi_extract_bytes(struct zhi_extract *x, const char *path, size_t len, size_t n,
+                         uint64_t in);
+/* Would a member of len bytes, plus extra bytes more in all, fit? (No hit:
+ * for a retry that replaces bytes already counted.) */
+bool zhi_extract_fits(const struct zhi_extract *x, size_t len, uint64_t extra);
+/* Replace `old` counted bytes by `now` (a retry read the member again). */
+void zhi_extract_recount(struct zhi_extract *x, uint64_t old, uint64_t now);
+/* Append member `name` of s->objects[parent]: data (len bytes, NUL-terminated,
+ * arena) with flags ZHI_OBJ_*; the stage fills path, filename, extension,
+ * sniffed type, kind and depths. Returns the index, or -1 on OOM. */
+int zhi_extract_add(struct zhi_extract *x, size_t parent, const char *name, const uint8_t *data,
+                    size_t len, unsigned flags);
+
+/* ---- detectors (engine/detectors/) -------------------------------------------
+ * One file per detector fills a const struct zh_detector; detectors/registry.h
+ * lists them once, in the order they run.
+ *
+ * init(e_cfg, state): engine lifetime state, called once from zh_engine_new
+ *   on the creating thread, before any scan. May allocate and block.
+ * thread_init(state, tstate) / thread_fini(tstate): state owned by one scanner
+ *   thread (zh_scanner_new / _free on that thread). May block (connect).
+ * scan(s, state, tstate): the scanner thread, once per scan, after the
+ *   extract stage, in registry order. Reads s->objects, the envelope and the
+ *   hits of the detectors before it; records its own hits with zhi_hit. It
+ *   may change only hits of sources it judges (lure_text neutralises
+ *   lure_text hits on genuine bounces). No lock but its own state's (shared
+ *   by every scanner thread: keep it short and never wait on I/O without a
+ *   bound). Returns ZH_ERR_OK, ZH_ERR_FAILED (counted as a detector error;
+ *   the scan goes on), ZH_ERR_LIMIT_TIME (the deadline passed), or
+ *   ZH_ERR_FATAL (the scan fails with INTERNAL).
+ * fini(state): at zh_engine_free, after every scanner is gone. */
 struct zh_detector {
     const char *name;
     unsigned flags;
-    zh_err (*init)(zh_engine *e, void **state);
+    zh_err (*init)(const struct zh_config *cfg, void **state);
     zh_err (*thread_init)(void *state, void **tstate);
     zh_err (*scan)(struct zhi_scan *s, void *state, void *tstate);
     void (*thread_fini)(void *tstate);
     void (*fini)(void *state);
 };
-extern const struct zh_detector *const zhi_detectors[];
-extern const size_t zhi_n_detectors;
+extern const struct zh_detector *const zhi_detectors[ZHI_N_DETECTORS];
 
 /* ---- rule profiler (profile.c) -------------------------------------------
  * A background thread that times each rule of the live set on a reservoir of

@@ -145,7 +145,7 @@ static void scan_of(struct fixture *f, const char *text, const char *name, struc
                            .depth = 1,
                            .parent = -1};
     zhi_scan_add_object(&f->scan, &o);
-    assert_int_equal(zhi_unpack(&f->scan), ZH_ERR_OK);
+    assert_int_equal(zhi_extract(&f->scan), ZH_ERR_OK);
 }
 
 static const struct zhi_object *obj(struct fixture *f, const char *path)
@@ -157,7 +157,7 @@ static const struct zhi_object *obj(struct fixture *f, const char *path)
     return NULL;
 }
 
-static const struct zh_hit *hit_with(struct fixture *f, const char *rule, const char *detail)
+static const struct zhi_hit *hit_with(struct fixture *f, const char *rule, const char *detail)
 {
     for (size_t i = 0; i < f->scan.n_hits; i++)
         if (!strcmp(f->scan.hits[i].rule, rule) && strstr(f->scan.hits[i].detail, detail))
@@ -281,7 +281,7 @@ static void test_depth_limit(void **state)
     }
     f->cfg.archive_max_depth = 5;
     scan_of(f, NULL, "nest.zip", b);
-    const struct zh_hit *h = hit_with(f, "limits_exceeded", "archive_max_depth");
+    const struct zhi_hit *h = hit_with(f, "limits_exceeded", "archive_max_depth");
     assert_non_null(h);
     assert_true(h->flags & ZH_HIT_UNSCANNABLE);
     for (size_t i = 0; i < f->scan.n_objects; i++)
@@ -318,7 +318,7 @@ static void test_ratio_bomb(void **state)
     uint64_t t0 = zhi_now_us();
     scan_of(f, NULL, "bomb.zip", z);
     uint64_t took = zhi_now_us() - t0;
-    const struct zh_hit *h = hit_with(f, "limits_exceeded", "archive_max_ratio");
+    const struct zhi_hit *h = hit_with(f, "limits_exceeded", "archive_max_ratio");
     assert_non_null(h);
     const struct zhi_object *o = obj(f, "2/bomb.zip/zeros.bin");
     assert_true(o->flags & ZHI_OBJ_TRUNCATED);

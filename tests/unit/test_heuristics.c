@@ -70,7 +70,8 @@ static const struct zh_result *scan_env(const char *msg, const struct zh_scan_en
     return r;
 }
 
-static const struct zh_hit *find(const struct zh_result *r, const char *det, const char *rule)
+static const struct zh_result_hit *find(const struct zh_result *r, const char *det,
+                                        const char *rule)
 {
     for (size_t i = 0; i < r->n_hits; i++)
         if (!strcmp(r->hits[i].detector, det) && (!rule || !strcmp(r->hits[i].rule, rule)) &&
@@ -125,7 +126,7 @@ static void test_double_extension(void **state)
         char *m = with_attachment(HDR, "see attached", "application/octet-stream",
                                   rows[i].disposition, JPEG_B64);
         const struct zh_result *r = scan_env(m, &ENV);
-        const struct zh_hit *h = find(r, "double_extension", NULL);
+        const struct zh_result_hit *h = find(r, "double_extension", NULL);
         if (rows[i].fires != (h != NULL) || (h && strcmp(h->rule, rows[i].rule))) {
             dump(r);
             fail_msg("%s: double_extension %s, want %s", rows[i].disposition,
@@ -163,7 +164,7 @@ static void test_executable(void **state)
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
         char *m = with_attachment(HDR, "see attached", rows[i].ctype, rows[i].disp, rows[i].b64);
         const struct zh_result *r = scan_env(m, &ENV);
-        const struct zh_hit *h = find(r, "executable", rows[i].rule);
+        const struct zh_result_hit *h = find(r, "executable", rows[i].rule);
         if (rows[i].fires != (h != NULL)) {
             dump(r);
             fail_msg("row %zu (%s): executable/%s %s", i, rows[i].disp,
@@ -267,14 +268,14 @@ static void test_archives_and_scoring(void **state)
     char *m = with_attachment(HDR, "Mail transaction failed. Partial message is available.",
                               "application/zip", "filename=\"myphoto.zip\"", z);
     const struct zh_result *r = scan_env(m, &ENV);
-    const struct zh_hit *h = find(r, "archive_executable", "program_in_archive");
+    const struct zh_result_hit *h = find(r, "archive_executable", "program_in_archive");
     assert_non_null(h);
     assert_string_equal(h->object, "2/myphoto.zip/myphoto.jpg.exe");
     assert_non_null(strstr(h->detail, "inside archive \"myphoto.zip\""));
     assert_non_null(find(r, "double_extension", NULL));
     assert_non_null(find(r, "lure_text", NULL));
     assert_non_null(find(r, "combination", "lure_text+archive_executable"));
-    assert_int_equal(r->verdict, ZH_V_MALICIOUS);
+    assert_int_equal(r->verdict, ZH_VERDICT_MALICIOUS);
     free(m);
     free(z);
 
@@ -285,7 +286,7 @@ static void test_archives_and_scoring(void **state)
     m = with_attachment(HDR, "Here are the files from today.", "application/zip",
                         "filename=\"project.zip\"", z);
     r = scan_env(m, &ENV);
-    if (r->verdict != ZH_V_CLEAN || r->score != 0) {
+    if (r->verdict != ZH_VERDICT_CLEAN || r->score != 0) {
         dump(r);
         fail_msg("zip of documents: %d score %d", r->verdict, r->score);
     }
@@ -302,7 +303,7 @@ static void test_archives_and_scoring(void **state)
     r = scan_env(m, &ENV);
     assert_non_null(find(r, "archive_executable", "encrypted_archive_password_in_text"));
     assert_non_null(find(r, "archive_executable", "program_in_archive"));
-    assert_int_equal(r->verdict, ZH_V_MALICIOUS);
+    assert_int_equal(r->verdict, ZH_VERDICT_MALICIOUS);
     free(m);
     /* Same archive, no password anywhere: the encrypted member is known by name. */
     m = with_attachment(HDR, "Here it is.", "application/octet-stream", "filename=\"Info.zip\"", z);
@@ -320,7 +321,7 @@ static void test_archives_and_scoring(void **state)
                         "filename=\"pword_change.zip\"", z);
     r = scan_env(m, &ENV);
     assert_non_null(find(r, "lure_text", "Lure_Account_Details_Attached"));
-    assert_int_equal(r->verdict, ZH_V_MALICIOUS);
+    assert_int_equal(r->verdict, ZH_VERDICT_MALICIOUS);
     free(m);
     free(z);
     /* Near misses: a change notice with nothing attached, and login details
@@ -328,19 +329,19 @@ static void test_archives_and_scoring(void **state)
     m = plain("The password of your online banking account was changed today.");
     r = scan_env(m, &ENV);
     assert_null(find(r, "lure_text", NULL));
-    assert_int_equal(r->verdict, ZH_V_CLEAN);
+    assert_int_equal(r->verdict, ZH_VERDICT_CLEAN);
     free(m);
     m = with_attachment(HDR, "Hi, your login details are attached, as promised.", "application/pdf",
                         "filename=\"welcome.pdf\"", "JVBERi0xLjQKJcfs");
     r = scan_env(m, &ENV);
-    assert_int_equal(r->verdict, ZH_V_CLEAN);
+    assert_int_equal(r->verdict, ZH_VERDICT_CLEAN);
     free(m);
 
     /* One lure alone: CLEAN. */
     m = plain("Mail transaction failed. Partial message is available.");
     r = scan_env(m, &ENV);
     assert_non_null(find(r, "lure_text", NULL));
-    assert_int_equal(r->verdict, ZH_V_CLEAN);
+    assert_int_equal(r->verdict, ZH_VERDICT_CLEAN);
     free(m);
 }
 
@@ -403,7 +404,7 @@ static void test_dsn(void **state)
         matched |= !strcmp(r->hits[i].detector, "lure_text") && r->hits[i].score == 0;
     assert_true(matched);
     assert_null(find(r, "lure_text", NULL));
-    assert_int_equal(r->verdict, ZH_V_CLEAN);
+    assert_int_equal(r->verdict, ZH_VERDICT_CLEAN);
 
     /* A fake one: the same report shape from a worm, with a program attached. */
     char fake[16384];
@@ -417,7 +418,7 @@ static void test_dsn(void **state)
             dsn_hdr, PE_B64);
     r = scan_env(fake, &env);
     assert_non_null(find(r, "lure_text", NULL));
-    assert_int_equal(r->verdict, ZH_V_MALICIOUS);
+    assert_int_equal(r->verdict, ZH_VERDICT_MALICIOUS);
 }
 
 static void test_sender(void **state)
@@ -433,7 +434,7 @@ static void test_sender(void **state)
     assert_non_null(find(r, "sender", "random_local_part"));
     assert_non_null(find(r, "sender", "display_name_spoof"));
     assert_non_null(find(r, "sender", "bare_helo"));
-    assert_int_equal(r->verdict, ZH_V_CLEAN); /* an odd sender alone stays CLEAN */
+    assert_int_equal(r->verdict, ZH_VERDICT_CLEAN); /* an odd sender alone stays CLEAN */
     /* Near misses: ordinary names, role accounts, year suffixes, FQDN HELO. */
     static const char *const fine[] = {
         "jsmith1987",         "bob",  "info", "krzysztof.wojciechowski", "noreply",

@@ -152,7 +152,8 @@ static void test_charset_qp(void **state)
 static void test_uuencode(void **state)
 {
     struct fixture *f = *state;
-    /* "Cat" uuencoded, once as a transfer encoding and once inline in text. */
+    /* "Cat" uuencoded, once as a transfer encoding (GMime decodes it) and once
+     * inline in text (the uuencode extractor of the extract stage finds it). */
     const char *msg = HDR
         "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n"
         "--b\r\nContent-Type: text/plain\r\n\r\nhere it is\r\n\r\nbegin 644 "
@@ -161,6 +162,7 @@ static void test_uuencode(void **state)
         "Content-Transfer-Encoding: x-uuencode\r\n\r\nbegin 644 cat.bin\r\n#0V%T\r\n`\r\nend\r\n"
         "--b--\r\n";
     assert_int_equal(flatten(f, msg), ZH_ERR_OK);
+    assert_int_equal(zhi_extract(&f->scan), ZH_ERR_OK);
     const struct zhi_object *in = find(f, "1/readme.exe");
     assert_true(in->flags & ZHI_OBJ_INLINE_UU);
     assert_false(in->flags & ZHI_OBJ_TRUNCATED);

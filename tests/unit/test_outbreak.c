@@ -116,12 +116,12 @@ static void test_surge_defer_and_flag(void **state)
     char *m = worm(1);
     const struct zh_result *r = scan(s, m, 1, t0);
     free(m);
-    assert_int_equal(r->verdict, ZH_V_SUSPICIOUS);
+    assert_int_equal(r->verdict, ZH_VERDICT_SUSPICIOUS);
     /* Second copy from another sender: the payload is spreading → DEFER. */
     m = worm(2);
     r = scan(s, m, 2, t0 + 30000);
     free(m);
-    assert_int_equal(r->verdict, ZH_V_DEFER);
+    assert_int_equal(r->verdict, ZH_VERDICT_DEFER);
     assert_int_equal(r->retry_after_s, 300);
     /* Copies 3..5: the fifth crosses 5 copies / 3 senders / 3 IPs → outbreak. */
     for (unsigned i = 3; i <= 5; i++) {
@@ -130,14 +130,14 @@ static void test_surge_defer_and_flag(void **state)
         free(m);
     }
     assert_true(has(r, "outbreak"));
-    assert_int_equal(r->verdict, ZH_V_MALICIOUS); /* its own heuristics said SUSPICIOUS */
+    assert_int_equal(r->verdict, ZH_VERDICT_MALICIOUS); /* its own heuristics said SUSPICIOUS */
     /* Every further copy, whatever its bytes, name and executable extension. */
     for (unsigned i = 6; i <= 12; i++) {
         m = worm(i);
         r = scan(s, m, i, t0 + i * 30000);
         free(m);
         assert_true(has(r, "outbreak"));
-        assert_int_equal(r->verdict, ZH_V_MALICIOUS);
+        assert_int_equal(r->verdict, ZH_VERDICT_MALICIOUS);
     }
     struct zh_outbreak_info info[8];
     size_t n = zh_engine_outbreaks(e, t0 + 13 * 30000, info, 8);
@@ -163,8 +163,8 @@ static void test_bulk_clean_mail_never_escalates(void **state)
     for (unsigned i = 0; i < 200; i++) {
         const struct zh_result *r = scan(s, news, i, 1075111200000 + i * 1000);
         assert_false(has(r, "outbreak"));
-        assert_int_not_equal(r->verdict, ZH_V_DEFER);
-        assert_int_equal(r->verdict, ZH_V_CLEAN);
+        assert_int_not_equal(r->verdict, ZH_VERDICT_DEFER);
+        assert_int_equal(r->verdict, ZH_VERDICT_CLEAN);
     }
     zh_scanner_free(s);
     zh_engine_free(e);

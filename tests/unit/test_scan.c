@@ -82,7 +82,7 @@ static const struct zh_result *scan(struct fixture *f, const char *msg,
     return r;
 }
 
-static const struct zh_hit *hit(const struct zh_result *r, const char *rule)
+static const struct zh_result_hit *hit(const struct zh_result *r, const char *rule)
 {
     for (size_t i = 0; i < r->n_hits; i++)
         if (!strcmp(r->hits[i].rule, rule))
@@ -105,8 +105,8 @@ static void test_verdicts(void **state)
         EICAR);
     const struct zh_result *r = scan(f, msg, NULL);
     assert_int_equal(r->status, 0);
-    assert_int_equal(r->verdict, ZH_V_MALICIOUS);
-    const struct zh_hit *h = hit(r, "EICAR_Test_File");
+    assert_int_equal(r->verdict, ZH_VERDICT_MALICIOUS);
+    const struct zh_result_hit *h = hit(r, "EICAR_Test_File");
     assert_non_null(h);
     assert_string_equal(h->detector, "yara");
     assert_string_equal(h->object, "2/eicar.com");
@@ -120,13 +120,13 @@ static void test_verdicts(void **state)
     /* Near miss: the EICAR string quoted inside a sentence is not the test file. */
     snprintf(msg, sizeof msg, HDR "\r\nThe test string is %s, for reference.\r\n", EICAR);
     r = scan(f, msg, NULL);
-    assert_int_equal(r->verdict, ZH_V_CLEAN);
+    assert_int_equal(r->verdict, ZH_VERDICT_CLEAN);
     assert_null(hit(r, "EICAR_Test_File"));
 
     /* Plain mail: CLEAN, no hits. */
     r = scan(f, "From: a@example.com\r\nSubject: lunch\r\n\r\nSee you at noon.\r\n", NULL);
     assert_int_equal(r->status, 0);
-    assert_int_equal(r->verdict, ZH_V_CLEAN);
+    assert_int_equal(r->verdict, ZH_VERDICT_CLEAN);
     assert_int_equal(r->n_hits, 0);
     assert_int_equal(r->score, 0);
 }
@@ -143,9 +143,9 @@ static void test_lure_counts_once(void **state)
     size_t n = 0;
     for (size_t i = 0; i < r->n_hits; i++)
         n += !strcmp(r->hits[i].rule, "Lure_Mail_Transaction_Failed");
-    assert_int_equal(n, 2);                   /* reported on both objects */
-    assert_int_equal(r->score, 20);           /* counted once */
-    assert_int_equal(r->verdict, ZH_V_CLEAN); /* a lure alone is weak evidence */
+    assert_int_equal(n, 2);                         /* reported on both objects */
+    assert_int_equal(r->score, 20);                 /* counted once */
+    assert_int_equal(r->verdict, ZH_VERDICT_CLEAN); /* a lure alone is weak evidence */
     /* A real bounce sentence that is not the lure. */
     r = scan(f, HDR "\r\nYour message could not be delivered to one recipient.\r\n", NULL);
     assert_int_equal(r->n_hits, 0);
@@ -161,7 +161,7 @@ static void test_externals(void **state)
     struct zh_scan_envelope env = {
         .mail_from = "worm@example.net", .helo = "bogus.example", .client_ip = "192.0.2.7"};
     const struct zh_result *r = scan(f, msg, &env);
-    const struct zh_hit *h = hit(r, "Exe_Name_In_Zip_Context");
+    const struct zh_result_hit *h = hit(r, "Exe_Name_In_Zip_Context");
     assert_non_null(h);
     assert_string_equal(h->object, "2/details.pif");
     assert_string_equal(h->family, "Test.Family");
@@ -218,7 +218,7 @@ static void test_limits_never_clean(void **state)
     const struct zh_result *r;
     zh_scanner_scan(s2, (const uint8_t *)msg, strlen(msg), NULL, 0, &r);
     assert_int_equal(r->status, 0);
-    assert_int_equal(r->verdict, ZH_V_SUSPICIOUS);
+    assert_int_equal(r->verdict, ZH_VERDICT_SUSPICIOUS);
     assert_non_null(hit(r, "limits_exceeded"));
     zh_scanner_free(s2);
     zh_engine_free(e2);
@@ -230,7 +230,7 @@ static void test_reload(void **state)
     struct fixture *f = *state;
     uint64_t v1 = zh_engine_ruleset_version(f->e);
     const char *msg = "Subject: x\r\n\r\nzh-reload-marker\r\n";
-    assert_int_equal(scan(f, msg, NULL)->verdict, ZH_V_CLEAN);
+    assert_int_equal(scan(f, msg, NULL)->verdict, ZH_VERDICT_CLEAN);
     write_rule("marker.yar", "rule Marker { meta: score = 50 strings: $m = \"zh-reload-marker\" "
                              "condition: $m }\n");
     struct zh_rules_report rep;
@@ -238,7 +238,7 @@ static void test_reload(void **state)
     assert_true(rep.version > v1);
     zh_rules_report_free(&rep);
     const struct zh_result *r = scan(f, msg, NULL);
-    assert_int_equal(r->verdict, ZH_V_SUSPICIOUS);
+    assert_int_equal(r->verdict, ZH_VERDICT_SUSPICIOUS);
     assert_int_equal(r->ruleset_version, zh_engine_ruleset_version(f->e));
     uint64_t v2 = r->ruleset_version;
     /* A broken rule: the reload fails with file:line, the old set serves on. */
@@ -249,7 +249,7 @@ static void test_reload(void **state)
     assert_non_null(strstr(rep.errors[0], "broken.yar:2"));
     zh_rules_report_free(&rep);
     r = scan(f, msg, NULL);
-    assert_int_equal(r->verdict, ZH_V_SUSPICIOUS);
+    assert_int_equal(r->verdict, ZH_VERDICT_SUSPICIOUS);
     assert_int_equal(r->ruleset_version, v2);
 }
 

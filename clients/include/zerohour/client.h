@@ -17,20 +17,22 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "zerohour/verdict.h" /* enum zh_verdict */
+
 #ifdef __cplusplus
 extern "C" {
 #endif
 
 enum zh_client_error {
     ZH_OK = 0,
-    ZH_E_INVAL = -1,        /* bad argument (NULL, empty address list...) */
+    ZH_E_INVAL = -1, /* bad argument (NULL, empty address list...) */
     ZH_E_NOMEM = -2,
-    ZH_E_ADDRESS = -3,      /* an address nng cannot parse */
-    ZH_E_UNREACHABLE = -4,  /* no engine connected at any address */
-    ZH_E_TIMEOUT = -5,      /* no reply within the timeout */
-    ZH_E_TOOBIG = -6,       /* message larger than the engine accepts (checked locally) */
-    ZH_E_PROTOCOL = -7,     /* reply could not be decoded */
-    ZH_E_IO = -8,           /* reading a file failed */
+    ZH_E_ADDRESS = -3,     /* an address nng cannot parse */
+    ZH_E_UNREACHABLE = -4, /* no engine connected at any address */
+    ZH_E_TIMEOUT = -5,     /* no reply within the timeout */
+    ZH_E_TOOBIG = -6,      /* message larger than the engine accepts (checked locally) */
+    ZH_E_PROTOCOL = -7,    /* reply could not be decoded */
+    ZH_E_IO = -8,          /* reading a file failed */
     /* The engine answered with a non-OK status; zh_client_last_error() has its message. */
     ZH_E_INVALID_ARGUMENT = -20,
     ZH_E_RESOURCE_EXHAUSTED = -21,
@@ -40,20 +42,10 @@ enum zh_client_error {
     ZH_E_UNIMPLEMENTED = -25,
 };
 
-/* Verdicts, numerically equal to proto's zerohour.v1.Verdict. */
-enum zh_verdict {
-    ZH_VERDICT_UNSPECIFIED = 0,
-    ZH_VERDICT_CLEAN = 1,
-    ZH_VERDICT_SUSPICIOUS = 2,
-    ZH_VERDICT_MALICIOUS = 3,
-    ZH_VERDICT_DEFER = 4,
-    ZH_VERDICT_TEMPFAIL = 5,
-};
-
 struct zh_client_options {
-    unsigned timeout_ms;          /* per call; 0 = 30000 */
-    unsigned connect_timeout_ms;  /* how long a call waits for a first connection; 0 = 1000 */
-    size_t max_message_bytes;     /* refuse larger messages locally; 0 = ask the engine (Ping) */
+    unsigned timeout_ms;         /* per call; 0 = 30000 */
+    unsigned connect_timeout_ms; /* how long a call waits for a first connection; 0 = 1000 */
+    size_t max_message_bytes;    /* refuse larger messages locally; 0 = ask the engine (Ping) */
 };
 
 /* The SMTP envelope sent with a scan. All strings may be NULL. Borrowed. */
@@ -63,7 +55,7 @@ struct zh_envelope {
     const char *mail_from;
     const char *const *rcpt_to;
     size_t n_rcpt;
-    int64_t received_at;          /* unix ms; 0 = engine's now */
+    int64_t received_at; /* unix ms; 0 = engine's now */
 };
 
 struct zh_hit {
@@ -75,7 +67,7 @@ struct zh_hit {
 
 struct zh_scan_result {
     char *request_id;
-    int verdict;                  /* enum zh_verdict */
+    int verdict; /* enum zh_verdict */
     int score;
     struct zh_hit *hits;
     size_t n_hits;
@@ -96,9 +88,11 @@ struct zh_reload_result {
     uint64_t elapsed_us;
 };
 
-struct zh_stats_entry { char *section, *key, *value; };
+struct zh_stats_entry {
+    char *section, *key, *value;
+};
 struct zh_stats_result {
-    struct zh_stats_entry *entries;  /* in the engine's order, grouped by section */
+    struct zh_stats_entry *entries; /* in the engine's order, grouped by section */
     size_t n_entries;
 };
 
@@ -111,15 +105,15 @@ struct zh_ping_result {
 /* One fingerprint from the engine's outbreak table (see Outbreak in the proto). */
 struct zh_outbreak {
     char *fingerprint, *summary, *hits;
-    int64_t first_seen, last_seen, active_since;   /* unix ms */
+    int64_t first_seen, last_seen, active_since; /* unix ms */
     uint64_t total;
-    unsigned copies, senders, client_ips, rcpt_domains;   /* within the window */
+    unsigned copies, senders, client_ips, rcpt_domains; /* within the window */
     int active, blocking;
 };
 struct zh_outbreaks_result {
-    struct zh_outbreak *outbreaks;   /* active first, then by copies */
+    struct zh_outbreak *outbreaks; /* active first, then by copies */
     size_t n_outbreaks;
-    int64_t now;                     /* the engine's clock, unix ms */
+    int64_t now; /* the engine's clock, unix ms */
 };
 
 typedef struct zh_client zh_client;
@@ -151,8 +145,7 @@ int zh_client_scan(zh_client *c, const void *msg, size_t len, const struct zh_en
 /* Read path ("-" = stdin) whole and scan it; ZH_E_IO when it cannot be read.
  * A regular file over the size limit is refused before it is read. */
 int zh_client_scan_file(zh_client *c, const char *path, const struct zh_envelope *env,
-                        const char *request_id, unsigned deadline_ms,
-                        struct zh_scan_result **out);
+                        const char *request_id, unsigned deadline_ms, struct zh_scan_result **out);
 void zh_scan_result_free(struct zh_scan_result *r);
 
 int zh_client_reload(zh_client *c, struct zh_reload_result **out);

@@ -13,6 +13,7 @@
 
 #include "zerohour/config.h"
 #include "zerohour/error.h"
+#include "zerohour/verdict.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -20,14 +21,6 @@ extern "C" {
 
 typedef struct zh_engine zh_engine;
 typedef struct zh_scanner zh_scanner;
-
-enum zh_verdict_code {
-    ZH_V_CLEAN = 1,
-    ZH_V_SUSPICIOUS = 2,
-    ZH_V_MALICIOUS = 3,
-    ZH_V_DEFER = 4,
-    ZH_V_TEMPFAIL = 5,
-};
 
 /* SMTP envelope of one scan. Strings borrowed for the call. */
 struct zh_scan_envelope {
@@ -37,7 +30,8 @@ struct zh_scan_envelope {
     int64_t received_at; /* unix ms; 0 = now */
 };
 
-struct zh_hit {
+/* One hit of a result: which detector (or stage) found what, where. */
+struct zh_result_hit {
     const char *detector, *rule, *object, *detail, *family;
     const char *const *aliases;
     size_t n_aliases;
@@ -49,14 +43,14 @@ struct zh_hit {
 struct zh_result {
     int status;                 /* zerohour.v1.Status of the call */
     const char *status_message; /* non-empty when status != OK */
-    int verdict;                /* enum zh_verdict_code */
+    int verdict;                /* enum zh_verdict */
     int score;
-    const struct zh_hit *hits;
+    const struct zh_result_hit *hits;
     size_t n_hits;
     uint64_t ruleset_version;
     uint64_t total_us, parse_us, unpack_us, detect_us;
     unsigned objects;
-    unsigned retry_after_s; /* with ZH_V_DEFER */
+    unsigned retry_after_s; /* with ZH_VERDICT_DEFER */
 };
 
 /* Rule compilation report (reload or offline check). */

@@ -1,0 +1,19 @@
+/* The extractor list. Adding a container or encoding format = one file in
+ * this directory + one line below (+ the file in engine/CMakeLists.txt).
+ *
+ * Every extractor bids on every object (see struct zh_extractor in zhi.h);
+ * the highest bid wins and a tie goes to the one listed first. So the list is
+ * ordered by the cost of bidding, cheapest first, and by how sure a bid is:
+ * - archive: the sniffed type alone (zip, rar, 7z, gzip, bzip2, xz, cab,
+ *   tar, arj, lha), set once by sniff.c — a switch, no bytes read.
+ * - uuencode: text parts only, but it must look for a "begin NNN name" line
+ *   anywhere in the text (old mailers put it after a greeting), so it reads
+ *   the part: last. */
+#ifndef ZHI_EXTRACTORS_REGISTRY_H
+#define ZHI_EXTRACTORS_REGISTRY_H
+
+#define ZHI_EXTRACTORS(X)                                                                          \
+    X(archive)                                                                                     \
+    X(uuencode)
+
+#endif
