@@ -155,87 +155,133 @@ out:
     return status;
 }
 
-struct profile_out {
-    int json;
-    json_object *rules;
+/* The rules' costs, slowest first. */
+struct costs {
+    struct zh_rule_cost *v;
+    size_t n, cap;
+    bool oom;
 };
 
-static void print_cost(void *ud, const struct zh_rule_cost *c)
+static void keep_cost(void *ud, const struct zh_rule_cost *c)
 {
-    struct profile_out *p = ud;
-    if (p->json) {
-        json_object *j = json_object_new_object();
-        json_object_object_add(j, "rule", json_object_new_string(c->rule));
-        json_object_object_add(j, "matches", json_object_new_int64((int64_t)c->matches));
-        json_object_object_add(j, "us", json_object_new_double(c->us));
-        json_object_object_add(j, "us_per_mib", json_object_new_double(c->us_per_mib));
-        json_object_array_add(p->rules, j);
-    } else {
-        printf("%-40s %10.1f %12.1f %8llu\n", c->rule, c->us, c->us_per_mib, c->matches);
+    struct costs *k = ud;
+    if (k->n == k->cap) {
+        size_t cap = k->cap ? 2 * k->cap : 64;
+        struct zh_rule_cost *g = realloc(k->v, cap * sizeof *g);
+        if (!g) {
+            k->oom = true;
+            return;
+        }
+        k->v = g;
+        k->cap = cap;
     }
+    char *name = strdup(c->rule);
+    if (!name) {
+        k->oom = true;
+        return;
+    }
+    k->v[k->n] = *c;
+    k->v[k->n++].rule = name;
 }
 
+static int slowest_first(const void *a, const void *b)
+{
+    const struct zh_rule_cost *x = a, *y = b;
+    if (x->us != y->us)
+        return x->us < y->us ? 1 : -1;
+    return strcmp(x->rule, y->rule);
+}
+
+#define PROFILE_PASSES 5 /* offline there is time to be more precise than the engine's 3 */
+
+/* Compile dir, scan each message as zerohourd would with a rule meter attached
+ * to the scanner, then time every rule on all their objects. */
 int zh_cli_rules_profile(const char *dir, char **messages, size_t n, int json)
 {
-    uint8_t **msgs = calloc(n, sizeof *msgs);
-    size_t *lens = calloc(n, sizeof *lens);
-    int status = 0;
-    if (!msgs || !lens) {
-        free(msgs);
-        free(lens);
-        return 2;
-    }
+    struct zh_config cfg;
+    struct zh_rules_report rep = {0};
+    zh_engine *e = NULL;
+    zh_scanner *sc = NULL;
+    zh_rule_meter *meter = NULL;
+    struct costs costs = {0};
+    size_t skipped = 0;
+    int status = 2;
+
     zh_log_set_level(ZH_LOG_ERROR);
+    if (zh_config_defaults(&cfg) != ZH_ERR_OK)
+        return 2;
+    zh_config_set(&cfg, "engine.rules_dir", dir, NULL, 0);
+    cfg.rule_profile_interval_ms = 0; /* this command is the profiler */
+    cfg.outbreak_enabled = 0;
+    if (zh_engine_new(&cfg, &e, &rep) != ZH_ERR_OK) {
+        print_report(&rep, stderr);
+        fprintf(stderr, "%s: %s\n", dir,
+                rep.n_errors ? "the rule set does not compile" : "the engine could not start");
+        goto out;
+    }
+    if (zh_scanner_new(e, &sc) != ZH_ERR_OK || zh_rule_meter_new(e, &meter) != ZH_ERR_OK) {
+        fprintf(stderr, "%s: out of memory\n", dir);
+        goto out;
+    }
+    zh_scanner_set_meter(sc, meter);
     for (size_t i = 0; i < n; i++) {
-        if (!(msgs[i] = (uint8_t *)slurp(messages[i], &lens[i]))) {
+        size_t len;
+        char *msg = slurp(messages[i], &len);
+        if (!msg) {
             fprintf(stderr, "%s: %s\n", messages[i], strerror(errno));
-            status = 2;
+            goto out;
         }
+        const struct zh_result *r;
+        zh_scanner_scan(sc, (const uint8_t *)msg, len, NULL, 0, &r);
+        free(msg);
+        skipped += r->status != 0;
     }
-    struct profile_out out = {.json = json, .rules = json ? json_object_new_array() : NULL};
-    struct zh_rules_report rep;
-    size_t objects = 0, skipped = 0;
-    uint64_t bytes = 0;
-    zh_err rc = ZH_ERR_FAILED;
-    if (status == 0) {
-        if (!json)
-            printf("%-40s %10s %12s %8s\n", "rule", "us", "us/MiB", "matches");
-        rc = zh_rules_profile(dir, (const uint8_t *const *)msgs, lens, n, print_cost, &out,
-                              &objects, &bytes, &skipped, &rep);
-        if (rc != ZH_ERR_OK) {
-            print_report(&rep, stderr);
-            fprintf(stderr, "%s: %s\n", dir,
-                    rc == ZH_ERR_INVALID ? "the rule set does not compile" : "profiling failed");
-            status = 2;
-        } else if (skipped) {
-            status = 1;
+    if (zh_rule_meter_run(meter, PROFILE_PASSES, keep_cost, &costs) != ZH_ERR_OK || costs.oom) {
+        fprintf(stderr, "%s: out of memory while profiling\n", dir);
+        goto out;
+    }
+    qsort(costs.v, costs.n, sizeof *costs.v, slowest_first);
+    size_t objects = zh_rule_meter_objects(meter);
+    uint64_t bytes = zh_rule_meter_bytes(meter);
+    if (json) {
+        json_object *j = json_object_new_object(), *rules = json_object_new_array();
+        json_object_object_add(j, "dir", json_object_new_string(dir));
+        json_object_object_add(j, "messages", json_object_new_int64((int64_t)n));
+        json_object_object_add(j, "skipped", json_object_new_int64((int64_t)skipped));
+        json_object_object_add(j, "objects", json_object_new_int64((int64_t)objects));
+        json_object_object_add(j, "bytes", json_object_new_int64((int64_t)bytes));
+        for (size_t i = 0; i < costs.n; i++) {
+            const struct zh_rule_cost *c = &costs.v[i];
+            json_object *r = json_object_new_object();
+            json_object_object_add(r, "rule", json_object_new_string(c->rule));
+            json_object_object_add(r, "matches", json_object_new_int64((int64_t)c->matches));
+            json_object_object_add(r, "us", json_object_new_double(c->us));
+            json_object_object_add(r, "us_per_mib", json_object_new_double(c->us_per_mib));
+            json_object_array_add(rules, r);
         }
-        zh_rules_report_free(&rep);
-    }
-    if (rc == ZH_ERR_OK) {
-        if (json) {
-            json_object *j = json_object_new_object();
-            json_object_object_add(j, "dir", json_object_new_string(dir));
-            json_object_object_add(j, "messages", json_object_new_int64((int64_t)n));
-            json_object_object_add(j, "skipped", json_object_new_int64((int64_t)skipped));
-            json_object_object_add(j, "objects", json_object_new_int64((int64_t)objects));
-            json_object_object_add(j, "bytes", json_object_new_int64((int64_t)bytes));
-            json_object_object_add(j, "rules", out.rules);
-            out.rules = NULL;
-            puts(json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN));
-            json_object_put(j);
-        } else {
-            printf("%zu message(s)%s, %zu object(s), %.1f KiB; us: CPU a rule adds to one "
-                   "pass over them (fastest of 5)\n",
-                   n - skipped, skipped ? " timed (some skipped: not mail)" : "", objects,
-                   (double)bytes / 1024.0);
+        json_object_object_add(j, "rules", rules);
+        puts(json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN));
+        json_object_put(j);
+    } else {
+        printf("%-40s %10s %12s %8s\n", "rule", "us", "us/MiB", "matches");
+        for (size_t i = 0; i < costs.n; i++) {
+            const struct zh_rule_cost *c = &costs.v[i];
+            printf("%-40s %10.1f %12.1f %8llu\n", c->rule, c->us, c->us_per_mib, c->matches);
         }
+        printf("%zu message(s)%s, %zu object(s), %.1f KiB; us: CPU a rule adds to one "
+               "pass over them (fastest of %d)\n",
+               n - skipped, skipped ? " timed (some skipped: not mail)" : "", objects,
+               (double)bytes / 1024.0, PROFILE_PASSES);
     }
-    if (out.rules)
-        json_object_put(out.rules);
-    for (size_t i = 0; i < n; i++)
-        free(msgs[i]);
-    free(msgs);
-    free(lens);
+    status = skipped ? 1 : 0;
+out:
+    for (size_t i = 0; i < costs.n; i++)
+        free((char *)costs.v[i].rule);
+    free(costs.v);
+    zh_rule_meter_free(meter);
+    zh_scanner_free(sc);
+    zh_engine_free(e);
+    zh_rules_report_free(&rep);
+    zh_config_free(&cfg);
     return status;
 }

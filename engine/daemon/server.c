@@ -17,7 +17,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "outbreak.h"
 #include "zerohour/log.h"
 #include "zerohour/wire.h"
 

@@ -15,10 +15,8 @@
 
 struct zh_engine {
     struct zh_config cfg;
-    pthread_mutex_t rules_lock; /* guards `current` and taking a reference */
-    struct zhi_ruleset *current;
-    _Atomic uint64_t live_version; /* current->version, read without the lock */
-    pthread_mutex_t reload_lock;   /* one compilation at a time */
+    struct zhi_rules_slot rules; /* the live rule set */
+    pthread_mutex_t reload_lock; /* one compilation at a time */
     void *det_state[ZHI_N_DETECTORS];
     struct zhi_stats *stats;
     struct zhi_outbreaks *outbreaks;
@@ -56,22 +54,9 @@ static void libs_init(void)
 }
 
 /* ---- rule sets -------------------------------------------------------------- */
-struct zhi_ruleset *zhi_ruleset_acquire(zh_engine *e)
-{
-    pthread_mutex_lock(&e->rules_lock);
-    struct zhi_ruleset *rs = e->current;
-    if (rs)
-        atomic_fetch_add(&rs->refs, 1);
-    pthread_mutex_unlock(&e->rules_lock);
-    return rs;
-}
-
 uint64_t zh_engine_ruleset_version(zh_engine *e)
 {
-    pthread_mutex_lock(&e->rules_lock);
-    uint64_t v = e->current ? e->current->version : 0;
-    pthread_mutex_unlock(&e->rules_lock);
-    return v;
+    return atomic_load(&e->rules.version);
 }
 
 static void note_reload(zh_engine *e, const struct zh_rules_report *rep)
@@ -86,7 +71,7 @@ static void note_reload(zh_engine *e, const struct zh_rules_report *rep)
 
 zh_err zh_engine_reload(zh_engine *e, struct zh_rules_report *report)
 {
-    struct zhi_ruleset *rs = NULL, *old = NULL;
+    struct zhi_ruleset *rs = NULL;
     pthread_mutex_lock(&e->reload_lock);
     zh_err rc = zhi_rules_compile(e->cfg.rules_dir, &rs, report);
     if (rc == ZH_ERR_OK && e->cfg.rule_profile_interval_ms > 0 &&
@@ -94,13 +79,7 @@ zh_err zh_engine_reload(zh_engine *e, struct zh_rules_report *report)
         zh_log(ZH_LOG_WARN, "rules: cannot copy version %llu for the rule profiler",
                (unsigned long long)rs->version);
     if (rc == ZH_ERR_OK) {
-        pthread_mutex_lock(&e->rules_lock);
-        old = e->current;
-        e->current = rs;
-        atomic_store(&e->live_version, rs->version);
-        pthread_mutex_unlock(&e->rules_lock);
-        /* Scans holding the old set keep it alive until they finish. */
-        zhi_ruleset_release(old);
+        zhi_slot_publish(&e->rules, rs);
         zh_log(ZH_LOG_INFO, "rules: version %llu live, %u rules from %s (%.1f ms)",
                (unsigned long long)rs->version, rs->rule_count, e->cfg.rules_dir,
                report->elapsed_us / 1000.0);
@@ -145,7 +124,7 @@ zh_err zh_engine_new(const struct zh_config *cfg, zh_engine **out, struct zh_rul
         free(e);
         return rc;
     }
-    pthread_mutex_init(&e->rules_lock, NULL);
+    zhi_slot_init(&e->rules);
     pthread_mutex_init(&e->reload_lock, NULL);
     e->started_us = zhi_now_us();
     size_t inited = 0;
@@ -183,10 +162,8 @@ zh_err zh_engine_new(const struct zh_config *cfg, zh_engine **out, struct zh_rul
     }
     if ((rc = zh_engine_reload(e, rep)) != ZH_ERR_OK)
         goto fail;
-    if ((rc = zhi_profiler_start(e, &e->cfg, &e->profiler)) != ZH_ERR_OK) {
-        zhi_ruleset_release(e->current);
+    if ((rc = zhi_profiler_start(&e->rules, &e->cfg, &e->profiler)) != ZH_ERR_OK)
         goto fail;
-    }
     *out = e;
     if (!report)
         zh_rules_report_free(&local);
@@ -198,7 +175,7 @@ fail:
             zhi_detectors[inited]->fini(e->det_state[inited]);
     zhi_stats_free(e->stats);
     zh_config_free(&e->cfg);
-    pthread_mutex_destroy(&e->rules_lock);
+    zhi_slot_destroy(&e->rules);
     pthread_mutex_destroy(&e->reload_lock);
     free(e);
     if (!report)
@@ -214,11 +191,10 @@ void zh_engine_free(zh_engine *e)
     for (size_t i = ZHI_N_DETECTORS; i-- > 0;)
         if (zhi_detectors[i]->fini)
             zhi_detectors[i]->fini(e->det_state[i]);
-    zhi_ruleset_release(e->current);
     zhi_outbreaks_free(e->outbreaks);
     zhi_stats_free(e->stats);
     zh_config_free(&e->cfg);
-    pthread_mutex_destroy(&e->rules_lock);
+    zhi_slot_destroy(&e->rules);
     pthread_mutex_destroy(&e->reload_lock);
     free(e);
 }
@@ -285,15 +261,21 @@ void zh_scanner_set_explain(zh_scanner *sc, int on)
     sc->explain = on != 0;
 }
 
+zh_err zh_rule_meter_new(zh_engine *e, zh_rule_meter **out)
+{
+    struct zhi_ruleset *rs = zhi_slot_acquire(&e->rules);
+    return rs ? zhi_rule_meter_new(rs, &e->cfg, out) : ZH_ERR_FAILED;
+}
+
+void zh_scanner_set_meter(zh_scanner *sc, zh_rule_meter *m)
+{
+    zhi_scanner_set_capture(sc, m ? zhi_rule_meter_capture : NULL, m);
+}
+
 void zhi_scanner_set_capture(zh_scanner *sc, zhi_scan_capture_fn fn, void *ud)
 {
     sc->capture = fn;
     sc->capture_ud = ud;
-}
-
-struct zhi_ruleset *zhi_scanner_engine_rules(zh_scanner *sc)
-{
-    return zhi_ruleset_acquire(sc->e);
 }
 
 static void finish(zh_scanner *sc, int status, const char *msg)
@@ -320,7 +302,7 @@ zh_err zh_scanner_scan(zh_scanner *sc, const uint8_t *msg, size_t len,
     memset(r, 0, sizeof *r);
     *res = r;
     uint64_t t0 = zhi_now_us();
-    s->live = &e->live_version;
+    s->live = &e->rules.version;
     s->outbreaks = e->outbreaks;
     s->cfg = cfg;
     s->arena = &sc->arena;
@@ -336,7 +318,7 @@ zh_err zh_scanner_scan(zh_scanner *sc, const uint8_t *msg, size_t len,
     }
     s->deadline_us = t0 + budget_ms * 1000u;
 
-    if (!(s->rules = zhi_ruleset_acquire(e))) {
+    if (!(s->rules = zhi_slot_acquire(&e->rules))) {
         finish(sc, ZEROHOUR__V1__STATUS__STATUS_UNAVAILABLE, "no rule set loaded");
         goto out;
     }
@@ -425,127 +407,18 @@ out:
 }
 
 /* ---- stats ----------------------------------------------------------------- */
-void zhi_stats_render(struct zhi_stats *st, const char *section, zh_stats_fn fn, void *ud);
-
-static bool want(const char *section, const char *name)
-{
-    return !section || !*section || !strcmp(section, name);
-}
-
-#define EMIT(sec, key, ...)                                                                        \
-    do {                                                                                           \
-        char v_[512];                                                                              \
-        snprintf(v_, sizeof v_, __VA_ARGS__);                                                      \
-        fn(ud, sec, key, v_);                                                                      \
-    } while (0)
-
-/* Per rule, since its set went live: how often it matched, and what it costs
- * as the profiler measured it (CPU per MiB of sampled mail, and that figure
- * applied to every byte the yara detector scanned). Slowest first; rules
- * neither timed nor matched are left out. */
-struct rule_row {
-    const char *name;
-    unsigned long long matches, cost, timed;
-    double est_ms;
-};
-
-static int by_cost(const void *a, const void *b)
-{
-    const struct rule_row *x = a, *y = b;
-    if (x->est_ms != y->est_ms)
-        return x->est_ms < y->est_ms ? 1 : -1;
-    if (x->matches != y->matches)
-        return x->matches < y->matches ? 1 : -1;
-    return strcmp(x->name, y->name);
-}
-
-static void render_rulestats(zh_engine *e, zh_stats_fn fn, void *ud)
-{
-    struct zhi_ruleset *rs = zhi_ruleset_acquire(e);
-    if (!rs)
-        return;
-    struct rule_row *rows = calloc(rs->rule_count ? rs->rule_count : 1, sizeof *rows);
-    double mib = (double)atomic_load(&rs->yara_bytes) / 1048576.0;
-    size_t n = 0;
-    unsigned matched = 0, timed = 0;
-    YR_RULE *rule;
-    size_t i = 0;
-    YR_RULES *yr = rs->yr_rules;
-    yr_rules_foreach(yr, rule)
-    {
-        if (i >= rs->rule_count || !rows)
-            break;
-        struct zhi_rule_stats *st = &rs->rule_stats[i++];
-        struct rule_row r = {.name = rule->identifier,
-                             .matches = atomic_load(&st->matches),
-                             .timed = atomic_load(&st->timed),
-                             .cost = atomic_load(&st->cost_ns_per_mib)};
-        matched += r.matches != 0;
-        timed += r.timed != 0;
-        if (!r.matches && !r.timed)
-            continue;
-        r.est_ms = r.timed ? (double)r.cost * mib / 1e6 : 0;
-        rows[n++] = r;
-    }
-    if (rows)
-        qsort(rows, n, sizeof *rows, by_cost);
-    for (size_t k = 0; k < n; k++) {
-        if (rows[k].timed)
-            EMIT("rulestats", rows[k].name, "matches=%llu,us_per_mib=%.1f,est_time_ms=%.1f",
-                 rows[k].matches, (double)rows[k].cost / 1000.0, rows[k].est_ms);
-        else
-            EMIT("rulestats", rows[k].name, "matches=%llu,us_per_mib=?,est_time_ms=?",
-                 rows[k].matches);
-    }
-    free(rows);
-    EMIT("rulestats", "rules_matched", "%u", matched);
-    EMIT("rulestats", "rules_timed", "%u", timed);
-    EMIT("rulestats", "rules_total", "%u", rs->rule_count);
-    EMIT("rulestats", "yara_mib_scanned", "%.1f", mib);
-    EMIT("rulestats", "profile_passes", "%llu",
-         (unsigned long long)atomic_load(&rs->profile_passes));
-    EMIT("rulestats", "profile_sample_bytes", "%llu",
-         (unsigned long long)atomic_load(&rs->profile_sample_bytes));
-    zhi_ruleset_release(rs);
-}
-
 void zh_engine_stats(zh_engine *e, const char *section, zh_stats_fn fn, void *ud)
 {
-    zhi_stats_render(e->stats, section, fn, ud);
-    if (want(section, "detectors")) {
-        for (size_t i = 0; i < ZHI_N_DETECTORS; i++) {
-            struct zhi_detector_stats *ds = zhi_stats_detector(e->stats, i);
-            unsigned long long calls = atomic_load(&ds->calls);
-            unsigned long long us = atomic_load(&ds->time_us);
-            EMIT("detectors", zhi_detectors[i]->name,
-                 "calls=%llu,hits=%llu,errors=%llu,time_us=%llu,avg_us=%.1f", calls,
-                 (unsigned long long)atomic_load(&ds->hits),
-                 (unsigned long long)atomic_load(&ds->errors), us,
-                 calls ? (double)us / (double)calls : 0.0);
-        }
-    }
-    if (want(section, "rules")) {
-        struct zhi_ruleset *rs = zhi_ruleset_acquire(e);
-        EMIT("rules", "rules_dir", "%s", e->cfg.rules_dir);
-        EMIT("rules", "ruleset_version", "%llu", rs ? (unsigned long long)rs->version : 0ULL);
-        EMIT("rules", "rule_count", "%u", rs ? rs->rule_count : 0);
-        zhi_ruleset_release(rs);
-        pthread_mutex_lock(&e->reload_lock);
-        EMIT("rules", "last_reload_unix_ms", "%lld", (long long)e->last_reload_unix_ms);
-        EMIT("rules", "last_reload_result", "%s", e->last_reload_ok ? "ok" : "failed");
-        EMIT("rules", "last_reload_errors", "%u", e->last_reload_errors);
-        EMIT("rules", "last_reload_first_error", "%s", e->last_reload_first_error);
-        EMIT("rules", "last_reload_us", "%llu", (unsigned long long)e->last_reload_us);
-        pthread_mutex_unlock(&e->reload_lock);
-    }
-    if (want(section, "rulestats"))
-        render_rulestats(e, fn, ud);
-    if (want(section, "limits")) {
-        for (const struct zh_setting *st = zh_settings; st->name; st++) {
-            if (strcmp(st->section, "limits") && strcmp(st->section, "scoring"))
-                continue;
-            EMIT("limits", st->name, "%lld",
-                 (long long)*(const int64_t *)((const char *)&e->cfg + st->offset));
-        }
-    }
+    struct zhi_stats_view v = {
+        .st = e->stats, .cfg = &e->cfg, .rules = zhi_slot_acquire(&e->rules)};
+    pthread_mutex_lock(&e->reload_lock);
+    v.last_reload_unix_ms = e->last_reload_unix_ms;
+    v.last_reload_ok = e->last_reload_ok;
+    v.last_reload_errors = e->last_reload_errors;
+    v.last_reload_us = e->last_reload_us;
+    snprintf(v.last_reload_first_error, sizeof v.last_reload_first_error, "%s",
+             e->last_reload_first_error);
+    pthread_mutex_unlock(&e->reload_lock);
+    zhi_stats_render(&v, section, fn, ud);
+    zhi_ruleset_release(v.rules);
 }

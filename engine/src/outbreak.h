@@ -54,15 +54,6 @@ void zhi_outbreaks_see(struct zhi_outbreaks *ob, const struct zhi_ob_sighting *s
 /* Listing for the Outbreaks call: active outbreaks and fingerprints seen
  * within the window with at least two copies, most copies first. now_ms 0
  * means the newest received_at seen (the clock the counts run on). */
-struct zh_outbreak_info {
-    char fingerprint[17];
-    char summary[96];
-    char hits[96];
-    int64_t first_seen, last_seen, active_since;
-    uint64_t total;
-    unsigned copies, senders, client_ips, rcpt_domains;
-    bool active, risky;
-};
 size_t zhi_outbreaks_list(struct zhi_outbreaks *ob, int64_t now_ms, struct zh_outbreak_info *out,
                           size_t max);
 

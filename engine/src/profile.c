@@ -20,7 +20,6 @@
 #define ZHI_PROFILE_OFFER_EVERY 8          /* scans between two offers */
 #define ZHI_PROFILE_PER_OFFER 4            /* objects taken from one scan at most */
 #define ZHI_PROFILE_REPEAT 3               /* timings per rule; the fastest counts */
-#define ZHI_PROFILE_OFFLINE_REPEAT 5       /* `rules profile` has time to be more precise */
 
 struct sample {
     uint8_t *data;
@@ -30,7 +29,8 @@ struct sample {
 };
 
 struct zhi_profiler {
-    zh_engine *e;
+    struct zhi_rules_slot *slot;
+    const struct zh_config *cfg;
     uint64_t interval_ms, budget_us;
     pthread_t thread;
     bool running;
@@ -299,7 +299,7 @@ static void record(struct zhi_ruleset *rs, unsigned rule, uint64_t ns, size_t sa
  * cursor on until the budget is spent. */
 static void tick(struct zhi_profiler *p)
 {
-    struct zhi_ruleset *live = zhi_ruleset_acquire(p->e);
+    struct zhi_ruleset *live = zhi_slot_acquire(p->slot);
     if (!live)
         return;
     if (live != p->rs) {
@@ -309,8 +309,7 @@ static void tick(struct zhi_profiler *p)
         p->cursor = 0;
         p->pass_done = false;
         /* Only this thread reads the image once the set is live. */
-        if (live->image &&
-            !(p->meter = meter_new(live->image, live->image_len, zh_engine_config(p->e))))
+        if (live->image && !(p->meter = meter_new(live->image, live->image_len, p->cfg)))
             zh_log(ZH_LOG_WARN, "rule profiler: cannot load rule set version %llu",
                    (unsigned long long)live->version);
         free(live->image);
@@ -381,7 +380,8 @@ static void *run(void *arg)
     return NULL;
 }
 
-zh_err zhi_profiler_start(zh_engine *e, const struct zh_config *cfg, struct zhi_profiler **out)
+zh_err zhi_profiler_start(struct zhi_rules_slot *slot, const struct zh_config *cfg,
+                          struct zhi_profiler **out)
 {
     *out = NULL;
     if (cfg->rule_profile_interval_ms <= 0)
@@ -389,7 +389,8 @@ zh_err zhi_profiler_start(zh_engine *e, const struct zh_config *cfg, struct zhi_
     struct zhi_profiler *p = calloc(1, sizeof *p);
     if (!p)
         return ZH_ERR_FATAL;
-    p->e = e;
+    p->slot = slot;
+    p->cfg = cfg;
     p->interval_ms = (uint64_t)cfg->rule_profile_interval_ms;
     p->budget_us = (uint64_t)cfg->rule_profile_budget_ms * 1000u;
     pthread_mutex_init(&p->lock, NULL);
@@ -461,86 +462,77 @@ static void on_capture(void *ud, const struct zhi_scan *s)
     }
 }
 
-static int by_us(const void *a, const void *b)
+struct zh_rule_meter {
+    const struct zh_config *cfg;
+    struct zhi_ruleset *rs; /* the set measured; one reference */
+    struct capture cap;
+};
+
+zh_err zhi_rule_meter_new(struct zhi_ruleset *rs, const struct zh_config *cfg, zh_rule_meter **out)
 {
-    const struct zh_rule_cost *x = a, *y = b;
-    if (x->us != y->us)
-        return x->us < y->us ? 1 : -1;
-    return strcmp(x->rule, y->rule);
+    zh_rule_meter *m = calloc(1, sizeof *m);
+    if (!m) {
+        zhi_ruleset_release(rs);
+        return ZH_ERR_FATAL;
+    }
+    m->cfg = cfg;
+    m->rs = rs;
+    /* The caller promises no scan runs: saving (which rewrites the set in
+     * place) is safe now, and the meter loads its copy from the image. */
+    if (!rs->image && zhi_ruleset_save_image(rs) != ZH_ERR_OK) {
+        zh_rule_meter_free(m);
+        return ZH_ERR_FATAL;
+    }
+    *out = m;
+    return ZH_ERR_OK;
 }
 
-zh_err zh_rules_profile(const char *dir, const uint8_t *const *msgs, const size_t *lens, size_t n,
-                        zh_rule_cost_fn fn, void *ud, size_t *objects, uint64_t *bytes,
-                        size_t *skipped, struct zh_rules_report *report)
+void zhi_rule_meter_capture(void *meter, const struct zhi_scan *s)
 {
-    struct zh_config cfg;
-    zh_engine *e = NULL;
-    zh_scanner *sc = NULL;
-    struct zhi_ruleset *rs = NULL;
-    struct costmeter *m = NULL;
-    struct zh_rule_cost *rows = NULL;
-    struct capture cap = {0};
-    zh_err rc;
+    on_capture(&((zh_rule_meter *)meter)->cap, s);
+}
 
-    *objects = 0;
-    *bytes = 0;
-    *skipped = 0;
-    memset(report, 0, sizeof *report);
-    if ((rc = zh_config_defaults(&cfg)) != ZH_ERR_OK)
-        return rc;
-    if ((rc = zh_config_set(&cfg, "engine.rules_dir", dir, NULL, 0)) != ZH_ERR_OK)
-        goto out;
-    cfg.rule_profile_interval_ms = 0; /* this call is the profiler */
-    cfg.outbreak_enabled = 0;
-    if ((rc = zh_engine_new(&cfg, &e, report)) != ZH_ERR_OK) {
-        if (report->n_errors)
-            rc = ZH_ERR_INVALID;
-        goto out;
-    }
-    if ((rc = zh_scanner_new(e, &sc)) != ZH_ERR_OK)
-        goto out;
-    zhi_scanner_set_capture(sc, on_capture, &cap);
-    for (size_t i = 0; i < n; i++) {
-        const struct zh_result *r;
-        zh_scanner_scan(sc, msgs[i], lens[i], NULL, 0, &r);
-        *skipped += r->status != 0;
-    }
-    rc = ZH_ERR_FATAL;
-    if (cap.oom)
-        goto out;
-    /* Only this thread touches the set, and no scan runs: saving is safe. */
-    rs = zhi_scanner_engine_rules(sc);
-    if (!rs || zhi_ruleset_save_image(rs) != ZH_ERR_OK ||
-        !(m = meter_new(rs->image, rs->image_len, &cfg)) ||
-        !(rows = calloc(m->n_rules ? m->n_rules : 1, sizeof *rows)))
-        goto out;
+void zh_rule_meter_free(zh_rule_meter *m)
+{
+    if (!m)
+        return;
+    zhi_ruleset_release(m->rs);
+    for (size_t i = 0; i < m->cap.n; i++)
+        sample_clear(&m->cap.v[i]);
+    free(m->cap.v);
+    free(m);
+}
+
+size_t zh_rule_meter_objects(const zh_rule_meter *m)
+{
+    return m->cap.n;
+}
+
+uint64_t zh_rule_meter_bytes(const zh_rule_meter *m)
+{
+    return m->cap.bytes;
+}
+
+zh_err zh_rule_meter_run(zh_rule_meter *m, unsigned passes, zh_rule_cost_fn fn, void *ud)
+{
+    if (m->cap.oom)
+        return ZH_ERR_FATAL;
+    struct zhi_ruleset *rs = m->rs;
+    struct costmeter *cm = meter_new(rs->image, rs->image_len, m->cfg);
+    if (!cm)
+        return ZH_ERR_FATAL;
     YR_RULES *yr = rs->yr_rules;
-    for (unsigned r = 0; r < m->n_rules && r < rs->rule_count; r++) {
+    for (unsigned r = 0; r < cm->n_rules && r < rs->rule_count; r++) {
         double us =
-            (double)meter_rule(m, r, cap.v, cap.n, ZHI_PROFILE_OFFLINE_REPEAT, UINT64_MAX) / 1000.0;
-        rows[r] = (struct zh_rule_cost){
-            .rule = yr->rules_table[r].identifier,
-            .matches = atomic_load(&rs->rule_stats[r].matches),
-            .us = us,
-            .us_per_mib = cap.bytes ? us * 1048576.0 / (double)cap.bytes : 0.0,
-        };
+            (double)meter_rule(cm, r, m->cap.v, m->cap.n, (int)(passes ? passes : 1), UINT64_MAX) /
+            1000.0;
+        fn(ud, &(struct zh_rule_cost){
+                   .rule = yr->rules_table[r].identifier,
+                   .matches = atomic_load(&rs->rule_stats[r].matches),
+                   .us = us,
+                   .us_per_mib = m->cap.bytes ? us * 1048576.0 / (double)m->cap.bytes : 0.0,
+               });
     }
-    unsigned count = m->n_rules < rs->rule_count ? m->n_rules : rs->rule_count;
-    qsort(rows, count, sizeof *rows, by_us);
-    for (unsigned r = 0; r < count; r++)
-        fn(ud, &rows[r]);
-    *objects = cap.n;
-    *bytes = cap.bytes;
-    rc = ZH_ERR_OK;
-out:
-    free(rows);
-    meter_free(m);
-    zhi_ruleset_release(rs);
-    for (size_t i = 0; i < cap.n; i++)
-        sample_clear(&cap.v[i]);
-    free(cap.v);
-    zh_scanner_free(sc);
-    zh_engine_free(e);
-    zh_config_free(&cfg);
-    return rc;
+    meter_free(cm);
+    return ZH_ERR_OK;
 }

@@ -141,34 +141,6 @@ void zhi_ruleset_release(struct zhi_ruleset *rs)
         zhi_ruleset_free(rs);
 }
 
-void zh_rules_report_free(struct zh_rules_report *r)
-{
-    if (!r)
-        return;
-    for (size_t i = 0; i < r->n_errors; i++)
-        free(r->errors[i]);
-    for (size_t i = 0; i < r->n_warnings; i++)
-        free(r->warnings[i]);
-    free(r->errors);
-    free(r->warnings);
-    memset(r, 0, sizeof *r);
-}
-
-void zhi_report_add(char ***list, size_t *n, const char *fmt, ...)
-{
-    char buf[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    char **grown = realloc(*list, (*n + 1) * sizeof **list);
-    if (!grown)
-        return;
-    *list = grown;
-    if ((grown[*n] = strdup(buf)))
-        (*n)++;
-}
-
 struct compile_ctx {
     struct zh_rules_report *rep;
     char root[PATH_MAX]; /* realpath of the rules directory */
@@ -434,4 +406,40 @@ out:
         free(files[i]);
     free(files);
     return rc;
+}
+
+/* ---- the live set ------------------------------------------------------------ */
+void zhi_slot_init(struct zhi_rules_slot *slot)
+{
+    pthread_mutex_init(&slot->lock, NULL);
+    slot->current = NULL;
+    atomic_store(&slot->version, 0);
+}
+
+void zhi_slot_destroy(struct zhi_rules_slot *slot)
+{
+    zhi_ruleset_release(slot->current);
+    slot->current = NULL;
+    pthread_mutex_destroy(&slot->lock);
+}
+
+struct zhi_ruleset *zhi_slot_acquire(struct zhi_rules_slot *slot)
+{
+    pthread_mutex_lock(&slot->lock);
+    struct zhi_ruleset *rs = slot->current;
+    if (rs)
+        atomic_fetch_add(&rs->refs, 1);
+    pthread_mutex_unlock(&slot->lock);
+    return rs;
+}
+
+void zhi_slot_publish(struct zhi_rules_slot *slot, struct zhi_ruleset *rs)
+{
+    pthread_mutex_lock(&slot->lock);
+    struct zhi_ruleset *old = slot->current;
+    slot->current = rs;
+    atomic_store(&slot->version, rs->version);
+    pthread_mutex_unlock(&slot->lock);
+    /* Scans holding the old set keep it alive until they finish. */
+    zhi_ruleset_release(old);
 }

@@ -1,6 +1,10 @@
 /* Counters, Redis INFO style: scans by verdict and status, bytes, time,
- * per-detector calls/hits/errors/time, process memory. Atomics only; no lock. */
+ * per-detector calls/hits/errors/time, process memory; and every section of
+ * the Stats call rendered in one place. Atomics only; no lock. */
 #include "zhi.h"
+#include "zerohour/wire.h"
+
+#include <yara.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,15 +73,82 @@ static long rss_kib(void)
 
 #define EMIT(sec, key, ...)                                                                        \
     do {                                                                                           \
-        char v_[256];                                                                              \
+        char v_[512];                                                                              \
         snprintf(v_, sizeof v_, __VA_ARGS__);                                                      \
         fn(ud, sec, key, v_);                                                                      \
     } while (0)
 
-void zhi_stats_render(struct zhi_stats *st, const char *section, zh_stats_fn fn, void *ud);
+/* Per rule, since its set went live: how often it matched, and what it costs
+ * as the profiler measured it (CPU per MiB of sampled mail, and that figure
+ * applied to every byte the yara detector scanned). Slowest first; rules
+ * neither timed nor matched are left out. */
+struct rule_row {
+    const char *name;
+    unsigned long long matches, cost, timed;
+    double est_ms;
+};
 
-void zhi_stats_render(struct zhi_stats *st, const char *section, zh_stats_fn fn, void *ud)
+static int by_cost(const void *a, const void *b)
 {
+    const struct rule_row *x = a, *y = b;
+    if (x->est_ms != y->est_ms)
+        return x->est_ms < y->est_ms ? 1 : -1;
+    if (x->matches != y->matches)
+        return x->matches < y->matches ? 1 : -1;
+    return strcmp(x->name, y->name);
+}
+
+static void render_rulestats(struct zhi_ruleset *rs, zh_stats_fn fn, void *ud)
+{
+    if (!rs)
+        return;
+    struct rule_row *rows = calloc(rs->rule_count ? rs->rule_count : 1, sizeof *rows);
+    double mib = (double)atomic_load(&rs->yara_bytes) / 1048576.0;
+    size_t n = 0;
+    unsigned matched = 0, timed = 0;
+    YR_RULE *rule;
+    size_t i = 0;
+    YR_RULES *yr = rs->yr_rules;
+    yr_rules_foreach(yr, rule)
+    {
+        if (i >= rs->rule_count || !rows)
+            break;
+        struct zhi_rule_stats *st = &rs->rule_stats[i++];
+        struct rule_row r = {.name = rule->identifier,
+                             .matches = atomic_load(&st->matches),
+                             .timed = atomic_load(&st->timed),
+                             .cost = atomic_load(&st->cost_ns_per_mib)};
+        matched += r.matches != 0;
+        timed += r.timed != 0;
+        if (!r.matches && !r.timed)
+            continue;
+        r.est_ms = r.timed ? (double)r.cost * mib / 1e6 : 0;
+        rows[n++] = r;
+    }
+    if (rows)
+        qsort(rows, n, sizeof *rows, by_cost);
+    for (size_t k = 0; k < n; k++) {
+        if (rows[k].timed)
+            EMIT("rulestats", rows[k].name, "matches=%llu,us_per_mib=%.1f,est_time_ms=%.1f",
+                 rows[k].matches, (double)rows[k].cost / 1000.0, rows[k].est_ms);
+        else
+            EMIT("rulestats", rows[k].name, "matches=%llu,us_per_mib=?,est_time_ms=?",
+                 rows[k].matches);
+    }
+    free(rows);
+    EMIT("rulestats", "rules_matched", "%u", matched);
+    EMIT("rulestats", "rules_timed", "%u", timed);
+    EMIT("rulestats", "rules_total", "%u", rs->rule_count);
+    EMIT("rulestats", "yara_mib_scanned", "%.1f", mib);
+    EMIT("rulestats", "profile_passes", "%llu",
+         (unsigned long long)atomic_load(&rs->profile_passes));
+    EMIT("rulestats", "profile_sample_bytes", "%llu",
+         (unsigned long long)atomic_load(&rs->profile_sample_bytes));
+}
+
+void zhi_stats_render(const struct zhi_stats_view *v, const char *section, zh_stats_fn fn, void *ud)
+{
+    struct zhi_stats *st = v->st;
     bool all = !section || !*section;
     if (all || !strcmp(section, "server")) {
         struct rusage ru;
@@ -94,21 +165,16 @@ void zhi_stats_render(struct zhi_stats *st, const char *section, zh_stats_fn fn,
         EMIT("server", "cpu_sys_s", "%.3f", ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6);
     }
     if (all || !strcmp(section, "scans")) {
-        static const char *const verdicts[] = {"unspecified", "clean", "suspicious",
-                                               "malicious",   "defer", "tempfail"};
-        static const char *const statuses[] = {
-            "ok",          "invalid_argument", "resource_exhausted", "deadline_exceeded",
-            "unavailable", "internal"};
         unsigned long long n = atomic_load(&st->scans);
         EMIT("scans", "scans", "%llu", n);
         for (int i = 1; i < 6; i++) {
             char key[32];
-            snprintf(key, sizeof key, "verdict_%s", verdicts[i]);
+            snprintf(key, sizeof key, "verdict_%s", zh_verdict_name(i));
             EMIT("scans", key, "%llu", (unsigned long long)atomic_load(&st->by_verdict[i]));
         }
         for (int i = 0; i < 6; i++) {
             char key[40];
-            snprintf(key, sizeof key, "status_%s", statuses[i]);
+            snprintf(key, sizeof key, "status_%s", zh_status_name(i));
             EMIT("scans", key, "%llu", (unsigned long long)atomic_load(&st->by_status[i]));
         }
         EMIT("scans", "objects", "%llu", (unsigned long long)atomic_load(&st->objects));
@@ -118,5 +184,38 @@ void zhi_stats_render(struct zhi_stats *st, const char *section, zh_stats_fn fn,
         EMIT("scans", "avg_unpack_us", "%.1f", (double)atomic_load(&st->unpack_us) / d);
         EMIT("scans", "avg_detect_us", "%.1f", (double)atomic_load(&st->detect_us) / d);
         EMIT("scans", "max_us", "%llu", (unsigned long long)atomic_load(&st->max_us));
+    }
+    if (all || !strcmp(section, "detectors")) {
+        for (size_t i = 0; i < ZHI_N_DETECTORS; i++) {
+            const struct zhi_detector_stats *ds = &st->det[i];
+            unsigned long long calls = atomic_load(&ds->calls);
+            unsigned long long us = atomic_load(&ds->time_us);
+            EMIT("detectors", zhi_detectors[i]->name,
+                 "calls=%llu,hits=%llu,errors=%llu,time_us=%llu,avg_us=%.1f", calls,
+                 (unsigned long long)atomic_load(&ds->hits),
+                 (unsigned long long)atomic_load(&ds->errors), us,
+                 calls ? (double)us / (double)calls : 0.0);
+        }
+    }
+    if (all || !strcmp(section, "rules")) {
+        const struct zhi_ruleset *rs = v->rules;
+        EMIT("rules", "rules_dir", "%s", v->cfg->rules_dir);
+        EMIT("rules", "ruleset_version", "%llu", rs ? (unsigned long long)rs->version : 0ULL);
+        EMIT("rules", "rule_count", "%u", rs ? rs->rule_count : 0);
+        EMIT("rules", "last_reload_unix_ms", "%lld", (long long)v->last_reload_unix_ms);
+        EMIT("rules", "last_reload_result", "%s", v->last_reload_ok ? "ok" : "failed");
+        EMIT("rules", "last_reload_errors", "%u", v->last_reload_errors);
+        EMIT("rules", "last_reload_first_error", "%s", v->last_reload_first_error);
+        EMIT("rules", "last_reload_us", "%llu", (unsigned long long)v->last_reload_us);
+    }
+    if (all || !strcmp(section, "rulestats"))
+        render_rulestats(v->rules, fn, ud);
+    if (all || !strcmp(section, "limits")) {
+        for (const struct zh_setting *set = zh_settings; set->name; set++) {
+            if (strcmp(set->section, "limits") && strcmp(set->section, "scoring"))
+                continue;
+            EMIT("limits", set->name, "%lld",
+                 (long long)*(const int64_t *)((const char *)v->cfg + set->offset));
+        }
     }
 }

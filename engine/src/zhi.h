@@ -207,8 +207,19 @@ struct zhi_rule_stats {
     atomic_ullong cost_ns_per_mib; /* CPU per MiB of sampled mail, once timed */
     atomic_uint timed;             /* how often the profiler timed the rule */
 };
-struct zhi_ruleset *zhi_ruleset_acquire(zh_engine *e);
 void zhi_ruleset_release(struct zhi_ruleset *rs);
+/* The live set: published by one atomic swap under a short lock, taken with
+ * a reference by each scan. Scans in flight keep the old set alive until
+ * they end. (rules.c) */
+struct zhi_rules_slot {
+    pthread_mutex_t lock; /* guards `current` and taking a reference */
+    struct zhi_ruleset *current;
+    _Atomic uint64_t version; /* current->version, read without the lock */
+};
+void zhi_slot_init(struct zhi_rules_slot *slot);
+void zhi_slot_destroy(struct zhi_rules_slot *slot);                /* releases the current set */
+struct zhi_ruleset *zhi_slot_acquire(struct zhi_rules_slot *slot); /* NULL when none */
+void zhi_slot_publish(struct zhi_rules_slot *slot, struct zhi_ruleset *rs); /* takes rs */
 zh_err zhi_rules_compile(const char *dir, struct zhi_ruleset **out, struct zh_rules_report *rep);
 void zhi_ruleset_free(struct zhi_ruleset *rs);
 /* Append a formatted line to a report list (errors or warnings); drops it on OOM. */
@@ -423,14 +434,18 @@ extern const struct zh_detector *const zhi_detectors[ZHI_N_DETECTORS];
 struct zhi_profiler;
 /* Fill rs->image; call before rs is published. */
 zh_err zhi_ruleset_save_image(struct zhi_ruleset *rs);
-zh_err zhi_profiler_start(zh_engine *e, const struct zh_config *cfg, struct zhi_profiler **out);
+zh_err zhi_profiler_start(struct zhi_rules_slot *slot, const struct zh_config *cfg,
+                          struct zhi_profiler **out);
 void zhi_profiler_offer(struct zhi_profiler *p, const struct zhi_scan *s);
 void zhi_profiler_stop(struct zhi_profiler *p);
 /* Called by a scanner at the end of every successful scan, when set (offline
  * profiling collects every object this way). */
 typedef void (*zhi_scan_capture_fn)(void *ud, const struct zhi_scan *s);
 void zhi_scanner_set_capture(zh_scanner *sc, zhi_scan_capture_fn fn, void *ud);
-struct zhi_ruleset *zhi_scanner_engine_rules(zh_scanner *sc);
+/* The rule meter behind zh_rule_meter_*: for rs (the meter takes the
+ * reference), and the capture function that feeds it. */
+zh_err zhi_rule_meter_new(struct zhi_ruleset *rs, const struct zh_config *cfg, zh_rule_meter **out);
+void zhi_rule_meter_capture(void *meter, const struct zhi_scan *s);
 
 /* ---- counters (stats.c) ---------------------------------------------------- */
 struct zhi_detector_stats {
@@ -441,5 +456,21 @@ struct zhi_stats *zhi_stats_new(size_t n_detectors);
 void zhi_stats_free(struct zhi_stats *st);
 void zhi_stats_scan_done(struct zhi_stats *st, const struct zh_result *r);
 struct zhi_detector_stats *zhi_stats_detector(struct zhi_stats *st, size_t i);
+/* What the engine hands the renderer for one Stats call: everything is read
+ * by the caller, so stats.c needs no lock of the engine's. */
+struct zhi_stats_view {
+    struct zhi_stats *st;
+    const struct zh_config *cfg;
+    struct zhi_ruleset *rules; /* the current set (a reference held), or NULL */
+    int64_t last_reload_unix_ms;
+    int last_reload_ok;
+    unsigned last_reload_errors;
+    char last_reload_first_error[512];
+    uint64_t last_reload_us;
+};
+/* Every section (server, scans, detectors, rules, rulestats, limits), or the
+ * one named, in a stable order. */
+void zhi_stats_render(const struct zhi_stats_view *v, const char *section, zh_stats_fn fn,
+                      void *ud);
 
 #endif

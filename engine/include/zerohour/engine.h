@@ -8,6 +8,7 @@
 #ifndef ZEROHOUR_ENGINE_H
 #define ZEROHOUR_ENGINE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -66,23 +67,30 @@ struct zh_rules_report {
 };
 void zh_rules_report_free(struct zh_rules_report *r);
 
-/* Offline rule profiling for rule authors (`zerohour rules profile`): compile
- * dir, flatten each message as a scan does, then time every rule on all of
- * their objects the way the engine's background profiler does (each rule
- * alone against the set with every rule inert, in turns, CPU time, fastest of five).
- * fn is called once per rule, slowest first; strings are borrowed for the
- * call. Rule errors fill report and return ZH_ERR_INVALID; a message that is
- * not mail is skipped and counted in *skipped. */
+/* Rule costs for rule authors (`zerohour rules profile`): a meter times each
+ * rule of an engine's current set on a sample of scan objects, the way the
+ * engine's background profiler does (each rule alone against the set with
+ * every rule inert, in turns, CPU time, fastest of `passes`).
+ *   zh_rule_meter_new: for e's current set. No scan may run on e meanwhile
+ *     (libyara rewrites a set in place while saving the copy the meter uses).
+ *   zh_scanner_set_meter: every object of every scan sc makes from now on
+ *     joins the sample (the head of objects over 4 MiB); NULL detaches.
+ *   zh_rule_meter_run: fn is called once per rule, in the set's order; the
+ *     strings are borrowed for the call. ZH_ERR_FATAL on OOM. */
 struct zh_rule_cost {
     const char *rule;
-    unsigned long long matches; /* objects of the messages the rule matched */
-    double us;                  /* CPU the rule adds to one pass over all objects */
-    double us_per_mib;          /* the same per MiB of those objects */
+    unsigned long long matches; /* sampled objects the rule matched */
+    double us;                  /* CPU the rule adds to one pass over the sample */
+    double us_per_mib;          /* the same per MiB of the sample */
 };
 typedef void (*zh_rule_cost_fn)(void *ud, const struct zh_rule_cost *c);
-zh_err zh_rules_profile(const char *dir, const uint8_t *const *msgs, const size_t *lens, size_t n,
-                        zh_rule_cost_fn fn, void *ud, size_t *objects, uint64_t *bytes,
-                        size_t *skipped, struct zh_rules_report *report);
+typedef struct zh_rule_meter zh_rule_meter;
+zh_err zh_rule_meter_new(zh_engine *e, zh_rule_meter **out);
+void zh_rule_meter_free(zh_rule_meter *m);
+void zh_scanner_set_meter(zh_scanner *sc, zh_rule_meter *m);
+zh_err zh_rule_meter_run(zh_rule_meter *m, unsigned passes, zh_rule_cost_fn fn, void *ud);
+size_t zh_rule_meter_objects(const zh_rule_meter *m);
+uint64_t zh_rule_meter_bytes(const zh_rule_meter *m);
 
 /* Create the engine: initialises GMime and YARA once per process and compiles
  * cfg->rules_dir. cfg is copied. On rule errors, *out is NULL and report (if
@@ -118,7 +126,15 @@ zh_err zh_scanner_scan(zh_scanner *s, const uint8_t *msg, size_t len,
  * outbreaks and risky fingerprints seen twice or more within the window,
  * active first then by copies, as of now_ms (0: the newest received_at the
  * engine has seen). Returns how many were written (<= max). */
-struct zh_outbreak_info;
+struct zh_outbreak_info {
+    char fingerprint[17]; /* 16 hex digits */
+    char summary[96];     /* the fingerprint in words: "zip~22K > pe.pif~22K" */
+    char hits[96];        /* rule names seen with it, comma-separated */
+    int64_t first_seen, last_seen, active_since;        /* unix ms, received_at clock */
+    uint64_t total;                                     /* copies since first seen */
+    unsigned copies, senders, client_ips, rcpt_domains; /* within the window */
+    bool active, risky;
+};
 size_t zh_engine_outbreaks(zh_engine *e, int64_t now_ms, struct zh_outbreak_info *out, size_t max);
 /* Save the outbreak state to [outbreak] state_file, atomically; a no-op
  * without one. err receives the reason on failure. */
