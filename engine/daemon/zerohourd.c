@@ -111,6 +111,7 @@ int main(int argc, char **argv)
         {0},
     };
 
+    zh_log_set_ident("zerohourd");
     if (zh_config_defaults(&cfg) != ZH_ERR_OK) {
         fprintf(stderr, "zerohourd: out of memory\n");
         return 1;
@@ -198,19 +199,11 @@ int main(int argc, char **argv)
                 argv[optind]);
         goto out;
     }
-    int level = zh_log_level_parse(cfg.log_level);
-    if (level < 0) {
-        fprintf(stderr, "zerohourd: log_level \"%s\" is not error, warn, info or debug\n",
-                cfg.log_level);
+    if (zh_config_check(&cfg, err, sizeof err) != ZH_ERR_OK) {
+        fprintf(stderr, "zerohourd: %s\n", err);
         goto out;
     }
-    zh_log_set_level(level);
-    if (cfg.max_message_bytes > 0 && cfg.suspicious_score > cfg.malicious_score) {
-        fprintf(stderr,
-                "zerohourd: suspicious_score (%lld) must not exceed malicious_score (%lld)\n",
-                (long long)cfg.suspicious_score, (long long)cfg.malicious_score);
-        goto out;
-    }
+    zh_log_set_level(zh_log_level_parse(cfg.log_level));
     int default_address = cfg.n_addresses == 0;
     if (default_address) {
         char addr[PATH_MAX];

@@ -8,23 +8,34 @@
 #include "../src/zhi.h"
 
 #include <ctype.h>
+#include <stdatomic.h>
 #include <stdio.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+/* One slot per client (by IP hash). Each entry packs a From address's hash
+ * (high 32 bits) and the second it was last seen (low 32 bits) into one
+ * atomic word, so scans update the table without a lock (DESIGN: no lock on
+ * the scan path). Two scans from one client in the same instant may each
+ * take an entry for the same new address; a count that is one high once in a
+ * while does not matter against a threshold of ten. */
 struct slot {
-    uint64_t ip; /* hash of the client IP; 0 = free */
-    uint64_t from[ZHI_SENDER_FROM_SLOTS];
-    int64_t seen[ZHI_SENDER_FROM_SLOTS];
-    int64_t last;
+    _Atomic uint64_t ip; /* hash of the client IP; 0 = free */
+    _Atomic uint64_t from[ZHI_SENDER_FROM_SLOTS];
+};
+
+struct table {
+    size_t n_slots;
+    struct table *retired; /* an older table, freed at fini */
+    struct slot slots[];
 };
 
 struct sender_state {
-    pthread_mutex_t lock;
-    struct slot *slots;
-    size_t n_slots;
+    /* Replaced when a reload changes [sender] table_slots. A scan may still
+     * be reading the old one, so old tables are kept until fini: one per
+     * change of the setting. */
+    _Atomic(struct table *) table;
 };
 
 static uint64_t hash(const char *s)
@@ -40,7 +51,6 @@ static zh_err sender_init(const struct zh_config *cfg, void **state)
     struct sender_state *st = calloc(1, sizeof *st);
     if (!st)
         return ZH_ERR_FATAL;
-    pthread_mutex_init(&st->lock, NULL);
     *state = st;
     return ZH_ERR_OK;
 }
@@ -48,64 +58,76 @@ static zh_err sender_init(const struct zh_config *cfg, void **state)
 static void sender_fini(void *state)
 {
     struct sender_state *st = state;
-    pthread_mutex_destroy(&st->lock);
-    free(st->slots);
+    for (struct table *t = atomic_load(&st->table), *next; t; t = next) {
+        next = t->retired;
+        free(t);
+    }
     free(st);
+}
+
+/* The table for this rule set's size; made on first use or after a change. */
+static struct table *table_for(struct sender_state *st, size_t n_slots)
+{
+    struct table *t = atomic_load(&st->table);
+    while (!t || t->n_slots != n_slots) {
+        struct table *fresh = calloc(1, sizeof *fresh + n_slots * sizeof fresh->slots[0]);
+        if (!fresh)
+            return NULL;
+        fresh->n_slots = n_slots;
+        fresh->retired = t;
+        if (atomic_compare_exchange_strong(&st->table, &t, fresh))
+            return fresh;
+        free(fresh); /* another scan installed one: look again */
+    }
+    return t;
+}
+
+static uint64_t entry(uint64_t from_hash, int64_t second)
+{
+    return (from_hash & 0xffffffff00000000ULL) | (uint32_t)second;
 }
 
 /* Distinct From addresses this client used within the window, counting this one. */
 static int client_from_count(struct sender_state *st, const struct zhi_heuristics *h,
                              const char *ip, const char *from, int64_t now_ms)
 {
-    int64_t window = (int64_t)h->many_from_window_s * 1000;
-    uint64_t ih = hash(ip), fh = hash(from);
-    int count = 0;
-    pthread_mutex_lock(&st->lock);
-    if (!st->slots || st->n_slots != (size_t)h->table_slots) {
-        /* First use, or the rules changed the table size: start over. */
-        free(st->slots);
-        st->n_slots = (size_t)h->table_slots;
-        st->slots = calloc(st->n_slots, sizeof *st->slots);
-        if (!st->slots) {
-            st->n_slots = 0;
-            pthread_mutex_unlock(&st->lock);
-            return 0;
-        }
-    }
-    struct slot *sl = &st->slots[ih % st->n_slots];
-    if (sl->ip != ih || now_ms - sl->last > window) {
-        /* Collision or stale: the newest client takes the slot. */
-        memset(sl, 0, sizeof *sl);
-        sl->ip = ih;
-    }
-    sl->last = now_ms;
-    int free_i = -1, oldest_i = 0;
+    struct table *t = table_for(st, (size_t)h->table_slots);
+    if (!t)
+        return 0;
+    int64_t window = h->many_from_window_s, now = now_ms / 1000;
+    uint64_t ih = hash(ip), fh = hash(from) | (1ULL << 32); /* never an empty entry */
+    struct slot *sl = &t->slots[ih % t->n_slots];
+    uint64_t owner = atomic_load(&sl->ip);
+    /* Free, or another client's: the newest client takes the slot. */
+    if (owner != ih && atomic_compare_exchange_strong(&sl->ip, &owner, ih))
+        for (int i = 0; i < ZHI_SENDER_FROM_SLOTS; i++)
+            atomic_store(&sl->from[i], 0);
+    int count = 0, free_i = -1, oldest_i = 0;
+    int64_t oldest = INT64_MAX;
     bool known = false;
     for (int i = 0; i < ZHI_SENDER_FROM_SLOTS; i++) {
-        if (sl->from[i] && now_ms - sl->seen[i] > window)
-            sl->from[i] = 0;
-        if (!sl->from[i]) {
+        uint64_t e = atomic_load(&sl->from[i]);
+        int64_t seen = (int64_t)(uint32_t)e;
+        if (!e || now - seen > window) {
             if (free_i < 0)
                 free_i = i;
             continue;
         }
-        if (sl->from[i] == fh) {
-            sl->seen[i] = now_ms;
+        if ((e >> 32) == (fh >> 32)) {
+            atomic_store(&sl->from[i], entry(fh, now > seen ? now : seen));
             known = true;
         }
-        if (sl->seen[i] < sl->seen[oldest_i])
+        if (seen < oldest) {
+            oldest = seen;
             oldest_i = i;
+        }
         count++;
     }
     if (!known) {
-        int at = free_i >= 0 ? free_i : oldest_i;
-        if (free_i < 0)
-            count--;
-        sl->from[at] = fh;
-        sl->seen[at] = now_ms;
-        count++;
+        /* A stale or free entry, else the oldest: the newest address replaces it. */
+        atomic_store(&sl->from[free_i >= 0 ? free_i : oldest_i], entry(fh, now));
+        count += free_i >= 0 ? 1 : 0;
     }
-    pthread_mutex_unlock(&st->lock);
     return count;
 }
 

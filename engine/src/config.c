@@ -3,6 +3,8 @@
  * like "32M", times like "30s", octal modes) are parsed by proto/values.c,
  * the same syntax as the milter's. */
 #include "zerohour/config.h"
+#include "outbreak.h"
+#include "zerohour/log.h"
 #include "zerohour/values.h"
 
 #include <errno.h>
@@ -317,6 +319,26 @@ zh_err zh_config_load(struct zh_config *cfg, const char *path, char *err, size_t
         set_err(err, errlen, "%s:%d: syntax error", path, rc);
         return ZH_ERR_INVALID;
     }
+    return ZH_ERR_OK;
+}
+
+/* Checks that involve more than one setting, or a setting's syntax beyond
+ * its type; the table's bounds were checked when each value was set. */
+zh_err zh_config_check(const struct zh_config *cfg, char *err, size_t errlen)
+{
+    if (zh_log_level_parse(cfg->log_level) < 0) {
+        set_err(err, errlen, "engine.log_level \"%s\" is not error, warn, info or debug",
+                cfg->log_level);
+        return ZH_ERR_INVALID;
+    }
+    if (cfg->suspicious_score > cfg->malicious_score) {
+        set_err(err, errlen,
+                "scoring.suspicious_score (%lld) must not exceed scoring.malicious_score (%lld)",
+                (long long)cfg->suspicious_score, (long long)cfg->malicious_score);
+        return ZH_ERR_INVALID;
+    }
+    if (cfg->outbreak_enabled && cfg->outbreak_redis && *cfg->outbreak_redis)
+        return zhi_ob_shared_check_url(cfg->outbreak_redis, err, errlen);
     return ZH_ERR_OK;
 }
 

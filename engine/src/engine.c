@@ -39,8 +39,7 @@ struct zh_scanner {
     struct zh_result result;
     char err[512];
     bool explain;
-    zhi_scan_capture_fn capture;
-    void *capture_ud;
+    zh_rule_meter *meter; /* gets every object of each scan (zerohour rules profile) */
 };
 
 /* ---- process-wide library setup ------------------------------------------ */
@@ -119,8 +118,14 @@ zh_err zh_engine_new(const struct zh_config *cfg, zh_engine **out, struct zh_rul
     zh_engine *e = calloc(1, sizeof *e);
     if (!e)
         return ZH_ERR_FATAL;
-    zh_err rc = zh_config_copy(&e->cfg, cfg);
+    char why[512];
+    zh_err rc = zh_config_check(cfg, why, sizeof why);
     if (rc != ZH_ERR_OK) {
+        zh_log(ZH_LOG_ERROR, "%s", why);
+        free(e);
+        return rc;
+    }
+    if ((rc = zh_config_copy(&e->cfg, cfg)) != ZH_ERR_OK) {
         free(e);
         return rc;
     }
@@ -140,12 +145,6 @@ zh_err zh_engine_new(const struct zh_config *cfg, zh_engine **out, struct zh_rul
         }
     }
     if (e->cfg.outbreak_enabled) {
-        char err[256];
-        if (*e->cfg.outbreak_redis &&
-            (rc = zhi_ob_shared_check_url(e->cfg.outbreak_redis, err, sizeof err)) != ZH_ERR_OK) {
-            zh_log(ZH_LOG_ERROR, "%s", err);
-            goto fail;
-        }
         if ((rc = zhi_outbreaks_new(&e->cfg, &e->outbreaks)) != ZH_ERR_OK)
             goto fail;
         if (e->cfg.outbreak_state_file && *e->cfg.outbreak_state_file) {
@@ -269,13 +268,7 @@ zh_err zh_rule_meter_new(zh_engine *e, zh_rule_meter **out)
 
 void zh_scanner_set_meter(zh_scanner *sc, zh_rule_meter *m)
 {
-    zhi_scanner_set_capture(sc, m ? zhi_rule_meter_capture : NULL, m);
-}
-
-void zhi_scanner_set_capture(zh_scanner *sc, zhi_scan_capture_fn fn, void *ud)
-{
-    sc->capture = fn;
-    sc->capture_ud = ud;
+    sc->meter = m;
 }
 
 static void finish(zh_scanner *sc, int status, const char *msg)
@@ -390,8 +383,8 @@ zh_err zh_scanner_scan(zh_scanner *sc, const uint8_t *msg, size_t len,
         goto out;
     }
     zhi_profiler_offer(e->profiler, s);
-    if (sc->capture)
-        sc->capture(sc->capture_ud, s);
+    if (sc->meter)
+        zhi_rule_meter_capture(sc->meter, s);
 out:
     r->objects = (unsigned)s->n_objects;
     r->total_us = zhi_now_us() - t0;

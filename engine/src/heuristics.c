@@ -23,11 +23,6 @@ static const char *const score_names[] = {
 static const char *const class_names[ZHI_C__COUNT] = {"executable", "active",  "document",
                                                       "media",      "archive", "disguise"};
 
-const char *zhi_score_name(enum zhi_score_id id)
-{
-    return (unsigned)id < ZHI_S__COUNT ? score_names[id] : "?";
-}
-
 struct load {
     struct zhi_heuristics *h;
     bool seen[ZHI_S__COUNT];

@@ -83,6 +83,5 @@ zh_err zhi_heuristics_load(const char *dir, struct zhi_heuristics **out,
                            struct zh_rules_report *rep);
 void zhi_heuristics_free(struct zhi_heuristics *h);
 bool zhi_ext_in(const struct zhi_heuristics *h, enum zhi_ext_class c, const char *ext);
-const char *zhi_score_name(enum zhi_score_id id);
 
 #endif

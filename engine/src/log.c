@@ -2,6 +2,7 @@
  * not interleave. Not a syslog client; run under a supervisor that keeps stderr. */
 #include "zerohour/log.h"
 
+#include <errno.h> /* program_invocation_short_name */
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -12,6 +13,12 @@
 #include <unistd.h>
 
 static atomic_int current = ZH_LOG_INFO;
+static char ident[32]; /* "" until set: the program's own name */
+
+void zh_log_set_ident(const char *name)
+{
+    snprintf(ident, sizeof ident, "%s", name ? name : "");
+}
 static const char *const names[] = {"error", "warn", "info", "debug"};
 
 int zh_log_level_parse(const char *name)
@@ -44,8 +51,8 @@ void zh_log(int level, const char *fmt, ...)
     gettimeofday(&tv, NULL);
     gmtime_r(&tv.tv_sec, &tm);
     int n = (int)strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-    n += snprintf(buf + n, sizeof buf - (size_t)n,
-                  ".%03ldZ zerohourd[%d] %s: ", (long)tv.tv_usec / 1000, (int)getpid(),
+    n += snprintf(buf + n, sizeof buf - (size_t)n, ".%03ldZ %s[%d] %s: ", (long)tv.tv_usec / 1000,
+                  *ident ? ident : program_invocation_short_name, (int)getpid(),
                   names[level < 0   ? 0
                         : level > 3 ? 3
                                     : level]);

@@ -123,7 +123,7 @@ const char *zhi_kind_name(enum zhi_kind k)
 /* ---- rule sets -------------------------------------------------------------- */
 static atomic_ullong next_version = 1;
 
-void zhi_ruleset_free(struct zhi_ruleset *rs)
+static void ruleset_free(struct zhi_ruleset *rs)
 {
     if (!rs)
         return;
@@ -138,7 +138,7 @@ void zhi_ruleset_free(struct zhi_ruleset *rs)
 void zhi_ruleset_release(struct zhi_ruleset *rs)
 {
     if (rs && atomic_fetch_sub(&rs->refs, 1) == 1)
-        zhi_ruleset_free(rs);
+        ruleset_free(rs);
 }
 
 struct compile_ctx {
@@ -382,7 +382,7 @@ zh_err zhi_rules_compile(const char *dir, struct zhi_ruleset **out, struct zh_ru
     unsigned count = 0;
     yr_rules_foreach(rules, rule) count++;
     if (!(rs->rule_stats = calloc(count ? count : 1, sizeof *rs->rule_stats))) {
-        zhi_ruleset_free(rs);
+        ruleset_free(rs);
         rc = ZH_ERR_FATAL;
         goto out;
     }

@@ -221,7 +221,6 @@ void zhi_slot_destroy(struct zhi_rules_slot *slot);                /* releases t
 struct zhi_ruleset *zhi_slot_acquire(struct zhi_rules_slot *slot); /* NULL when none */
 void zhi_slot_publish(struct zhi_rules_slot *slot, struct zhi_ruleset *rs); /* takes rs */
 zh_err zhi_rules_compile(const char *dir, struct zhi_ruleset **out, struct zh_rules_report *rep);
-void zhi_ruleset_free(struct zhi_ruleset *rs);
 /* Append a formatted line to a report list (errors or warnings); drops it on OOM. */
 void zhi_report_add(char ***list, size_t *n, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -416,7 +415,6 @@ int zhi_extract_add(struct zhi_extract *x, size_t parent, const char *name, cons
  * fini(state): at zh_engine_free, after every scanner is gone. */
 struct zh_detector {
     const char *name;
-    unsigned flags;
     zh_err (*init)(const struct zh_config *cfg, void **state);
     zh_err (*thread_init)(void *state, void **tstate);
     zh_err (*scan)(struct zhi_scan *s, void *state, void *tstate);
@@ -438,10 +436,6 @@ zh_err zhi_profiler_start(struct zhi_rules_slot *slot, const struct zh_config *c
                           struct zhi_profiler **out);
 void zhi_profiler_offer(struct zhi_profiler *p, const struct zhi_scan *s);
 void zhi_profiler_stop(struct zhi_profiler *p);
-/* Called by a scanner at the end of every successful scan, when set (offline
- * profiling collects every object this way). */
-typedef void (*zhi_scan_capture_fn)(void *ud, const struct zhi_scan *s);
-void zhi_scanner_set_capture(zh_scanner *sc, zhi_scan_capture_fn fn, void *ud);
 /* The rule meter behind zh_rule_meter_*: for rs (the meter takes the
  * reference), and the capture function that feeds it. */
 zh_err zhi_rule_meter_new(struct zhi_ruleset *rs, const struct zh_config *cfg, zh_rule_meter **out);

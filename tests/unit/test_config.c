@@ -111,6 +111,33 @@ static void test_set(void **state)
     zh_config_free(&c);
 }
 
+/* Checks across settings belong to the config module, for every program. */
+static void test_check(void **state)
+{
+    static const struct {
+        const char *name, *value, *want;
+    } rows[] = {
+        {NULL, NULL, NULL},
+        {"scoring.suspicious_score", "90", "must not exceed scoring.malicious_score"},
+        {"engine.log_level", "loud", "is not error, warn, info or debug"},
+        {"outbreak.redis", "http://example.net", "redis"},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        struct zh_config c;
+        char err[256] = "";
+        zh_config_defaults(&c);
+        if (rows[i].name)
+            assert_int_equal(zh_config_set(&c, rows[i].name, rows[i].value, err, sizeof err),
+                             ZH_ERR_OK);
+        zh_err rc = zh_config_check(&c, err, sizeof err);
+        if (!rows[i].want)
+            assert_int_equal(rc, ZH_ERR_OK);
+        else if (rc != ZH_ERR_INVALID || !strstr(err, rows[i].want))
+            fail_msg("row %zu: rc %d, error \"%s\" lacks \"%s\"", i, rc, err, rows[i].want);
+        zh_config_free(&c);
+    }
+}
+
 static void test_writers(void **state)
 {
     char *buf = NULL;
@@ -194,6 +221,7 @@ int main(void)
         cmocka_unit_test(test_defaults),    cmocka_unit_test(test_load),
         cmocka_unit_test(test_load_errors), cmocka_unit_test(test_set),
         cmocka_unit_test(test_writers),     cmocka_unit_test(test_values),
+        cmocka_unit_test(test_check),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

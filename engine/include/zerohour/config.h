@@ -98,6 +98,11 @@ zh_err zh_config_load(struct zh_config *cfg, const char *path, char *err, size_t
 zh_err zh_config_set(struct zh_config *cfg, const char *name, const char *value, char *err,
                      size_t errlen);
 
+/* Cross-field and syntax checks over a complete configuration (after the
+ * file and the flags): ZH_ERR_INVALID with the reason in err. zh_engine_new
+ * runs them too. */
+zh_err zh_config_check(const struct zh_config *cfg, char *err, size_t errlen);
+
 /* Writers driven by the table: a commented sample INI, a Markdown table
  * for the README, and option help lines for --help. */
 void zh_config_write_sample(FILE *out);

@@ -1,6 +1,7 @@
 /* zerohour/error.h — the one graded error enum of the scanning library.
- * OK, partial (skip this part, keep scanning), failed, fatal, and distinct
- * codes for each limit so a verdict can say why a message is unscannable. */
+ * OK, failed (the caller may go on), fatal, bad input, I/O, and distinct
+ * codes for each limit (zhi_scan_limit returns them) so a stage can say why
+ * it stopped. The human detail goes in a hit or an error buffer. */
 #ifndef ZEROHOUR_ERROR_H
 #define ZEROHOUR_ERROR_H
 
@@ -10,7 +11,6 @@ extern "C" {
 
 typedef enum zh_err {
     ZH_ERR_OK = 0,
-    ZH_ERR_PARTIAL = 1,  /* this part was skipped; the rest is fine */
     ZH_ERR_FAILED = -1,  /* the operation failed; the caller may go on */
     ZH_ERR_FATAL = -2,   /* cannot continue (out of memory, broken state) */
     ZH_ERR_INVALID = -3, /* the input is not what it must be */
@@ -22,9 +22,6 @@ typedef enum zh_err {
     ZH_ERR_LIMIT_TIME = -13,
     ZH_ERR_LIMIT_RATIO = -14,
 } zh_err;
-
-/* Static lower-case name: "ok", "limit_depth", ... */
-const char *zh_err_name(zh_err e);
 
 static inline int zh_err_is_limit(zh_err e)
 {
