@@ -24,7 +24,8 @@ static void init(void)
     zh_config_set(&cfg, "archive_max_total_bytes", "8M", NULL, 0);
     zh_config_set(&cfg, "archive_max_member_bytes", "4M", NULL, 0);
     zh_config_set(&cfg, "scan_timeout_ms", "2s", NULL, 0);
-    if (zh_engine_new(&cfg, &engine, NULL) != ZH_ERR_OK || zh_scanner_new(engine, &scanner) != ZH_ERR_OK)
+    if (zh_engine_new(&cfg, &engine, NULL) != ZH_ERR_OK ||
+        zh_scanner_new(engine, &scanner) != ZH_ERR_OK)
         abort();
     zh_config_free(&cfg);
 }
@@ -34,9 +35,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!engine)
         init();
     static const char *const rcpt[] = {"alice@corp.example.com"};
-    const struct zh_scan_envelope env = {.client_ip = "198.51.100.7", .helo = "mx.example.org",
-                                         .mail_from = "bob@example.org", .rcpt_to = rcpt,
-                                         .n_rcpt = 1, .received_at = 1075111200000};
+    const struct zh_scan_envelope env = {.client_ip = "198.51.100.7",
+                                         .helo = "mx.example.org",
+                                         .mail_from = "bob@example.org",
+                                         .rcpt_to = rcpt,
+                                         .n_rcpt = 1,
+                                         .received_at = 1075111200000};
     const struct zh_result *r;
     zh_scanner_scan(scanner, data, size, &env, 0, &r);
     /* Invariants: a reply always has a status; an OK reply a real verdict. */
