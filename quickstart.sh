@@ -9,6 +9,7 @@ cd "$(dirname "$0")"
 
 PACKAGES=(build-essential cmake pkg-config python3 zip unzip clang-format
   libprotobuf-c-dev protobuf-c-compiler libnng-dev libyara-dev libarchive-dev
+  zlib1g-dev libbz2-dev liblzma-dev
   libgmime-3.0-dev libinih-dev libjson-c-dev libcmocka-dev libhiredis-dev redis-server
   clamav-testfiles libpython3.11-testsuite
   libmilter-dev postfix swaks opendkim-tools)

@@ -44,9 +44,11 @@ static zh_err archive_executable_scan(struct zhi_scan *s, void *state, void *tst
                              h->scores[ZHI_S_active_in_archive],
                              "active content \"%s\" (%s) inside archive \"%s\"", name,
                              zhi_type_name(o->sniffed), archive_name(s, o));
-            /* Office and OpenDocument files are zip containers, not archives. */
+            /* Office and OpenDocument files are zip containers, not archives;
+             * and a tar in a compressed stream is the .tar.gz convention. */
+            bool tarball = o->sniffed == ZHI_T_TAR && (o->flags & ZHI_OBJ_DECOMPRESSED);
             if (rc == ZH_ERR_OK && zhi_type_is_archive(o->sniffed) &&
-                !zhi_ext_in(h, ZHI_C_DOCUMENT, o->ext))
+                !zhi_ext_in(h, ZHI_C_DOCUMENT, o->ext) && !tarball)
                 rc = zhi_hit(s, ZHI_SRC_archive_executable, "archive_in_archive", o->path,
                              h->scores[ZHI_S_archive_in_archive],
                              "archive \"%s\" inside archive \"%s\"", name, archive_name(s, o));

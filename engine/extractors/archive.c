@@ -1,7 +1,9 @@
 /* archive: the containers libarchive reads from memory — zip, rar, 7z, cab,
- * tar, arj, lha, and gzip/bzip2/xz streams — with the passwords the message
- * text offers for encrypted members (as Bagle wrote "Password: 12345" beside
- * its zip). Members stream into a buffer under the stage's budget. */
+ * tar, arj, lha — with the passwords the message text offers for encrypted
+ * members (as Bagle wrote "Password: 12345" beside its zip). Members stream
+ * into a buffer under the stage's budget. A container that cannot be opened
+ * or read to its end is a scored, unscannable hit; the members read so far
+ * are kept. (Single compressed streams belong to compressed.c.) */
 #include "../src/zhi.h"
 
 #include <archive.h>
@@ -21,40 +23,16 @@ struct passwords {
 
 static int archive_bid(const struct zhi_scan *s, const struct zhi_object *o)
 {
-    return zhi_type_is_archive(o->sniffed) ? 100 : 0;
+    return zhi_type_is_archive(o->sniffed) ? 100 : 0; /* compressed.c outbids it on streams */
 }
 
-/* Name of the single member of a gzip/bzip2/xz stream: the archive's own name
- * without its compression extension ("report.txt.gz" → "report.txt"). */
-static const char *raw_member_name(struct zhi_arena *a, const struct zhi_object *o)
-{
-    const char *fn = o->filename ? o->filename : "";
-    const char *slash = strrchr(fn, '/'), *bslash = strrchr(fn, '\\');
-    if (bslash > slash)
-        slash = bslash;
-    fn = slash ? slash + 1 : fn;
-    const char *dot = strrchr(fn, '.');
-    if (!dot || dot == fn)
-        return "data";
-    static const char *const exts[] = {".gz", ".gzip", ".bz2", ".xz", ".z", ".tgz"};
-    for (size_t i = 0; i < sizeof exts / sizeof exts[0]; i++)
-        if (!strcasecmp(dot, exts[i])) {
-            if (!strcasecmp(dot, ".tgz"))
-                return zhi_arena_printf(a, "%.*s.tar", (int)(dot - fn), fn);
-            return zhi_arena_memdup(a, fn, (size_t)(dot - fn));
-        }
-    return "data";
-}
-
-static struct archive *reader(const struct passwords *pw, bool raw)
+static struct archive *reader(const struct passwords *pw)
 {
     struct archive *a = archive_read_new();
     if (!a)
         return NULL;
     archive_read_support_filter_all(a);
     archive_read_support_format_all(a);
-    if (raw)
-        archive_read_support_format_raw(a);
     for (size_t i = 0; pw && i < pw->n; i++)
         archive_read_add_passphrase(a, pw->list[i]);
     return a;
@@ -71,7 +49,7 @@ static bool reread_with(struct zhi_extract *x, const struct zhi_object *arc, uns
     if (!zhi_extract_fits(x, 0, 0))
         return false;
     struct passwords one = {.list = {password}, .n = 1};
-    struct archive *a = reader(&one, false);
+    struct archive *a = reader(&one);
     bool ok = false;
     if (!a)
         return false;
@@ -109,17 +87,17 @@ static zh_err archive_extract(struct zhi_extract *x, size_t idx)
         (*pwp)->n = zhi_text_passwords(s, (*pwp)->list, MAX_PASSWORDS);
     }
     const struct passwords *pw = *pwp;
-    bool raw = arc.sniffed == ZHI_T_GZIP || arc.sniffed == ZHI_T_BZIP2 || arc.sniffed == ZHI_T_XZ;
     zh_err rc = ZH_ERR_OK;
     struct zhi_buf g = {0};
     unsigned members_here = 0, encrypted_here = 0, decrypted_here = 0;
-    struct archive *a = reader(pw, raw);
+    struct archive *a = reader(pw);
     if (!a)
         return ZH_ERR_FATAL;
     if (archive_read_open_memory(a, arc.data, arc.len) != ARCHIVE_OK) {
-        rc = zhi_hit(s, ZHI_SRC_archive, "malformed_archive", arc.path, 0,
-                     "%s archive could not be opened: %s", zhi_type_name(arc.sniffed),
-                     archive_error_string(a) ? archive_error_string(a) : "unknown error");
+        rc = zhi_extract_damaged(x, "malformed_archive", arc.path,
+                                 "%s archive could not be opened: %s", zhi_type_name(arc.sniffed),
+                                 archive_error_string(a) ? archive_error_string(a)
+                                                         : "unknown error");
         goto out;
     }
     struct archive_entry *entry;
@@ -128,25 +106,24 @@ static zh_err archive_extract(struct zhi_extract *x, size_t idx)
         if (r == ARCHIVE_EOF)
             break;
         if (r < ARCHIVE_WARN) {
-            rc = zhi_hit(s, ZHI_SRC_archive, "malformed_archive", arc.path, 0,
-                         "%s archive is damaged after %u member(s): %s", zhi_type_name(arc.sniffed),
-                         members_here,
-                         archive_error_string(a) ? archive_error_string(a) : "unknown error");
+            rc = zhi_extract_damaged(
+                x, "malformed_archive", arc.path, "%s archive is damaged after %u member(s): %s",
+                zhi_type_name(arc.sniffed), members_here,
+                archive_error_string(a) ? archive_error_string(a) : "unknown error");
             break;
         }
+        /* Every entry counts, directories and links too: a million of them
+         * cost as much to walk as a million files. */
+        if ((rc = zhi_extract_count(x, arc.path)) != ZH_ERR_OK)
+            break;
         mode_t type = archive_entry_filetype(entry);
         if (type != 0 && type != AE_IFREG)
             continue;
-        /* Only a bare compressed stream (no tar inside) has no member names. */
-        bool unnamed = archive_format(a) == ARCHIVE_FORMAT_RAW;
-        const char *name =
-            unnamed ? raw_member_name(s->arena, &arc) : archive_entry_pathname_utf8(entry);
+        const char *name = archive_entry_pathname_utf8(entry);
         if (!name)
             name = archive_entry_pathname(entry);
         if (!name || !*name)
             name = "unnamed";
-        if ((rc = zhi_extract_count(x, arc.path)) != ZH_ERR_OK)
-            break;
         char *path = zhi_arena_printf(s->arena, "%s/%s", arc.path, name);
         if (!path) {
             rc = ZH_ERR_FATAL;
@@ -188,8 +165,9 @@ static zh_err archive_extract(struct zhi_extract *x, size_t idx)
                 encrypted_here++;
             } else {
                 flags |= ZHI_OBJ_TRUNCATED;
-                if ((rc = zhi_hit(s, ZHI_SRC_archive, "malformed_archive", path, 0,
-                                  "member could not be read completely: %s", why)) != ZH_ERR_OK)
+                if ((rc = zhi_extract_damaged(x, "malformed_archive", path,
+                                              "member could not be read completely: %s", why)) !=
+                    ZH_ERR_OK)
                     goto out;
             }
         } else if (encrypted && limit == ZH_ERR_OK) {

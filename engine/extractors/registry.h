@@ -4,8 +4,10 @@
  * Every extractor bids on every object (see struct zh_extractor in zhi.h);
  * the highest bid wins and a tie goes to the one listed first. So the list is
  * ordered by the cost of bidding, cheapest first, and by how sure a bid is:
- * - archive: the sniffed type alone (zip, rar, 7z, gzip, bzip2, xz, cab,
- *   tar, arj, lha), set once by sniff.c — a switch, no bytes read.
+ * - compressed: the sniffed type alone (gzip, bzip2, xz), set once by sniff.c
+ *   — a comparison, no bytes read. It outbids archive for those types: a
+ *   single stream's output is its member, not an archive to guess at.
+ * - archive: the sniffed type alone (zip, rar, 7z, cab, tar, arj, lha).
  * - uuencode: text parts only, but it must look for a "begin NNN name" line
  *   anywhere in the text (old mailers put it after a greeting), so it reads
  *   the part: last. */
@@ -13,6 +15,7 @@
 #define ZHI_EXTRACTORS_REGISTRY_H
 
 #define ZHI_EXTRACTORS(X)                                                                          \
+    X(compressed)                                                                                  \
     X(archive)                                                                                     \
     X(uuencode)
 

@@ -64,6 +64,9 @@ const struct zh_setting zh_settings[] = {
     {"limits", "archive_ratio_floor", ZH_SET_SIZE, OFF(archive_ratio_floor), "1M", 0, 1 * GiB,
      "expanded bytes of a member before archive_max_ratio is judged (small files compress "
      "well)"},
+    {"limits", "decoder_max_memory", ZH_SET_SIZE, OFF(decoder_max_memory), "128M", 1 * MiB, 4 * GiB,
+     "most memory one decompressor may take (an xz stream names its own dictionary size); a "
+     "stream that needs more is a limits_exceeded hit"},
     {"limits", "archive_timeout_ms", ZH_SET_MS, OFF(archive_timeout_ms), "10s", 10, 3600000,
      "time budget for unpacking the archives of one message"},
 

@@ -5,6 +5,10 @@
  * depth, time): extractors only report what they produce through the calls
  * below, and every breach goes through zhi_scan_limit. */
 #include "zhi.h"
+#include "heuristics.h"
+
+#include <stdarg.h>
+#include <stdio.h>
 
 #include <string.h>
 
@@ -70,6 +74,24 @@ bool zhi_extract_fits(const struct zhi_extract *x, size_t len, uint64_t extra)
 void zhi_extract_recount(struct zhi_extract *x, uint64_t old, uint64_t now)
 {
     x->bytes = x->bytes - old + now;
+}
+
+zh_err zhi_extract_damaged(struct zhi_extract *x, const char *rule, const char *object,
+                           const char *fmt, ...)
+{
+    struct zhi_scan *s = x->s;
+    const struct zhi_heuristics *h = s->rules ? s->rules->heur : NULL;
+    char detail[768];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof detail, fmt, ap);
+    va_end(ap);
+    return zhi_hit_full(s, &(struct zhi_hit){.src = zhi_extractors[x->current]->src,
+                                             .rule = rule,
+                                             .object = object,
+                                             .detail = detail,
+                                             .score = h ? h->scores[ZHI_S_damaged_container] : 0,
+                                             .flags = ZH_HIT_UNSCANNABLE});
 }
 
 static const char *base_name(const char *path)

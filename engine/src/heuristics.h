@@ -25,6 +25,8 @@
     X(archive_in_archive, "an archive inside an archive")                                          \
     X(encrypted_archive, "an archive with encrypted members")                                      \
     X(encrypted_archive_password, "an encrypted archive whose password is written in the text")    \
+    X(damaged_container, "a container or compressed stream that could not be read to its end "     \
+                         "(what it yielded is scanned; the rest was not seen)")                    \
     X(sender_random_local, "a generated-looking local part in the From address")                   \
     X(sender_display_spoof, "a display name that claims another address")                          \
     X(sender_domain_mismatch, "From domain unrelated to envelope sender, HELO and client")         \

@@ -101,6 +101,7 @@ const char *zhi_kind_name(enum zhi_kind k);
 #define ZHI_OBJ_DECRYPTED 0x8u      /* encrypted member opened with a password from the text */
 #define ZHI_OBJ_HAS_ENCRYPTED 0x10u /* archive holding encrypted members */
 #define ZHI_OBJ_IN_MESSAGE 0x20u    /* inside an encapsulated message/rfc822 part */
+#define ZHI_OBJ_DECOMPRESSED 0x40u  /* the output of a single-stream compressor (gzip...) */
 
 struct zhi_object {
     const char *path;          /* "2/document.zip/readme.exe"; arena */
@@ -172,6 +173,8 @@ struct zhi_hit {
       "member expands beyond {b} bytes")                                                           \
     X(total_bytes, archive_max_total_bytes, ZH_ERR_LIMIT_SIZE, "archives expand beyond {b} bytes") \
     X(ratio, archive_max_ratio, ZH_ERR_LIMIT_RATIO, "member expands {v}:1 (limit {b}:1)")          \
+    X(decoder_memory, decoder_max_memory, ZH_ERR_LIMIT_SIZE,                                       \
+      "stream needs {v} bytes of decoder memory (limit {b})")                                      \
     X(archive_time, archive_timeout_ms, ZH_ERR_LIMIT_TIME, "unpacking took more than {b} ms")      \
     X(scan_time, scan_timeout_ms, ZH_ERR_LIMIT_TIME, "the scan needed more than {b} ms")
 
@@ -389,6 +392,11 @@ zh_err zhi_extract_bytes(struct zhi_extract *x, const char *path, size_t len, si
 bool zhi_extract_fits(const struct zhi_extract *x, size_t len, uint64_t extra);
 /* Replace `old` counted bytes by `now` (a retry read the member again). */
 void zhi_extract_recount(struct zhi_extract *x, uint64_t old, uint64_t now);
+/* The container at `object` could not be opened or read to its end: a hit
+ * under the running extractor's source, scored [scores] damaged_container
+ * and unscannable (what was not seen keeps the message from CLEAN). */
+zh_err zhi_extract_damaged(struct zhi_extract *x, const char *rule, const char *object,
+                           const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /* Append member `name` of s->objects[parent]: data (len bytes, NUL-terminated,
  * arena) with flags ZHI_OBJ_*; the stage fills path, filename, extension,
  * sniffed type, kind and depths. Returns the index, or -1 on OOM. */

@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include <unistd.h>
+#include <zlib.h>
 
 #include "zhi.h"
 
@@ -196,7 +198,10 @@ static void test_formats(void **state)
     struct member m[] = {{"a/readme.txt", "text", 4}, {"run.sh", "#!/bin/sh\n", 10}};
     struct blob tgz = build("pax", "gzip", NULL, m, 2);
     scan_of(f, NULL, "src.tar.gz", tgz);
-    assert_int_equal(obj(f, "2/src.tar.gz/run.sh")->sniffed, ZHI_T_SCRIPT);
+    /* The gzip stream's member is the tar, opened in turn. */
+    assert_true(obj(f, "2/src.tar.gz/src.tar")->flags & ZHI_OBJ_DECOMPRESSED);
+    assert_int_equal(obj(f, "2/src.tar.gz/src.tar/run.sh")->sniffed, ZHI_T_SCRIPT);
+    assert_int_equal(obj(f, "2/src.tar.gz/src.tar/run.sh")->archive_depth, 1);
     free(tgz.p);
     struct blob sz = build("7zip", NULL, NULL, m, 2);
     scan_of(f, NULL, "x.7z", sz);
@@ -210,6 +215,100 @@ static void test_formats(void **state)
     assert_int_equal(o->sniffed, ZHI_T_PE);
     assert_string_equal(o->ext, "exe");
     free(gz.p);
+}
+
+/* A compressed stream's output is its member, whatever it looks like, and a
+ * cut or damaged stream keeps what it yielded. gzip, bzip2 and xz are made
+ * by Python's standard library, like the bytes a worm would send. */
+static struct blob python_compress(const char *module, size_t zeros, size_t cut)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof cmd,
+             "python3 -c 'import sys,%s; d=%s.compress(b\"\\0\"*%zu+sys.stdin.buffer.read()); "
+             "sys.stdout.buffer.write(d[:len(d)-%zu])'",
+             module, module, zeros, cut);
+    char tmp[] = "/tmp/zh-test-XXXXXX";
+    int fd = mkstemp(tmp);
+    assert_true(fd >= 0);
+    size_t pelen;
+    const uint8_t *pe = fake_pe(&pelen);
+    assert_int_equal(write(fd, pe, pelen), (ssize_t)pelen);
+    close(fd);
+    char full[700];
+    snprintf(full, sizeof full, "%s < %s", cmd, tmp);
+    FILE *p = popen(full, "r");
+    assert_non_null(p);
+    struct blob b = {malloc(1 << 20), 0};
+    b.len = fread(b.p, 1, 1 << 20, p);
+    assert_int_equal(pclose(p), 0);
+    unlink(tmp);
+    return b;
+}
+
+static void test_compressed_streams(void **state)
+{
+    struct fixture *f = *state;
+    size_t pelen;
+    fake_pe(&pelen);
+    static const struct {
+        const char *module, *name, *member;
+        size_t zeros, cut;
+        bool damaged;
+    } rows[] = {
+        /* 1 KiB of zeros read as an empty tar by libarchive's bidding once */
+        {"gzip", "invoice.exe.gz", "invoice.exe", 1024, 0, false},
+        {"bz2", "invoice.exe.bz2", "invoice.exe", 1024, 0, false},
+        {"lzma", "invoice.exe.xz", "invoice.exe", 1024, 0, false},
+        /* the 8-byte trailer cut off: zcat still writes the whole file */
+        {"gzip", "invoice.exe.gz", "invoice.exe", 0, 8, true},
+        {"lzma", "report.xz", "report", 0, 12, true},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        struct blob b = python_compress(rows[i].module, rows[i].zeros, rows[i].cut);
+        scan_of(f, NULL, rows[i].name, b);
+        char path[128];
+        snprintf(path, sizeof path, "2/%s/%s", rows[i].name, rows[i].member);
+        const struct zhi_object *o = obj(f, path);
+        if (o->len != rows[i].zeros + pelen)
+            fail_msg("row %zu: %zu bytes out, want %zu", i, o->len, rows[i].zeros + pelen);
+        assert_int_equal(o->kind, ZHI_K_MEMBER);
+        assert_true(o->flags & ZHI_OBJ_DECOMPRESSED);
+        const struct zhi_hit *h = hit_with(f, "damaged_stream", "");
+        if (rows[i].damaged) {
+            assert_non_null(h);
+            assert_true(h->flags & ZH_HIT_UNSCANNABLE);
+            assert_true(o->flags & ZHI_OBJ_TRUNCATED);
+        } else {
+            assert_null(h);
+            assert_false(o->flags & ZHI_OBJ_TRUNCATED);
+        }
+        free(b.p);
+    }
+    /* Not a stream at all past its magic: unscannable, nothing invented. */
+    struct blob junk = {(uint8_t *)"\x1f\x8b\x08\0garbage-garbage-garbage", 27};
+    scan_of(f, NULL, "x.gz", junk);
+    assert_non_null(hit_with(f, "damaged_stream", "gzip"));
+}
+
+/* An xz stream that asks for a 1 GiB dictionary: refused before the decoder
+ * takes the memory, as a limit. The block header's dictionary byte of a small
+ * stream is raised and its CRC32 fixed. */
+static void test_decoder_memory(void **state)
+{
+    struct fixture *f = *state;
+    struct blob b = python_compress("lzma", 0, 0);
+    /* stream header (12) then the block header: size, flags, filter id 0x21,
+     * properties size 1, the dictionary byte, padding, CRC32 */
+    uint8_t *bh = b.p + 12;
+    size_t bh_len = ((size_t)bh[0] + 1) * 4;
+    assert_int_equal(bh[2], 0x21);
+    bh[4] = 36; /* 2 << (36/2 + 11) = 1 GiB */
+    uint32_t crc = (uint32_t)crc32(0, bh, (uInt)(bh_len - 4));
+    for (int k = 0; k < 4; k++)
+        bh[bh_len - 4 + k] = (uint8_t)(crc >> (8 * k));
+    scan_of(f, NULL, "big.xz", b);
+    assert_non_null(hit_with(f, "limits_exceeded", "decoder_max_memory"));
+    free(b.p);
 }
 
 static void test_encrypted(void **state)
@@ -395,6 +494,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_members_and_nesting, setup, teardown),
         cmocka_unit_test_setup_teardown(test_formats, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_compressed_streams, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_decoder_memory, setup, teardown),
         cmocka_unit_test_setup_teardown(test_encrypted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_password_candidates, setup, teardown),
         cmocka_unit_test_setup_teardown(test_depth_limit, setup, teardown),

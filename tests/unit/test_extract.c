@@ -80,6 +80,7 @@ static void test_every_limit(void **state)
         {ZHI_L_member_bytes, "archive_max_member_bytes", ZH_ERR_LIMIT_SIZE},
         {ZHI_L_total_bytes, "archive_max_total_bytes", ZH_ERR_LIMIT_SIZE},
         {ZHI_L_ratio, "archive_max_ratio", ZH_ERR_LIMIT_RATIO},
+        {ZHI_L_decoder_memory, "decoder_max_memory", ZH_ERR_LIMIT_SIZE},
         {ZHI_L_archive_time, "archive_timeout_ms", ZH_ERR_LIMIT_TIME},
         {ZHI_L_scan_time, "scan_timeout_ms", ZH_ERR_LIMIT_TIME},
     };

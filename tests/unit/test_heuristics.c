@@ -175,8 +175,9 @@ static void test_executable(void **state)
 }
 
 /* An in-memory zip of the given members (NULL data = synthetic PE). */
-static unsigned char *zip_bytes(const char *const *names, const char *const *data, size_t n,
-                                const char *password, size_t *len)
+/* data[i] NULL: a small PE; lens NULL: each data[i] is a C string. */
+static unsigned char *zip_bytes_n(const char *const *names, const char *const *data,
+                                  const size_t *lens, size_t n, const char *password, size_t *len)
 {
     static unsigned char pe[512];
     memset(pe, 0, sizeof pe);
@@ -194,7 +195,7 @@ static unsigned char *zip_bytes(const char *const *names, const char *const *dat
     archive_write_open_memory(a, buf, cap, &used);
     for (size_t i = 0; i < n; i++) {
         const void *d = data[i] ? (const void *)data[i] : pe;
-        size_t len = data[i] ? strlen(data[i]) : sizeof pe;
+        size_t len = !data[i] ? sizeof pe : lens ? lens[i] : strlen(data[i]);
         struct archive_entry *e = archive_entry_new();
         archive_entry_set_pathname(e, names[i]);
         archive_entry_set_size(e, (la_int64_t)len);
@@ -207,6 +208,12 @@ static unsigned char *zip_bytes(const char *const *names, const char *const *dat
     archive_write_free(a);
     *len = used;
     return buf;
+}
+
+static unsigned char *zip_bytes(const char *const *names, const char *const *data, size_t n,
+                                const char *password, size_t *len)
+{
+    return zip_bytes_n(names, data, NULL, n, password, len);
 }
 
 static char *b64(const unsigned char *buf, size_t used)
@@ -280,9 +287,18 @@ static void test_archives_and_scoring(void **state)
     free(z);
 
     /* A zip of documents (a docx is a zip too) from a normal sender: CLEAN. */
+    const char *parts[] = {"[Content_Types].xml", "word/document.xml"};
+    const char *partdata[] = {"<Types/>", "<w:document/>"};
+    size_t docx_len;
+    unsigned char *docx = zip_bytes(parts, partdata, 2, NULL, &docx_len);
     const char *docs[] = {"minutes.txt", "budget.csv", "inner/report.docx"};
-    const char *docdata[] = {"minutes of the meeting", "a,b\n1,2\n", "PK\x03\x04 not really"};
-    z = zip_b64(docs, docdata, 3, NULL);
+    const char *docdata[] = {"minutes of the meeting", "a,b\n1,2\n", (const char *)docx};
+    const size_t doclens[] = {22, 8, docx_len};
+    size_t zlen;
+    unsigned char *zb = zip_bytes_n(docs, docdata, doclens, 3, NULL, &zlen);
+    z = b64(zb, zlen);
+    free(zb);
+    free(docx);
     m = with_attachment(HDR, "Here are the files from today.", "application/zip",
                         "filename=\"project.zip\"", z);
     r = scan_env(m, &ENV);
@@ -290,6 +306,21 @@ static void test_archives_and_scoring(void **state)
         dump(r);
         fail_msg("zip of documents: %d score %d", r->verdict, r->score);
     }
+    free(m);
+    free(z);
+
+    /* The same with a "docx" that is no zip at all: it could not be opened,
+     * so the message was not fully seen and is not CLEAN. */
+    const char *bad[] = {"minutes.txt", "inner/report.docx"};
+    const char *baddata[] = {"minutes of the meeting", "PK\x03\x04 not really"};
+    z = zip_b64(bad, baddata, 2, NULL);
+    m = with_attachment(HDR, "Here are the files from today.", "application/zip",
+                        "filename=\"project.zip\"", z);
+    r = scan_env(m, &ENV);
+    h = find(r, "archive", "malformed_archive");
+    assert_non_null(h);
+    assert_true(h->flags & ZH_HIT_UNSCANNABLE);
+    assert_int_equal(r->verdict, ZH_VERDICT_SUSPICIOUS);
     free(m);
     free(z);
 

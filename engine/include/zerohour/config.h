@@ -39,6 +39,7 @@ struct zh_config {
     int64_t archive_max_total_bytes;
     int64_t archive_max_ratio;
     int64_t archive_ratio_floor;
+    int64_t decoder_max_memory;
     int64_t archive_timeout_ms;
     /* [scoring] */
     int64_t suspicious_score;
