@@ -7,6 +7,7 @@
 #include "zerohour/wire.h"
 
 #include <gmime/gmime.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +30,10 @@ struct zh_engine {
     char last_reload_first_error[512];
     uint64_t last_reload_us;
 };
+
+/* Messages this large hand freed memory back to the system after their scan
+ * (malloc_trim costs about a millisecond; ordinary mail does not pay it). */
+#define ZHI_TRIM_AFTER_BYTES (1u << 20)
 
 struct zh_scanner {
     zh_engine *e;
@@ -392,6 +397,10 @@ out:
     /* The decoded parts are done with; an idle worker should not hold the
      * last big attachment until its next scan. */
     zhi_arena_release_adopted(&sc->arena);
+    /* A large message leaves the heap large (GMime's many small objects):
+     * hand the free pages back rather than keep the peak for good. */
+    if (len >= ZHI_TRIM_AFTER_BYTES)
+        malloc_trim(0);
     s->objects = NULL;
     s->n_objects = s->cap_objects = 0;
     zhi_ruleset_release(s->rules);

@@ -241,6 +241,54 @@ static void test_parts_limit(void **state)
     assert_true(f->scan.n_objects <= 11);
 }
 
+/* GMime builds the whole tree before parts can be counted, so the parts are
+ * counted before GMime sees them: however the boundary is declared (any
+ * case, quoted, RFC 2231 pieces or encoding), a message of many parts is cut
+ * where max_mime_parts is spent, and reported. */
+static void test_parts_counted_before_parsing(void **state)
+{
+    struct fixture *f = *state;
+    static const char *const declared[] = {
+        "boundary=b",
+        "BoUnDaRy=\"b\"",
+        "boundary*0=b",
+        "boundary*=us-ascii''%62",
+    };
+    char *m = malloc(1 << 20);
+    for (size_t d = 0; d < sizeof declared / sizeof declared[0]; d++) {
+        size_t n = (size_t)sprintf(
+            m, HDR "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; %s\r\n\r\n", declared[d]);
+        for (int i = 0; i < 20000; i++)
+            n += (size_t)sprintf(m + n, "--b\r\n\r\nx\r\n");
+        sprintf(m + n, "--b--\r\n");
+        f->cfg.max_mime_parts = 10;
+        assert_int_equal(flatten(f, m), ZH_ERR_OK);
+        f->cfg.max_mime_parts = 500;
+        if (f->scan.n_objects > 12)
+            fail_msg("%s: %zu objects: GMime saw more parts than the limit", declared[d],
+                     f->scan.n_objects);
+        bool hit = false;
+        for (size_t i = 0; i < f->scan.n_hits; i++)
+            hit |= strstr(f->scan.hits[i].detail, "max_mime_parts") != NULL;
+        assert_true(hit);
+    }
+    free(m);
+}
+
+/* GMime took the line end before a boundary for CRLF in a CRLF message even
+ * when it was a bare LF, and cut the last two bytes of a base64 part. Mixed
+ * line ends are made LF-only first. */
+static void test_mixed_line_ends(void **state)
+{
+    struct fixture *f = *state;
+    /* "Cat Cat!" is "Q2F0IENhdCE=": without its last two characters, one byte short. */
+    const char *msg = HDR "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=q\r\n\r\n"
+                          "--q\r\nContent-Type: application/octet-stream; name=a.bin\r\n"
+                          "Content-Transfer-Encoding: base64\r\n\r\nQ2F0IENhdCE=\n--q--\r\n";
+    assert_int_equal(flatten(f, msg), ZH_ERR_OK);
+    assert_data(find(f, "1/a.bin"), "Cat Cat!");
+}
+
 static void test_bad_input(void **state)
 {
     struct fixture *f = *state;
@@ -276,6 +324,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_nested_message, setup, teardown),
         cmocka_unit_test_setup_teardown(test_depth_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_parts_limit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_parts_counted_before_parsing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mixed_line_ends, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_input, setup, teardown),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
