@@ -43,6 +43,36 @@ int zhi_scan_add_object(struct zhi_scan *s, const struct zhi_object *o)
     return (int)s->n_objects++;
 }
 
+zh_err zhi_object_note(struct zhi_scan *s, size_t idx, const char *key, const char *fmt, ...)
+{
+    struct zhi_object *o = &s->objects[idx];
+    struct zhi_attr *grown = zhi_arena_alloc(s->arena, (o->n_attrs + 1) * sizeof *grown);
+    char value[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(value, sizeof value, fmt, ap);
+    va_end(ap);
+    if (!grown)
+        return ZH_ERR_FATAL;
+    if (o->n_attrs)
+        memcpy(grown, o->attrs, o->n_attrs * sizeof *grown);
+    grown[o->n_attrs] =
+        (struct zhi_attr){zhi_arena_strdup(s->arena, key), zhi_arena_strdup(s->arena, value)};
+    if (!grown[o->n_attrs].key || !grown[o->n_attrs].value)
+        return ZH_ERR_FATAL;
+    o->attrs = grown;
+    o->n_attrs++;
+    return ZH_ERR_OK;
+}
+
+const char *zhi_object_attr(const struct zhi_object *o, const char *key)
+{
+    for (size_t i = 0; i < o->n_attrs; i++)
+        if (!strcmp(o->attrs[i].key, key))
+            return o->attrs[i].value;
+    return NULL;
+}
+
 zh_err zhi_hit_full(struct zhi_scan *s, const struct zhi_hit *in)
 {
     if (s->n_hits == s->cap_hits) {

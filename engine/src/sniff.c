@@ -15,6 +15,9 @@ static const char *const type_names[ZHI_T__COUNT] = {
     [ZHI_T_LHA] = "lha",   [ZHI_T_OLE2] = "ole2",   [ZHI_T_PDF] = "pdf",
     [ZHI_T_RTF] = "rtf",   [ZHI_T_JPEG] = "jpeg",   [ZHI_T_PNG] = "png",
     [ZHI_T_GIF] = "gif",   [ZHI_T_BMP] = "bmp",     [ZHI_T_LNK] = "lnk",
+    [ZHI_T_ISO] = "iso",   [ZHI_T_CPIO] = "cpio",   [ZHI_T_CHM] = "chm",
+    [ZHI_T_SZDD] = "szdd", [ZHI_T_KWAJ] = "kwaj",   [ZHI_T_ONENOTE] = "onenote",
+    [ZHI_T_VHD] = "vhd",   [ZHI_T_FAT] = "fat",
 };
 
 const char *zhi_type_name(enum zhi_type t)
@@ -41,6 +44,8 @@ bool zhi_type_is_archive(enum zhi_type t)
     case ZHI_T_TAR:
     case ZHI_T_ARJ:
     case ZHI_T_LHA:
+    case ZHI_T_CPIO:
+    case ZHI_T_ISO:
         return true;
     default:
         return false;
@@ -87,9 +92,11 @@ enum zhi_type zhi_sniff(const uint8_t *p, size_t n)
     if (n == 0)
         return ZHI_T_EMPTY;
     if (has(p, n, 0, "MZ", 2) || has(p, n, 0, "ZM", 2)) {
+        /* Windows follows e_lfanew wherever it points after the "MZ": packers
+         * such as UPack and MEW put the PE header inside the DOS header. */
         if (n >= 0x40) {
             uint32_t off = le32(p + 0x3c);
-            if (off >= 0x40 && off < n && has(p, n, off, "PE\0\0", 4))
+            if (off >= 4 && off < n && has(p, n, off, "PE\0\0", 4))
                 return ZHI_T_PE;
         }
         /* A bare DOS header: bytes in the last page < 512 and a header size;
@@ -131,6 +138,35 @@ enum zhi_type zhi_sniff(const uint8_t *p, size_t n)
         return ZHI_T_TAR;
     if (has(p, n, 0, "\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", 8))
         return ZHI_T_OLE2;
+    if (has(p, n, 0, "070701", 6) || has(p, n, 0, "070702", 6) || has(p, n, 0, "070707", 6) ||
+        has(p, n, 0, "\xc7\x71", 2) || has(p, n, 0, "\x71\xc7", 2))
+        return ZHI_T_CPIO;
+    if (has(p, n, 0, "ITSF\x03\0\0\0", 8))
+        return ZHI_T_CHM;
+    if (has(p, n, 0, "SZDD\x88\xf0\x27\x33", 8))
+        return ZHI_T_SZDD;
+    if (has(p, n, 0, "KWAJ\x88\xf0\x27\xd1", 8))
+        return ZHI_T_KWAJ;
+    if (has(p, n, 0, "\xe4\x52\x5c\x7b\x8c\xd8\xa7\x4d\xae\xb1\x53\x78\xd0\x29\x96\xd3", 16))
+        return ZHI_T_ONENOTE;
+    /* Optical images: a volume descriptor at sector 16 (CD001 for ISO 9660,
+     * BEA01 opening UDF's extended area). */
+    if (has(p, n, 0x8001, "CD001", 5) || has(p, n, 0x8801, "CD001", 5) ||
+        has(p, n, 0x9001, "CD001", 5) || has(p, n, 0x8001, "BEA01", 5))
+        return ZHI_T_ISO;
+    /* VHD: "conectix" in the footer (last 512 bytes, or 511 for old images)
+     * and, for dynamic disks, at the start too; VHDX names itself first. */
+    if (has(p, n, 0, "conectix", 8) || has(p, n, 0, "vhdxfile", 8) ||
+        (n >= 512 && (has(p, n, n - 512, "conectix", 8) || has(p, n, n - 511, "conectix", 8))))
+        return ZHI_T_VHD;
+    /* A FAT volume: a jump, a BIOS parameter block with a sane sector size
+     * and cluster size, and the boot signature. */
+    if (n >= 512 && p[510] == 0x55 && p[511] == 0xaa && (p[0] == 0xeb || p[0] == 0xe9)) {
+        unsigned bps = p[11] | p[12] << 8, spc = p[13];
+        if ((bps == 512 || bps == 1024 || bps == 2048 || bps == 4096) && spc &&
+            !(spc & (spc - 1)) && (p[14] | p[15] << 8) && p[16])
+            return ZHI_T_FAT;
+    }
     if (has(p, n, 0, "L\0\0\0\x01\x14\x02\0", 8))
         return ZHI_T_LNK;
     if (has(p, n, 0, "\xff\xd8\xff", 3))

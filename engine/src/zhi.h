@@ -84,6 +84,14 @@ enum zhi_type {
     ZHI_T_GIF,
     ZHI_T_BMP,
     ZHI_T_LNK,
+    ZHI_T_ISO,     /* ISO 9660 or UDF optical disc image */
+    ZHI_T_CPIO,    /* cpio archive, newc/odc/binary */
+    ZHI_T_CHM,     /* compiled HTML help (ITSF) */
+    ZHI_T_SZDD,    /* MS-DOS COMPRESS.EXE (SZDD) */
+    ZHI_T_KWAJ,    /* MS-DOS COMPRESS.EXE (KWAJ) */
+    ZHI_T_ONENOTE, /* OneNote section (.one) */
+    ZHI_T_VHD,     /* virtual hard disk: VHD (fixed or dynamic) or VHDX */
+    ZHI_T_FAT,     /* a FAT12/16/32 volume image (boot sector with a BPB) */
     ZHI_T__COUNT
 };
 enum zhi_type zhi_sniff(const uint8_t *p, size_t n);
@@ -103,6 +111,12 @@ const char *zhi_kind_name(enum zhi_kind k);
 #define ZHI_OBJ_IN_MESSAGE 0x20u    /* inside an encapsulated message/rfc822 part */
 #define ZHI_OBJ_DECOMPRESSED 0x40u  /* the output of a single-stream compressor (gzip...) */
 
+/* A fact an extractor noted about an object, for detectors and YARA
+ * externals: key "lnk.arguments", value "/c powershell ...". Arena strings. */
+struct zhi_attr {
+    const char *key, *value;
+};
+
 struct zhi_object {
     const char *path;          /* "2/document.zip/readme.exe"; arena */
     const char *filename;      /* decoded name or NULL */
@@ -116,6 +130,8 @@ struct zhi_object {
     int archive_depth; /* 0 outside archives */
     int parent;        /* index of the containing object, -1 for none */
     unsigned flags;
+    const struct zhi_attr *attrs; /* noted with zhi_object_note; arena */
+    size_t n_attrs;
 };
 
 /* ---- hit sources ----------------------------------------------------------
@@ -287,6 +303,14 @@ struct zhi_scan {
  * in the arena (or outlive the scan). Appending may move s->objects: hold
  * indexes, not pointers, across a call. */
 int zhi_scan_add_object(struct zhi_scan *s, const struct zhi_object *o);
+
+/* Note a fact about s->objects[idx] (key copied, value formatted into the
+ * arena); a later note of the same key is added, not replaced. ZH_ERR_FATAL
+ * on OOM. */
+zh_err zhi_object_note(struct zhi_scan *s, size_t idx, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* The first value noted under key, or NULL. */
+const char *zhi_object_attr(const struct zhi_object *o, const char *key);
 
 /* Record a hit: the common form, with no family, aliases or flags. rule and
  * object are copied into the arena (object NULL = ""); the detail is

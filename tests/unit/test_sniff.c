@@ -67,6 +67,14 @@ static void test_table(void **state)
         ROW("MZ words in text", "MZ is a postcode prefix? No.", "text"),
         ROW("dos header", "MZ\x90\0\x03\0\0\0\x04\0\0\0\xff\xff\0\0\xb8\0\0\0\0\0\0\0\x40\0\0\0",
             "mz"),
+        ROW("newc cpio", "0707010000000100", "cpio"),
+        ROW("binary cpio", "\xc7\x71\x01\0", "cpio"),
+        ROW("chm", "ITSF\x03\0\0\0\x60\0\0\0", "chm"),
+        ROW("szdd", "SZDD\x88\xf0\x27\x33\x41", "szdd"),
+        ROW("kwaj", "KWAJ\x88\xf0\x27\xd1\0", "kwaj"),
+        ROW("onenote", "\xe4\x52\x5c\x7b\x8c\xd8\xa7\x4d\xae\xb1\x53\x78\xd0\x29\x96\xd3\0",
+            "onenote"),
+        ROW("vhdx", "vhdxfile\0\0", "vhd"),
     };
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
         const char *got = zhi_type_name(zhi_sniff((const uint8_t *)rows[i].bytes, rows[i].len));
@@ -76,6 +84,23 @@ static void test_table(void **state)
     assert_string_equal(zhi_type_name(zhi_sniff(pe, sizeof pe)), "pe");
     assert_string_equal(zhi_type_name(zhi_sniff(pe_bad_offset, sizeof pe_bad_offset)), "mz");
     assert_string_equal(zhi_type_name(zhi_sniff(tar, sizeof tar)), "tar");
+    /* UPack and MEW put the PE header inside the DOS header (e_lfanew 0x10). */
+    static uint8_t upack[512];
+    memcpy(upack, "MZ", 2);
+    upack[0x3c] = 0x10;
+    memcpy(upack + 0x10, "PE\0\0", 4);
+    assert_string_equal(zhi_type_name(zhi_sniff(upack, sizeof upack)), "pe");
+    /* Images are known by what sits far from their first byte. */
+    static uint8_t iso[0x8800], vhd[4096], fat[1024];
+    memcpy(iso + 0x8001, "CD001", 5);
+    assert_string_equal(zhi_type_name(zhi_sniff(iso, sizeof iso)), "iso");
+    memcpy(vhd + sizeof vhd - 512, "conectix", 8);
+    assert_string_equal(zhi_type_name(zhi_sniff(vhd, sizeof vhd)), "vhd");
+    memcpy(fat, "\xeb\x3c\x90MSDOS5.0\x00\x02\x04\x01\x00\x02", 17);
+    fat[510] = 0x55, fat[511] = 0xaa;
+    assert_string_equal(zhi_type_name(zhi_sniff(fat, sizeof fat)), "fat");
+    fat[13] = 3; /* sectors per cluster must be a power of two */
+    assert_string_equal(zhi_type_name(zhi_sniff(fat, sizeof fat)), "data");
 }
 
 static void test_classes(void **state)
