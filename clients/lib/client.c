@@ -733,6 +733,7 @@ int zh_client_scan(zh_client *c, const void *msg, size_t len, const struct zh_en
         e.n_rcpt_to = env->n_rcpt;
         e.received_at = env->received_at;
         req.envelope = &e;
+        req.filename = (char *)(env->filename ? env->filename : "");
     }
     if ((rc = call(c, "Scan", &req.base, wait_ms, &resp)) != ZH_OK)
         return rc;
@@ -824,7 +825,13 @@ int zh_client_scan_file(zh_client *c, const char *path, const struct zh_envelope
                   strerror(err));
         goto out;
     }
-    rc = zh_client_scan(c, data, len, env, request_id, deadline_ms, out);
+    /* A file that is not mail is scanned as one object named like it. */
+    struct zh_envelope named = env ? *env : (struct zh_envelope){0};
+    if (!named.filename && !is_stdin) {
+        const char *slash = strrchr(path, '/');
+        named.filename = slash ? slash + 1 : path;
+    }
+    rc = zh_client_scan(c, data, len, &named, request_id, deadline_ms, out);
 out:
     free(data);
     if (fd >= 0 && !is_stdin)

@@ -272,8 +272,8 @@ static bool message_id_ok(const char *mid)
 
 static zh_err sender_scan(struct zhi_scan *s, void *state, void *tstate)
 {
-    if (!s->rules->heur)
-        return ZH_ERR_OK; /* no heuristics.ini in this rule set */
+    if (!s->rules->heur || !s->is_message)
+        return ZH_ERR_OK; /* no heuristics.ini in this rule set, or a file: no sender */
     struct sender_state *st = state;
     const struct zhi_heuristics *h = s->rules->heur;
     const struct zh_scan_envelope *env = s->env;

@@ -467,6 +467,42 @@ static const char *lower_dup(struct zhi_arena *a, const char *v)
      (1u << GMIME_CRIT_CONFLICTING_PARAMETER) | (1u << GMIME_CRIT_MULTIPART_WITHOUT_BOUNDARY) |    \
      (1u << GMIME_CRIT_NESTING_OVERFLOW) | (1u << GMIME_CRIT_PART_WITHOUT_HEADERS_OR_CONTENT))
 
+/* Input that is not mail — a file given to the CLI or named by a request's
+ * filename, or bytes no mail parser takes for a message — is one object,
+ * scanned like an attachment of that name. Without a name the caller sent it
+ * as mail: its parts, if any, could not be decoded, so it was not fully seen. */
+static zh_err whole_input(struct zhi_scan *s, const uint8_t *data, size_t len)
+{
+    const char *fn = s->env->filename && *s->env->filename ? s->env->filename : NULL;
+    const char *slash = fn ? strrchr(fn, '/') : NULL;
+    fn = slash ? slash + 1 : fn;
+    struct zhi_object o = {
+        .path = fn && *fn ? zhi_arena_strdup(s->arena, fn) : "input",
+        .filename = fn && *fn ? zhi_arena_strdup(s->arena, fn) : NULL,
+        .declared_type = "",
+        .sniffed = zhi_sniff(data, len),
+        .kind = ZHI_K_ATTACHMENT,
+        .data = data,
+        .len = len,
+        .depth = 1,
+        .parent = -1,
+    };
+    o.ext = zhi_extension_of(s->arena, o.filename);
+    if (!o.path || (fn && *fn && !o.filename) || zhi_scan_add_object(s, &o) < 0)
+        return ZH_ERR_FATAL;
+    if (o.filename)
+        return ZH_ERR_OK;
+    return zhi_hit_full(s, &(struct zhi_hit){
+                               .src = ZHI_SRC_mime,
+                               .rule = "not_a_message",
+                               .object = "input",
+                               .detail = "the input is no RFC 5322 message and names no file; "
+                                         "it was scanned as one object, any parts it hides "
+                                         "undecoded",
+                               .flags = ZH_HIT_UNSCANNABLE,
+                           });
+}
+
 zh_err zhi_mime_flatten(struct zhi_mime *m, struct zhi_scan *s, const uint8_t *msg, size_t len,
                         char *err, size_t errlen)
 {
@@ -481,8 +517,21 @@ zh_err zhi_mime_flatten(struct zhi_mime *m, struct zhi_scan *s, const uint8_t *m
         return ZH_ERR_INVALID;
     }
     if (!looks_like_message(msg, len)) {
-        snprintf(err, errlen, "not an RFC 5322 message: it does not start with a header field");
-        return ZH_ERR_INVALID;
+        /* A header after leading blank space is still a message (mail clients
+         * read it so); anything else is a file, scanned whole. */
+        size_t skip = 0;
+        while (skip < len && skip < 1024 && strchr(" \t\r\n", msg[skip]))
+            skip++;
+        if (skip == len || skip == 1024 || !looks_like_message(msg + skip, len - skip))
+            return whole_input(s, msg, len);
+        rc = zhi_hit(s, ZHI_SRC_mime, "malformed_message", "", 0,
+                     "the message does not start with a header field: %zu bytes of blank "
+                     "space before the first one were skipped",
+                     skip);
+        if (rc != ZH_ERR_OK)
+            return rc;
+        msg += skip;
+        len -= skip;
     }
     if (mixed_line_ends(msg, len) && !(msg = lf_only(s->arena, msg, len, &len)))
         return ZH_ERR_FATAL;
@@ -518,10 +567,12 @@ zh_err zhi_mime_flatten(struct zhi_mime *m, struct zhi_scan *s, const uint8_t *m
     g_mime_parser_set_format(parser, GMIME_FORMAT_MESSAGE);
     message = g_mime_parser_construct_message(parser, m->opts);
     if (!message) {
-        snprintf(err, errlen, "not an RFC 5322 message: no header block could be parsed");
-        rc = ZH_ERR_INVALID;
+        /* Not even GMime finds a message in it: the bytes are scanned whole. */
+        s->n_objects = 0; /* the header block added above goes with the rest */
+        rc = whole_input(s, msg, len);
         goto out;
     }
+    s->is_message = true;
     const char *subj = g_mime_message_get_subject(message);
     s->subject = subj ? zhi_arena_strdup(s->arena, subj) : "";
     s->from = first_address(s->arena, g_mime_message_get_from(message));

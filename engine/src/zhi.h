@@ -274,10 +274,11 @@ struct zhi_scan {
     const _Atomic uint64_t *live;    /* version of the engine's current set (a reload changes it) */
     struct zhi_outbreaks *outbreaks; /* the engine's outbreak table; NULL when disabled */
     struct zhi_arena *arena;
-    const struct zh_scan_envelope *env;
-    int64_t received_at; /* env's, or now */
-    const char *subject; /* decoded, UTF-8, "" if none */
-    const char *from;    /* header From address, "" if none */
+    const struct zh_scan_envelope *env; /* never NULL (an empty one when none was given) */
+    bool is_message;                    /* the input parsed as mail (else: one object, a file) */
+    int64_t received_at;                /* env's, or now */
+    const char *subject;                /* decoded, UTF-8, "" if none */
+    const char *from;                   /* header From address, "" if none */
     const char *message_id;
     const char *from_name;   /* display name of the From address, "" if none */
     const char *top_type;    /* top-level Content-Type, lower-case ("multipart/report") */
@@ -337,8 +338,9 @@ uint64_t zhi_limit_bound(const struct zhi_scan *s, enum zhi_limit l);
  * The orchestrator (engine.c) runs them in this order: parse → extract →
  * detect → decide. A stage never calls another one, nor the orchestrator. */
 
-/* mime.c: flatten msg into objects. ZH_ERR_INVALID when it is no RFC 5322
- * message; limit breaches are reported as hits and return ZH_ERR_OK. */
+/* mime.c: flatten msg into objects; input that is not mail becomes one
+ * object (named by env->filename). ZH_ERR_INVALID only when it is empty;
+ * limit breaches are reported as hits and return ZH_ERR_OK. */
 struct zhi_mime; /* per-thread parser state */
 zh_err zhi_mime_new(struct zhi_mime **out);
 void zhi_mime_free(struct zhi_mime *m);

@@ -141,10 +141,13 @@ static void test_calls(void **state)
     assert_true(r->hits[0].n_aliases >= 1);
     zh_scan_result_free(r);
 
-    /* The engine refuses garbage with a clear status. */
-    assert_int_equal(zh_client_scan(c, "\x01\x02\x03", 3, NULL, NULL, 0, &r),
-                     ZH_E_INVALID_ARGUMENT);
-    assert_non_null(strstr(zh_client_last_error(), "RFC 5322"));
+    /* Input that is not mail is scanned too, as one object; only nothing is refused. */
+    assert_int_equal(zh_client_scan(c, "\x01\x02\x03", 3, NULL, NULL, 0, &r), ZH_OK);
+    assert_int_equal(r->verdict, ZH_VERDICT_SUSPICIOUS);
+    assert_string_equal(r->hits[0].rule, "not_a_message");
+    zh_scan_result_free(r);
+    assert_int_equal(zh_client_scan(c, "", 0, NULL, NULL, 0, &r), ZH_E_INVALID_ARGUMENT);
+    assert_non_null(strstr(zh_client_last_error(), "empty"));
 
     /* Larger than the engine accepts: refused locally, naming both sizes. */
     size_t big = 100 * 1024;

@@ -45,8 +45,10 @@ static zh_err flatten(struct fixture *f, const char *msg)
 {
     zhi_arena_reset(&f->arena);
     memset(&f->scan, 0, sizeof f->scan);
+    static const struct zh_scan_envelope no_env;
     f->scan.cfg = &f->cfg;
     f->scan.arena = &f->arena;
+    f->scan.env = &no_env; /* as the orchestrator sets it: never NULL */
     f->err[0] = 0;
     return zhi_mime_flatten(f->mime, &f->scan, (const uint8_t *)msg, strlen(msg), f->err,
                             sizeof f->err);
@@ -294,11 +296,23 @@ static void test_bad_input(void **state)
     struct fixture *f = *state;
     assert_int_equal(flatten(f, ""), ZH_ERR_INVALID);
     assert_non_null(strstr(f->err, "empty"));
+    /* No mail: one object, the whole input, flagged as not fully decoded. */
     assert_int_equal(flatten(f, "\x7f"
                                 "ELF\x02\x01 binary junk"),
-                     ZH_ERR_INVALID);
-    assert_non_null(strstr(f->err, "not an RFC 5322 message"));
-    assert_int_equal(flatten(f, "just some words without a header\n"), ZH_ERR_INVALID);
+                     ZH_ERR_OK);
+    assert_int_equal(f->scan.n_objects, 1);
+    assert_int_equal(find(f, "input")->sniffed, ZHI_T_ELF);
+    assert_false(f->scan.is_message);
+    assert_int_equal(f->scan.n_hits, 1);
+    assert_string_equal(f->scan.hits[0].rule, "not_a_message");
+    assert_true(f->scan.hits[0].flags & ZH_HIT_UNSCANNABLE);
+    assert_int_equal(flatten(f, "just some words without a header\n"), ZH_ERR_OK);
+    assert_data(find(f, "input"), "just some words without a header\n");
+    /* A header after blank space: a message, with a note that it was malformed. */
+    assert_int_equal(flatten(f, " \r\n" HDR "\r\nhello\r\n"), ZH_ERR_OK);
+    assert_true(f->scan.is_message);
+    assert_string_equal(f->scan.hits[0].rule, "malformed_message");
+    assert_string_equal(f->scan.subject, "hello");
     /* Truncated in the middle of a base64 attachment: what is there is decoded. */
     assert_int_equal(
         flatten(f, HDR "Content-Type: multipart/mixed; boundary=q\r\n\r\n--q\r\n"

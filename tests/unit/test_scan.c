@@ -180,8 +180,20 @@ static void test_bad_input(void **state)
     zh_scanner_scan(f->s, (const uint8_t *)"", 0, NULL, 0, &r);
     assert_int_equal(r->status, ZEROHOUR__V1__STATUS__STATUS_INVALID_ARGUMENT);
     assert_non_null(strstr(r->status_message, "empty"));
+    /* Anything else is scanned: bytes that are no mail and name no file are
+     * one object, and not CLEAN (any parts they hide were not decoded). */
     r = scan(f, "\x01\x02 garbage", NULL);
-    assert_int_equal(r->status, ZEROHOUR__V1__STATUS__STATUS_INVALID_ARGUMENT);
+    assert_int_equal(r->status, 0);
+    assert_non_null(hit(r, "not_a_message"));
+    assert_int_equal(r->verdict, ZH_VERDICT_SUSPICIOUS);
+    /* Named as a file, they are a file: a PE named clam.exe is an executable. */
+    static const char pe[] = "MZ\x90\0\x03\0\0\0\x04\0\0\0\xff\xff\0\0\xb8\0\0\0\0\0\0\0@\0\0\0";
+    struct zh_scan_envelope named = {.filename = "/tmp/clam.exe"};
+    zh_scanner_scan(f->s, (const uint8_t *)pe, sizeof pe - 1, &named, 0, &r);
+    assert_int_equal(r->status, 0);
+    assert_null(hit(r, "not_a_message"));
+    assert_int_equal(r->objects, 1);
+    assert_int_equal(r->verdict, ZH_VERDICT_CLEAN); /* this rule set has no heuristics */
 
     /* Over max_message_bytes: RESOURCE_EXHAUSTED naming the limit. */
     struct zh_config small;

@@ -56,6 +56,10 @@ struct zh_envelope {
     const char *const *rcpt_to;
     size_t n_rcpt;
     int64_t received_at; /* unix ms; 0 = engine's now */
+    /* The input's name when it is a file rather than mail; the engine scans
+     * input that is not RFC 5322 as one object of that name.
+     * zh_client_scan_file sends the path's base name when this is NULL. */
+    const char *filename;
 };
 
 struct zh_hit {

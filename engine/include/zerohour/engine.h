@@ -23,12 +23,17 @@ extern "C" {
 typedef struct zh_engine zh_engine;
 typedef struct zh_scanner zh_scanner;
 
-/* SMTP envelope of one scan. Strings borrowed for the call. */
+/* What the caller knows of one scan's input besides its bytes: the SMTP
+ * envelope and the input's name. Strings borrowed for the call; all may be
+ * NULL. */
 struct zh_scan_envelope {
     const char *client_ip, *helo, *mail_from;
     const char *const *rcpt_to;
     size_t n_rcpt;
     int64_t received_at; /* unix ms; 0 = now */
+    /* The input's file name when it is a file rather than mail: input that is
+     * not RFC 5322 is scanned as one object of that name. */
+    const char *filename;
 };
 
 /* One hit of a result: which detector (or stage) found what, where. */
