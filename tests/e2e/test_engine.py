@@ -92,8 +92,8 @@ class EngineTest(unittest.TestCase):
         junk = write(self.tmp, "junk", b"\xff\xfe\x00garbage" * 10)
 
         def call(*args):
-            r = subprocess.run([raw, "--address", e.address, "--timeout", "5000", *args],
-                               capture_output=True, text=True, timeout=30)
+            r = subprocess.run([raw, "--address", e.address, "--timeout", "60000", *args],
+                               capture_output=True, text=True, timeout=120)
             return r.stdout.strip()
 
         self.assertIn("status=invalid_argument", call("--raw", junk))
@@ -177,7 +177,7 @@ class EngineTest(unittest.TestCase):
             self.assertNotIn("error", rec, err.decode())
             self.assertEqual(rec["verdict"], "MALICIOUS")
             self.assertEqual(rec["hits"][0]["rule"], "Slow")
-        e.proc.wait(timeout=30)
+        e.proc.wait(timeout=START_TIMEOUT)
         self.assertEqual(e.proc.returncode, 0)
         self.assertIn("finishing requests in flight", e.logtext())
 

@@ -271,6 +271,10 @@ UNAVAILABLE = "451 4.7.1 zerohour virus scanner unavailable, try again later"
 # timed-out scan MALICIOUS (the engine keeps a damning partial verdict).
 SLOW_RULE = (b"rule Slow { meta: score = 0 condition: for all i in (0..filesize-1) : "
              b"(for all j in (0..19) : (uint8(i) != 255 - j)) }\n")
+# Ten times slower: the big message takes tens of seconds, a sample message
+# milliseconds.
+SLOWER_RULE = (b"rule Slower { meta: score = 0 condition: for all i in (0..filesize-1) : "
+               b"(for all j in (0..199) : (uint8(i) != 255 - j)) }\n")
 
 
 def pe_copy(rng, i):
@@ -550,11 +554,11 @@ class MilterProtocolTest(unittest.TestCase):
         self.addCleanup(e.stop)
         return e
 
-    def slow_rules(self):
+    def slow_rules(self, rule=SLOW_RULE):
         d = tempfile.mkdtemp(prefix="zh-slow-rules-")
         self.addCleanup(shutil.rmtree, d, True)
         with open(os.path.join(d, "slow.yar"), "wb") as f:
-            f.write(SLOW_RULE)
+            f.write(rule)
         return d
 
     def test_spreading_risky_payload_is_deferred(self):
@@ -588,13 +592,17 @@ class MilterProtocolTest(unittest.TestCase):
         self.assertNotIn("error=", lines[1])
 
     def test_engine_slower_than_timeout(self):
-        e = self.own_engine(rules=self.slow_rules(), workers=4)
+        # The big message takes the engine until its own 5 s budget (then
+        # TEMPFAIL), the small one milliseconds: the milter's 1 s timeout
+        # lies far from both, whatever else the machine is doing.
+        e = self.own_engine(rules=self.slow_rules(SLOWER_RULE), workers=4,
+                            args=["--set", "limits.scan_timeout_ms=5s"])
         big = big_text()
-        m = self.start(["--timeout", "300ms"], engines=[e.address])
+        m = self.start(["--timeout", "1s"], engines=[e.address])
         c = self.session(m)
         r = c.transaction(big, qid="4SLOW0001")
-        # Had the milter waited for the engine, the answer would be the
-        # engine's CLEAN (the slow rule scores 0); it gave up at its timeout.
+        # Had the milter waited for the engine, the log would carry the
+        # engine's TEMPFAIL and no client error; it gave up at its timeout.
         self.assertEqual(r.code, "y", r)
         self.assertEqual(r.text, UNAVAILABLE)
         # The same connection goes on: a small message is quick even with this
@@ -609,7 +617,7 @@ class MilterProtocolTest(unittest.TestCase):
         self.assertRegex(lines[1], r" info 4SLOW0002: verdict=CLEAN score=0 action=accept "
                          r".* size=%d " % len(sample(CLEAN).replace(b"\n", b"\r\n")))
         # Fail open only when asked, and tagged.
-        m = self.start(["--timeout", "300ms", "--on-unavailable", "accept"], engines=[e.address])
+        m = self.start(["--timeout", "1s", "--on-unavailable", "accept"], engines=[e.address])
         c = self.session(m)
         r = c.transaction(big, qid="4SLOW0003")
         c.quit()
