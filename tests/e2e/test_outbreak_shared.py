@@ -3,7 +3,7 @@ each see half of a worm's copies detect the surge at the fleet's fifth copy,
 as one engine seeing all of them would, where two engines counting alone see
 nothing; and a Redis outage costs no scan (each engine counts alone, says so
 in its log and its detector errors, and hands what it found alone to the
-fleet when Redis is back)."""
+fleet when Redis is back), and so does a Redis that is frozen."""
 import base64
 import json
 import os
@@ -120,6 +120,31 @@ class SharedOutbreakTest(unittest.TestCase):
         hit = self.outbreak_hit(self.copy(b))
         self.assertIsNotNone(hit, "the fleet's outbreak reaches a new engine")
         self.assertIn("across the fleet", hit["detail"])
+
+    def test_redis_frozen(self):
+        """A Redis that accepts connections and never answers (SIGSTOP, as a
+        swapped-out or wedged server) costs no scan either: each copy waits
+        at most redis_timeout_ms, the engine counts alone, and goes back to
+        the fleet's counts when Redis answers again."""
+        redis = Redis()
+        self.procs.append(redis)
+        a = self.engine(redis)
+        self.copy(a)
+        redis.freeze()
+        try:
+            recs = [self.copy(a) for _ in range(5)]
+        finally:
+            redis.thaw()
+        self.assertTrue(all(r["verdict"] in ("SUSPICIOUS", "DEFER", "MALICIOUS") for r in recs))
+        self.assertIsNotNone(self.outbreak_hit(recs[-1]), "counting alone, the sixth copy is one")
+        self.assertIn("counting in this engine alone", a.logtext())
+        deadline = time.time() + START_TIMEOUT
+        while "answers again" not in a.logtext():
+            self.assertLess(time.time(), deadline, a.logtext())
+            self.copy(a)
+            time.sleep(0.2)
+        self.assertIn("across the fleet", self.outbreak_hit(self.copy(a))["detail"])
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
