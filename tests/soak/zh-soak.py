@@ -323,7 +323,7 @@ class Soak:
                 self.first_errors.append(f"round {rnd}: {result['first_error']}")
             killed = "kill9" in plan[rnd]
             self.add(self.kill_round_errors if killed else self.other_round_errors, errs)
-            if restarted_last_round:
+            if restarted_last_round and not killed:
                 self.after_restart_errors += sum(errs.values())
             restarted_last_round = killed
             eng, red = rss_kib(self.engine.proc.pid), rss_kib(self.redis.proc.pid)
@@ -449,6 +449,8 @@ def main():
     a = ap.parse_args()
     if a.requests < 1 or a.concurrency < 1 or a.round < 1 or a.reloads < 0 or a.kills < 0:
         ap.error("--requests, --concurrency and --round must be positive, --reloads and --kills not negative")
+    if (a.kills or a.redis_faults) and -(-a.requests // a.round) < 3:
+        ap.error("kills and Redis faults need at least 3 rounds (--requests / --round)")
     if not shutil.which("redis-server") or not shutil.which("redis-cli"):
         print("zh-soak: redis-server is not installed (apt-get install redis-server): skipped",
               file=sys.stderr)
