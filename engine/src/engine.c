@@ -600,6 +600,7 @@ void zh_engine_stats(zh_engine *e, const char *section, zh_stats_fn fn, void *ud
         EMIT("rules", "ruleset_version", "%llu", rs ? (unsigned long long)rs->version : 0ULL);
         EMIT("rules", "rule_count", "%u", rs ? rs->rule_count : 0);
         zhi_ruleset_release(rs);
+        EMIT("rules", "rule_sets_alive", "%llu", zhi_rulesets_alive());
         pthread_mutex_lock(&e->reload_lock);
         EMIT("rules", "last_reload_unix_ms", "%lld", (long long)e->last_reload_unix_ms);
         EMIT("rules", "last_reload_result", "%s", e->last_reload_ok ? "ok" : "failed");

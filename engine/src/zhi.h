@@ -146,6 +146,9 @@ struct zhi_ruleset *zhi_ruleset_acquire(zh_engine *e);
 void zhi_ruleset_release(struct zhi_ruleset *rs);
 zh_err zhi_rules_compile(const char *dir, struct zhi_ruleset **out, struct zh_rules_report *rep);
 void zhi_ruleset_free(struct zhi_ruleset *rs);
+/* Rule sets in memory in this process: the live one of each engine, and older
+ * ones that a scan in flight or the rule profiler still holds. Any thread. */
+unsigned long long zhi_rulesets_alive(void);
 /* Append a formatted line to a report list (errors or warnings); drops it on OOM. */
 void zhi_report_add(char ***list, size_t *n, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
