@@ -132,6 +132,7 @@ class Soak:
         self.verdicts = {}
         self.bench_failures = []    # rounds zh-bench could not run at all
         self.first_errors = []
+        self.sets_alive = "?"
 
     # ---- the processes ----------------------------------------------------
 
@@ -338,6 +339,12 @@ class Soak:
                       f"{' '.join(faults)}", flush=True)
         self.duration = time.time() - t0
         self.reloads_final = self.reloads_done()
+        r = subprocess.run([self.tool("zerohour"), "stats", "--json", "rules", "--address",
+                            self.address], capture_output=True, text=True, timeout=300)
+        try:
+            self.sets_alive = json.loads(r.stdout)["rules"].get("rule_sets_alive", "?")
+        except (ValueError, KeyError):
+            self.sets_alive = "?"
 
     def reloads_done(self):
         """New rule sets made, from the engine's log: every "version N live"
@@ -371,7 +378,8 @@ class Soak:
         calls = sum(self.reload_calls.values())
         print(f"  reloads            requested {calls} ({fmt(self.reload_calls)}); "
               f"new rule sets {self.reloads_final}; failed {failed_reloads}; "
-              f"Reload calls failed {len(self.reload_call_failures)}")
+              f"Reload calls failed {len(self.reload_call_failures)}; rule sets in memory "
+              f"at the end {self.sets_alive}")
         print(f"  engine             started {self.engine_starts} times ({self.kills} after kill -9); "
               f"last exit status {engine_rc}")
         print(f"  redis              {'stopped/restarted and frozen/thawed once' if a.redis_faults else 'untouched'}; "
