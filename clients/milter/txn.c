@@ -42,7 +42,9 @@ void zhm_txn_free(struct zhm_txn *t)
 static void append(struct zhm_txn *t, const void *data, size_t n)
 {
     t->total_bytes += n;
-    if (t->oversize || t->alloc_failed)
+    /* n == 0 before the first byte: buf is still NULL, and memcpy to NULL is
+     * undefined even for no bytes (fuzz_milter found it; corpus/milter keeps it) */
+    if (n == 0 || t->oversize || t->alloc_failed)
         return;
     if (n > t->max_bytes - t->len) {
         t->oversize = true;

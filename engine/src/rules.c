@@ -122,11 +122,20 @@ const char *zhi_kind_name(enum zhi_kind k)
 
 /* ---- rule sets -------------------------------------------------------------- */
 static atomic_ullong next_version = 1;
+/* Counted from the allocation of a set to its free, so that Stats (and the
+ * tests) can tell that replaced sets really go away once unused. */
+static atomic_ullong alive;
+
+unsigned long long zhi_rulesets_alive(void)
+{
+    return atomic_load(&alive);
+}
 
 static void ruleset_free(struct zhi_ruleset *rs)
 {
     if (!rs)
         return;
+    atomic_fetch_sub(&alive, 1);
     if (rs->yr_rules)
         yr_rules_destroy(rs->yr_rules);
     zhi_heuristics_free(rs->heur);
@@ -377,6 +386,7 @@ zh_err zhi_rules_compile(const char *dir, struct zhi_ruleset **out, struct zh_ru
         rc = ZH_ERR_FATAL;
         goto out;
     }
+    atomic_fetch_add(&alive, 1);
     rs->heur = heur;
     YR_RULE *rule;
     unsigned count = 0;

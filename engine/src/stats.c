@@ -202,6 +202,7 @@ void zhi_stats_render(const struct zhi_stats_view *v, const char *section, zh_st
         EMIT("rules", "rules_dir", "%s", v->cfg->rules_dir);
         EMIT("rules", "ruleset_version", "%llu", rs ? (unsigned long long)rs->version : 0ULL);
         EMIT("rules", "rule_count", "%u", rs ? rs->rule_count : 0);
+        EMIT("rules", "rule_sets_alive", "%llu", zhi_rulesets_alive());
         EMIT("rules", "last_reload_unix_ms", "%lld", (long long)v->last_reload_unix_ms);
         EMIT("rules", "last_reload_result", "%s", v->last_reload_ok ? "ok" : "failed");
         EMIT("rules", "last_reload_errors", "%u", v->last_reload_errors);

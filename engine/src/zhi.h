@@ -240,6 +240,9 @@ void zhi_slot_destroy(struct zhi_rules_slot *slot);                /* releases t
 struct zhi_ruleset *zhi_slot_acquire(struct zhi_rules_slot *slot); /* NULL when none */
 void zhi_slot_publish(struct zhi_rules_slot *slot, struct zhi_ruleset *rs); /* takes rs */
 zh_err zhi_rules_compile(const char *dir, struct zhi_ruleset **out, struct zh_rules_report *rep);
+/* Rule sets in memory in this process: the live one of each engine, and older
+ * ones that a scan in flight or the rule profiler still holds. Any thread. */
+unsigned long long zhi_rulesets_alive(void);
 /* Append a formatted line to a report list (errors or warnings); drops it on OOM. */
 void zhi_report_add(char ***list, size_t *n, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -20,6 +20,10 @@
 
 static char tmpdir[64];
 
+/* Longest wait for an engine to come up or come back. A sanitizer build on a
+ * busy machine takes seconds; this only bounds how long a failure takes. */
+#define START_TIMEOUT_S 60.0
+
 static double now_s(void)
 {
     struct timespec ts;
@@ -57,7 +61,7 @@ static pid_t start_engine(const char *addr, const char *set)
     const char *a[] = {addr};
     struct zh_client_options o = {.timeout_ms = 1000, .connect_timeout_ms = 200};
     assert_int_equal(zh_client_open(&c, a, 1, &o), ZH_OK);
-    for (int i = 0; i < 100; i++) {
+    for (double t0 = now_s(); now_s() - t0 < START_TIMEOUT_S;) {
         struct zh_ping_result *p;
         if (zh_client_ping(c, &p) == ZH_OK) {
             zh_ping_result_free(p);
@@ -92,11 +96,14 @@ static void test_unreachable(void **state)
     addr_of(addr, sizeof addr, "nobody");
     zh_client *c;
     const char *a[] = {addr};
-    assert_int_equal(zh_client_open(&c, a, 1, NULL), ZH_OK);
+    /* Unreachable is told after the connect timeout, not after the call
+     * timeout, which is set far beyond anything a busy machine adds. */
+    struct zh_client_options o = {.timeout_ms = 600000, .connect_timeout_ms = 1000};
+    assert_int_equal(zh_client_open(&c, a, 1, &o), ZH_OK);
     double t0 = now_s();
     struct zh_ping_result *p = NULL;
     assert_int_equal(zh_client_ping(c, &p), ZH_E_UNREACHABLE);
-    assert_true(now_s() - t0 < 3.0);
+    assert_true(now_s() - t0 < 300.0);
     assert_non_null(strstr(zh_client_last_error(), "nobody.sock"));
     assert_string_not_equal(zh_client_strerror(ZH_E_UNREACHABLE), "");
     zh_client_close(c);
@@ -218,7 +225,7 @@ static void test_failover_and_reconnect(void **state)
     assert_int_not_equal(zh_client_scan(c, CLEAN, sizeof CLEAN - 1, NULL, NULL, 0, &r), ZH_OK);
     p1 = start_engine(a1, NULL);
     int ok = 0;
-    for (int i = 0; i < 50 && !ok; i++) {
+    for (double t0 = now_s(); !ok && now_s() - t0 < START_TIMEOUT_S;) {
         if (zh_client_scan(c, CLEAN, sizeof CLEAN - 1, NULL, NULL, 0, &r) == ZH_OK) {
             ok = 1;
             zh_scan_result_free(r);

@@ -90,7 +90,8 @@ class DetectionTest(unittest.TestCase):
         self.assertEqual(rec["verdict"], "SUSPICIOUS", rec)
         lim = [h for h in rec["hits"] if h["rule"] == "limits_exceeded"]
         self.assertTrue(lim and "archive_max_ratio" in lim[0]["detail"], rec["hits"])
-        self.assertLess(rec["elapsed_us"], 10_000_000)
+        # Stopped by the ratio, not by running out of time.
+        self.assertFalse([h for h in lim if "timeout" in h["detail"]], rec["hits"])
         st = json.loads(cli("stats", "--json", "--address", self.engine.address).out)
         # Bounded memory: far below the 300 MiB the member claims.
         self.assertLess(int(st["server"]["rss_peak_kib"]), 200 * 1024)

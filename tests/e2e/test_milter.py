@@ -12,8 +12,8 @@ import tempfile
 import time
 import unittest
 
-from zhtest import Engine, binary, cli, SAMPLES
-from test_milter_protocol import MilterProcess, free_port
+from zhtest import START_TIMEOUT, Engine, binary, cli, free_port, SAMPLES
+from test_milter_protocol import MilterProcess
 
 CLEAN = os.path.join(SAMPLES, "01-clean-plain.eml")
 WORM = os.path.join(SAMPLES, "04-mydoom-like-zip-pif.eml")
@@ -112,7 +112,7 @@ class Postfix:
         self.started = False
         self.run("postfix", "-c", self.etc, "start")
         self.started = True
-        deadline = time.time() + 20
+        deadline = time.time() + START_TIMEOUT
         while not self.smtp_ready():
             if time.time() > deadline:
                 raise AssertionError(f"postfix did not listen on {self.port}:\n{self.logtext()}")
@@ -145,7 +145,7 @@ class Postfix:
         return [p for q in queues for p in glob.glob(os.path.join(self.dir, "queue", q, "**", "*"),
                                                       recursive=True) if os.path.isfile(p)]
 
-    def wait_queue_empty(self, timeout=30):
+    def wait_queue_empty(self, timeout=START_TIMEOUT):
         deadline = time.time() + timeout
         while self.queue_files():
             if time.time() > deadline:
@@ -287,7 +287,7 @@ class MilterPostfixTest(unittest.TestCase):
         self.assertEqual(self.postfix.queue_files(), [])
         # the engine comes back on the same address: the milter finds it alone
         type(self).engine = Engine(addresses=[self.addr])
-        deadline = time.time() + 15
+        deadline = time.time() + START_TIMEOUT
         while True:
             r, new = self.deliver(CLEAN)
             if r.returncode == 0 or time.time() > deadline:

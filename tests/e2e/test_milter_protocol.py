@@ -23,7 +23,7 @@ import time
 import unittest
 
 from test_outbreak import fake_pe
-from zhtest import Daemon, Engine, binary, cli, message, SAMPLES, SRC
+from zhtest import START_TIMEOUT, Daemon, Engine, binary, cli, free_port, message, SAMPLES, SRC
 
 # ---- the milter protocol (MTA side) ---------------------------------------------
 
@@ -35,12 +35,6 @@ NR_FLAG = {b"C": 0x1000, b"H": 0x2000, b"M": 0x4000, b"R": 0x8000, b"T": 0x10000
 POSTFIX_ACTIONS = 0x1FF
 POSTFIX_PROTOCOL = 0x1FFFFF  # what Postfix 3.7 offers
 OLD_PROTOCOL = 0x7F          # a version-2 era MTA: no no-reply flags, no leading space
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Reply:
@@ -218,31 +212,41 @@ class MilterProcess(Daemon):
     def __init__(self, engine_addresses, args=(), port=None, unix=False):
         super().__init__("zh-milter-")
         os.chmod(self.tmp, 0o755)
-        if unix:
-            self.port = os.path.join(self.tmp, "milter.sock")
-            where = f"unix:{self.port}"
-        else:
-            self.port = port or free_port()
-            where = f"inet:{self.port}@127.0.0.1"
-        cmd = [binary("zerohour-milter"), "--socket", where, "--log-level", "debug"]
-        for a in engine_addresses:
-            cmd += ["--engine", a]
-        cmd += list(args)
-        self.spawn(cmd)
-        deadline = time.time() + 20
+        # A free port may be taken by someone else before the milter binds
+        # it: then try another (a port given by the caller is tried once).
+        for attempt in range(1 if unix or port else 5):
+            if unix:
+                self.port = os.path.join(self.tmp, "milter.sock")
+                where = f"unix:{self.port}"
+            else:
+                self.port = port or free_port()
+                where = f"inet:{self.port}@127.0.0.1"
+            cmd = [binary("zerohour-milter"), "--socket", where, "--log-level", "debug"]
+            for a in engine_addresses:
+                cmd += ["--engine", a]
+            cmd += list(args)
+            self.spawn(cmd)
+            if self.wait_listening():
+                return
+        text = self.logtext()
+        self.stop(expect_rc=None)
+        raise AssertionError(f"zerohour-milter did not start:\n{text}")
+
+    def wait_listening(self):
+        """True once it listens; False if it exited (its log says why)."""
+        deadline = time.time() + START_TIMEOUT
         while "listening on" not in self.logtext():
             if self.proc.poll() is not None:
-                raise AssertionError(f"zerohour-milter exited {self.proc.returncode}:\n"
-                                     f"{self.logtext()}")
+                return False
             if time.time() > deadline:
-                self.stop(expect_rc=None)
-                raise AssertionError("zerohour-milter did not start")
+                return False
             time.sleep(0.05)
+        return True
 
     def message_lines(self):
         return [l for l in self.logtext().splitlines() if " verdict=" in l]
 
-    def wait_lines(self, n, timeout=10):
+    def wait_lines(self, n, timeout=START_TIMEOUT):
         deadline = time.time() + timeout
         while len(self.message_lines()) < n and time.time() < deadline:
             time.sleep(0.02)
@@ -267,6 +271,10 @@ UNAVAILABLE = "451 4.7.1 zerohour virus scanner unavailable, try again later"
 # timed-out scan MALICIOUS (the engine keeps a damning partial verdict).
 SLOW_RULE = (b"rule Slow { meta: score = 0 condition: for all i in (0..filesize-1) : "
              b"(for all j in (0..19) : (uint8(i) != 255 - j)) }\n")
+# Ten times slower: the big message takes tens of seconds, a sample message
+# milliseconds.
+SLOWER_RULE = (b"rule Slower { meta: score = 0 condition: for all i in (0..filesize-1) : "
+               b"(for all j in (0..199) : (uint8(i) != 255 - j)) }\n")
 
 
 def pe_copy(rng, i):
@@ -508,7 +516,7 @@ class MilterProtocolTest(unittest.TestCase):
         c.quit()
         self.assertEqual(r.code, "y", r)
         self.assertEqual(r.text, "451 4.7.1 zerohour virus scanner unavailable, try again later")
-        self.assertIn("warn", m.message_lines()[-1])
+        self.assertIn("warn", m.wait_lines(1)[-1])
         m = self.start(["--connect-timeout", "200", "--on-unavailable", "accept"], engines=[gone])
         c = self.session(m)
         r = c.transaction(sample(CLEAN))
@@ -546,11 +554,11 @@ class MilterProtocolTest(unittest.TestCase):
         self.addCleanup(e.stop)
         return e
 
-    def slow_rules(self):
+    def slow_rules(self, rule=SLOW_RULE):
         d = tempfile.mkdtemp(prefix="zh-slow-rules-")
         self.addCleanup(shutil.rmtree, d, True)
         with open(os.path.join(d, "slow.yar"), "wb") as f:
-            f.write(SLOW_RULE)
+            f.write(rule)
         return d
 
     def test_spreading_risky_payload_is_deferred(self):
@@ -584,13 +592,17 @@ class MilterProtocolTest(unittest.TestCase):
         self.assertNotIn("error=", lines[1])
 
     def test_engine_slower_than_timeout(self):
-        e = self.own_engine(rules=self.slow_rules(), workers=4)
+        # The big message takes the engine until its own 5 s budget (then
+        # TEMPFAIL), the small one milliseconds: the milter's 1 s timeout
+        # lies far from both, whatever else the machine is doing.
+        e = self.own_engine(rules=self.slow_rules(SLOWER_RULE), workers=4,
+                            args=["--set", "limits.scan_timeout_ms=5s"])
         big = big_text()
-        m = self.start(["--timeout", "300ms"], engines=[e.address])
+        m = self.start(["--timeout", "1s"], engines=[e.address])
         c = self.session(m)
-        t0 = time.time()
         r = c.transaction(big, qid="4SLOW0001")
-        waited = time.time() - t0
+        # Had the milter waited for the engine, the log would carry the
+        # engine's TEMPFAIL and no client error; it gave up at its timeout.
         self.assertEqual(r.code, "y", r)
         self.assertEqual(r.text, UNAVAILABLE)
         # The same connection goes on: a small message is quick even with this
@@ -602,13 +614,10 @@ class MilterProtocolTest(unittest.TestCase):
         lines = m.wait_lines(2)
         self.assertRegex(lines[0], r"^\S+ warn 4SLOW0001: verdict=UNSCANNED \(scanner unavailable\) "
                          r"score=0 action=tempfail .* error=")
-        scan_ms = float(re.search(r" scan_ms=([\d.]+)", lines[0]).group(1))
-        self.assertLess(scan_ms, 1000, f"the milter waited past its 300 ms timeout:\n{lines[0]}")
         self.assertRegex(lines[1], r" info 4SLOW0002: verdict=CLEAN score=0 action=accept "
                          r".* size=%d " % len(sample(CLEAN).replace(b"\n", b"\r\n")))
-        self.assertLess(waited, 10)
         # Fail open only when asked, and tagged.
-        m = self.start(["--timeout", "300ms", "--on-unavailable", "accept"], engines=[e.address])
+        m = self.start(["--timeout", "1s", "--on-unavailable", "accept"], engines=[e.address])
         c = self.session(m)
         r = c.transaction(big, qid="4SLOW0003")
         c.quit()
@@ -658,17 +667,22 @@ class MilterProtocolTest(unittest.TestCase):
                 self.assertEqual(r.code, want, r)
             c.quit()
 
-        send(10, "TWO")
-        self.assertEqual(scans(a) + scans(b), 10)
+        # Both engines take scans once the milter is connected to both; on a
+        # busy machine the second connection may come a few messages late.
+        sent = 0
+        while sent < 200 and not (scans(a) and scans(b)):
+            send(10, f"T{sent // 10:02d}")
+            sent += 10
+        self.assertEqual(scans(a) + scans(b), sent)
         self.assertGreater(scans(a), 0, "scans are spread over the engines connected")
         self.assertGreater(scans(b), 0, "scans are spread over the engines connected")
         a.stop()  # SIGTERM; exit 0 is checked
         before_b = scans(b)
         send(10, "ONE")
         self.assertEqual(scans(b), before_b + 10)
-        lines = m.wait_lines(20)
-        self.assertEqual(len(lines), 20)
-        for line in lines[10:]:
+        lines = m.wait_lines(sent + 10)
+        self.assertEqual(len(lines), sent + 10)
+        for line in lines[sent:]:
             self.assertNotIn("error=", line)
             self.assertRegex(line, r" info 4ONE\d{4}: verdict=(CLEAN|MALICIOUS) ")
 

@@ -1,10 +1,16 @@
 """Shared helpers for zerohour's end-to-end tests: start a real zerohourd on
 a private ipc address, run the real CLI against it, and stop what was started.
-Only the Python standard library is used, so the tests need no pip packages."""
+Only the Python standard library is used, so the tests need no pip packages.
+
+The machine running the tests may be busy (CI shares two cores with a build):
+every wait here is a deadline for something to happen, polled, never a fixed
+sleep assumed long enough, and the deadlines are generous because they only
+bound how long a failure takes to report."""
 import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import time
@@ -14,6 +20,19 @@ BIN = os.environ.get("ZH_BIN", os.path.join(os.path.dirname(__file__), "../../bu
 SRC = os.path.abspath(os.path.join(os.path.dirname(__file__), "../.."))
 RULES = os.path.join(SRC, "rules")
 SAMPLES = os.path.join(SRC, "tests", "samples")
+
+
+# Longest wait for a process to start answering. A sanitizer build on a loaded
+# machine starts in seconds; this only bounds how long a failure takes.
+START_TIMEOUT = 60.0
+
+
+def free_port():
+    """A loopback TCP port nobody listens on now. Another process may take it
+    before the caller binds it: callers that bind retry with a new one."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def binary(name):
@@ -51,7 +70,7 @@ class Daemon:
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
-                self.proc.wait(timeout=30)
+                self.proc.wait(timeout=START_TIMEOUT)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
@@ -79,9 +98,13 @@ class Engine(Daemon):
             cmd += ["--address", a]
         cmd += list(args)
         self.spawn(cmd, env=env)
-        self.wait_ready()
+        try:
+            self.wait_ready()
+        except BaseException:
+            self.stop(expect_rc=None)  # nothing is left running when a start fails
+            raise
 
-    def wait_ready(self, timeout=20.0):
+    def wait_ready(self, timeout=START_TIMEOUT):
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.proc.poll() is not None:
@@ -112,7 +135,7 @@ class Redis(Daemon):
     def start(self):
         self.spawn([shutil.which("redis-server"), "--port", "0", "--unixsocket", self.sock,
                     "--unixsocketperm", "700", "--save", "", "--appendonly", "no"])
-        deadline = time.time() + 10
+        deadline = time.time() + START_TIMEOUT
         while not self.answers():
             if self.proc.poll() is not None or time.time() > deadline:
                 raise AssertionError(f"redis-server did not start:\n{self.logtext()}")
@@ -129,6 +152,18 @@ class Redis(Daemon):
         """Stop the server but keep the folder (start() brings it back empty)."""
         self.proc.send_signal(signal.SIGTERM)
         self.proc.wait(timeout=30)
+
+    def freeze(self):
+        """SIGSTOP: the socket still accepts connections, nothing answers."""
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def thaw(self):
+        self.proc.send_signal(signal.SIGCONT)
+
+    def stop(self, expect_rc=0):
+        if self.proc and self.proc.poll() is None:
+            self.thaw()  # a frozen server would never see the SIGTERM
+        return super().stop(expect_rc)
 
 def cli(*args, check=True, input=None, timeout=120, env=None):
     r = subprocess.run([binary("zerohour"), *args], capture_output=True, input=input,

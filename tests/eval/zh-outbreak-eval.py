@@ -78,7 +78,7 @@ class Engine:
         except OSError:
             return ""
 
-    def wait_ready(self, timeout=20.0):
+    def wait_ready(self, timeout=60.0):
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.proc.poll() is not None:

@@ -414,15 +414,14 @@ static void test_ratio_bomb(void **state)
     struct blob z = build("zip", NULL, NULL, &m, 1);
     free(zeros);
     assert_true(z.len < big / 100);
-    uint64_t t0 = zhi_now_us();
     scan_of(f, NULL, "bomb.zip", z);
-    uint64_t took = zhi_now_us() - t0;
     const struct zhi_hit *h = hit_with(f, "limits_exceeded", "archive_max_ratio");
     assert_non_null(h);
     const struct zhi_object *o = obj(f, "2/bomb.zip/zeros.bin");
     assert_true(o->flags & ZHI_OBJ_TRUNCATED);
     assert_true(o->len < 4u << 20); /* stopped soon after the ratio floor */
-    assert_true(took < 2000000);    /* well within the default 10 s bound */
+    /* by the ratio, not by the time bound (a busy machine may be slow) */
+    assert_null(hit_with(f, "limits_exceeded", "archive_timeout_ms"));
     free(z.p);
 }
 
@@ -446,10 +445,10 @@ static void test_nested_bomb(void **state)
         free(b.p);
         b = next;
     }
-    uint64_t t0 = zhi_now_us();
     scan_of(f, NULL, "42.zip", b);
-    assert_true(zhi_now_us() - t0 < 5000000);
+    /* stopped by a size or count bound, long before the time bound */
     assert_non_null(hit_with(f, "limits_exceeded", "archive_max"));
+    assert_null(hit_with(f, "limits_exceeded", "archive_timeout_ms"));
     uint64_t total = 0;
     for (size_t i = 0; i < f->scan.n_objects; i++)
         total += f->scan.objects[i].len;
