@@ -14,6 +14,7 @@
     X(double_extension)                                                                            \
     X(executable)                                                                                  \
     X(archive_executable)                                                                          \
+    X(shortcut)                                                                                    \
     X(sender)                                                                                      \
     X(lure_text)                                                                                   \
     X(outbreak)

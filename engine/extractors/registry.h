@@ -17,6 +17,7 @@
 #define ZHI_EXTRACTORS(X)                                                                          \
     X(compressed)                                                                                  \
     X(archive)                                                                                     \
+    X(lnk)                                                                                         \
     X(uuencode)
 
 #endif

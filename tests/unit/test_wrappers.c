@@ -1,0 +1,444 @@
+/* Today's wrappers on real bytes: Windows shortcuts (fixtures written per
+ * MS-SHLLINK by tests/fixtures/lnk/make_lnk.py), HTML/SVG smuggling, PDF
+ * embedded files and actions, OneNote embedded files. Each format is checked
+ * twice: what its extractor makes of it (objects, notes, damaged hits), and
+ * the verdict a whole message gets from the default rules — with near misses
+ * beside every row that must fire. */
+#include <archive.h>
+#include <archive_entry.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+#include <zlib.h>
+
+#include "zhi.h"
+
+#define FIXTURES ZH_SOURCE_DIR "/tests/fixtures"
+
+struct blob {
+    uint8_t *p;
+    size_t len;
+};
+
+static struct blob slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        fail_msg("cannot open %s", path);
+    struct blob b = {NULL, 0};
+    size_t cap = 0;
+    for (;;) {
+        if (b.len == cap)
+            b.p = realloc(b.p, (cap = cap ? cap * 2 : 4096) + 1);
+        size_t n = fread(b.p + b.len, 1, cap - b.len, f);
+        if (!n)
+            break;
+        b.len += n;
+    }
+    fclose(f);
+    b.p[b.len] = 0;
+    return b;
+}
+
+static struct blob fixture(const char *rel)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", FIXTURES, rel);
+    return slurp(path);
+}
+
+/* An ISO 9660 image of the given files, written by libarchive. */
+static struct blob iso_of(const char *const *names, const struct blob *files, size_t n)
+{
+    size_t cap = 1 << 20, used = 0;
+    for (size_t i = 0; i < n; i++)
+        cap += files[i].len + 4096;
+    struct blob b = {malloc(cap), 0};
+    struct archive *a = archive_write_new();
+    assert_int_equal(archive_write_set_format_iso9660(a), ARCHIVE_OK);
+    assert_int_equal(archive_write_set_options(a, "joliet,rockridge"), ARCHIVE_OK);
+    assert_int_equal(archive_write_open_memory(a, b.p, cap, &used), ARCHIVE_OK);
+    for (size_t i = 0; i < n; i++) {
+        struct archive_entry *e = archive_entry_new();
+        archive_entry_set_pathname(e, names[i]);
+        archive_entry_set_size(e, (la_int64_t)files[i].len);
+        archive_entry_set_filetype(e, AE_IFREG);
+        archive_entry_set_perm(e, 0644);
+        assert_int_equal(archive_write_header(a, e), ARCHIVE_OK);
+        assert_int_equal(archive_write_data(a, files[i].p, files[i].len), (la_ssize_t)files[i].len);
+        archive_entry_free(e);
+    }
+    assert_int_equal(archive_write_close(a), ARCHIVE_OK);
+    archive_write_free(a);
+    b.len = used;
+    return b;
+}
+
+/* A small PE: a DOS header pointing at "PE\0\0"; nothing runs. */
+static struct blob tiny_pe(void)
+{
+    struct blob b = {calloc(1, 512), 512};
+    memcpy(b.p, "MZ\x90\0\x03\0\0\0\x04\0", 10);
+    b.p[0x3c] = 0x80;
+    memcpy(b.p + 0x80, "PE\0\0", 4);
+    return b;
+}
+
+/* ---- the extractors, through the extract stage --------------------------- */
+
+struct fixture {
+    struct zh_config cfg;
+    struct zhi_arena arena;
+    struct zhi_scan scan;
+};
+
+static int setup_stage(void **state)
+{
+    struct fixture *f = calloc(1, sizeof *f);
+    zh_config_defaults(&f->cfg);
+    zhi_arena_init(&f->arena, 64 * 1024);
+    *state = f;
+    return 0;
+}
+
+static int teardown_stage(void **state)
+{
+    struct fixture *f = *state;
+    zhi_arena_free(&f->arena);
+    zh_config_free(&f->cfg);
+    free(f);
+    return 0;
+}
+
+/* Extract one attachment named `name`; the scan's objects are then inspected. */
+static struct zhi_scan *extract(struct fixture *f, const char *name, const struct blob *b)
+{
+    zhi_arena_reset(&f->arena);
+    memset(&f->scan, 0, sizeof f->scan);
+    struct zhi_scan *s = &f->scan;
+    s->cfg = &f->cfg;
+    s->arena = &f->arena;
+    struct zhi_object o = {.path = zhi_arena_printf(s->arena, "2/%s", name),
+                           .filename = name,
+                           .ext = zhi_extension_of(s->arena, name),
+                           .declared_type = "application/octet-stream",
+                           .sniffed = zhi_sniff(b->p, b->len),
+                           .kind = ZHI_K_ATTACHMENT,
+                           .data = b->p,
+                           .len = b->len,
+                           .depth = 1,
+                           .parent = -1};
+    assert_true(zhi_scan_add_object(s, &o) >= 0);
+    assert_int_equal(zhi_extract(s), ZH_ERR_OK);
+    return s;
+}
+
+static const struct zhi_object *object(const struct zhi_scan *s, const char *path)
+{
+    for (size_t i = 0; i < s->n_objects; i++)
+        if (!strcmp(s->objects[i].path, path))
+            return &s->objects[i];
+    return NULL;
+}
+
+static const struct zhi_hit *stage_hit(const struct zhi_scan *s, const char *rule)
+{
+    for (size_t i = 0; i < s->n_hits; i++)
+        if (!strcmp(s->hits[i].rule, rule))
+            return &s->hits[i];
+    return NULL;
+}
+
+static void dump_objects(const struct zhi_scan *s)
+{
+    for (size_t i = 0; i < s->n_objects; i++) {
+        const struct zhi_object *o = &s->objects[i];
+        fprintf(stderr, "   %s (%s, %zu bytes)\n", o->path, zhi_type_name(o->sniffed), o->len);
+        for (size_t k = 0; k < o->n_attrs; k++)
+            fprintf(stderr, "      %s = %s\n", o->attrs[k].key, o->attrs[k].value);
+    }
+    for (size_t i = 0; i < s->n_hits; i++)
+        fprintf(stderr, "   hit %s: %s\n", s->hits[i].rule, s->hits[i].detail);
+}
+
+/* Every fixture's notes and text object, as lnkinfo reads the same files. */
+static void test_lnk_extract(void **state)
+{
+    struct fixture *f = *state;
+    static const struct {
+        const char *file, *target, *arguments, *working_dir, *icon, *text;
+    } rows[] = {
+        {"bumblebee-rundll32.lnk", "%windir%\\system32\\rundll32.exe", "documents.dll,IternalJob",
+         NULL, "%SystemRoot%\\System32\\imageres.dll",
+         "target: %windir%\\system32\\rundll32.exe\narguments: documents.dll,IternalJob\n"},
+        /* only the environment block names the program; the padding is trimmed */
+        {"qakbot-cmd.lnk", "%windir%\\system32\\cmd.exe",
+         "/c start /min regsvr32 -s data\\resemblance.tmp", NULL,
+         "C:\\Windows\\System32\\shell32.dll", NULL},
+        /* an ANSI shortcut: LinkInfo's local path */
+        {"emotet-powershell.lnk", "C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe",
+         "-w hidden -c \"Write-Output 'zerohour test sample'\"", NULL, NULL,
+         "name: Invoice 2022-04\n"},
+        {"report-document.lnk", "C:\\Users\\Public\\Documents\\Quarterly Report.pdf", NULL,
+         "C:\\Users\\Public\\Documents", NULL, NULL},
+        {"console-noargs.lnk", "C:\\Windows\\System32\\cmd.exe", NULL, "C:\\", NULL, NULL},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        char rel[128], path[160];
+        snprintf(rel, sizeof rel, "lnk/%s", rows[i].file);
+        struct blob b = fixture(rel);
+        struct zhi_scan *s = extract(f, rows[i].file, &b);
+        snprintf(path, sizeof path, "2/%s", rows[i].file);
+        const struct zhi_object *o = object(s, path);
+        assert_non_null(o);
+        assert_int_equal(o->sniffed, ZHI_T_LNK);
+        const char *want[] = {rows[i].target, rows[i].arguments, rows[i].working_dir, rows[i].icon};
+        const char *keys[] = {"lnk.target", "lnk.arguments", "lnk.working_dir",
+                              "lnk.icon_location"};
+        for (size_t k = 0; k < 4; k++) {
+            const char *got = zhi_object_attr(o, keys[k]);
+            if ((want[k] == NULL) != (got == NULL) || (got && strcmp(got, want[k]))) {
+                dump_objects(s);
+                fail_msg("%s: %s is \"%s\", want \"%s\"", rows[i].file, keys[k],
+                         got ? got : "(none)", want[k] ? want[k] : "(none)");
+            }
+        }
+        snprintf(path, sizeof path, "2/%s/shortcut.txt", rows[i].file);
+        const struct zhi_object *t = object(s, path);
+        assert_non_null(t);
+        if (rows[i].text && !strstr((const char *)t->data, rows[i].text)) {
+            dump_objects(s);
+            fail_msg("%s: the text lacks \"%s\"", rows[i].file, rows[i].text);
+        }
+        assert_null(stage_hit(s, "malformed_shortcut"));
+        free(b.p);
+    }
+    /* The rundll32 shortcut names its program in three places: the one that
+     * differs in spelling only is not noted twice. */
+    struct blob b = fixture("lnk/bumblebee-rundll32.lnk");
+    struct zhi_scan *s = extract(f, "x.lnk", &b);
+    const struct zhi_object *o = object(s, "2/x.lnk");
+    size_t targets = 0;
+    for (size_t k = 0; k < o->n_attrs; k++)
+        targets += !strcmp(o->attrs[k].key, "lnk.target");
+    assert_int_equal(targets, 2); /* %windir%\... and C:\Windows\System32\rundll32.exe */
+    free(b.p);
+}
+
+/* A shortcut cut short, and one whose lengths point past its end: a damaged,
+ * unscannable hit, what was read kept, no crash. */
+static void test_lnk_damaged(void **state)
+{
+    struct fixture *f = *state;
+    struct blob b = fixture("lnk/truncated.lnk");
+    struct zhi_scan *s = extract(f, "Invoice.lnk", &b);
+    const struct zhi_hit *h = stage_hit(s, "malformed_shortcut");
+    assert_non_null(h);
+    assert_true(h->flags & ZH_HIT_UNSCANNABLE);
+    assert_string_equal(zhi_object_attr(object(s, "2/Invoice.lnk"), "lnk.arguments"),
+                        "documents.dll,IternalJob");
+    free(b.p);
+    /* Every length field of a real shortcut set to 0xffff in turn. */
+    b = fixture("lnk/emotet-powershell.lnk");
+    for (size_t off = 0x4c; off + 2 <= b.len; off++) {
+        uint8_t save[2] = {b.p[off], b.p[off + 1]};
+        b.p[off] = b.p[off + 1] = 0xff;
+        extract(f, "fuzzed.lnk", &b);
+        b.p[off] = save[0];
+        b.p[off + 1] = save[1];
+    }
+    free(b.p);
+}
+
+/* ---- verdicts, through the public API ---------------------------------------- */
+
+static zh_engine *engine;
+static zh_scanner *scanner;
+
+static const char *const RCPT[] = {"alice@corp.example.com"};
+static const struct zh_scan_envelope ENV = {.client_ip = "198.51.100.40",
+                                            .helo = "mail.fabrikam.example",
+                                            .mail_from = "carol@fabrikam.example",
+                                            .rcpt_to = RCPT,
+                                            .n_rcpt = 1,
+                                            .received_at = 1675000000000};
+
+static char *b64(const uint8_t *buf, size_t used)
+{
+    static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    char *out = malloc(used * 2 + 8);
+    size_t o = 0;
+    for (size_t i = 0; i < used; i += 3) {
+        unsigned v =
+            buf[i] << 16 | (i + 1 < used ? buf[i + 1] << 8 : 0) | (i + 2 < used ? buf[i + 2] : 0);
+        out[o++] = tbl[v >> 18 & 63];
+        out[o++] = tbl[v >> 12 & 63];
+        out[o++] = i + 1 < used ? tbl[v >> 6 & 63] : '=';
+        out[o++] = i + 2 < used ? tbl[v & 63] : '=';
+        if ((i / 3) % 19 == 18) {
+            out[o++] = '\r';
+            out[o++] = '\n';
+        }
+    }
+    out[o] = 0;
+    return out;
+}
+
+/* A message from an ordinary sender with a short text and one attachment. */
+static const struct zh_result *scan_attachment(const char *name, const char *ctype,
+                                               const struct blob *b)
+{
+    char *enc = b64(b->p, b->len);
+    size_t cap = strlen(enc) + 4096;
+    char *m = malloc(cap);
+    snprintf(m, cap,
+             "From: Carol <carol@fabrikam.example>\r\nTo: alice@corp.example.com\r\n"
+             "Subject: documents\r\nDate: Sun, 29 Jan 2023 10:00:00 +0000\r\n"
+             "Message-ID: <20230129100000.77@mail.fabrikam.example>\r\nMIME-Version: 1.0\r\n"
+             "Content-Type: multipart/mixed; boundary=\"zz\"\r\n\r\n--zz\r\n"
+             "Content-Type: text/plain; charset=us-ascii\r\n\r\nHi Alice, here are the files we "
+             "talked about on Friday."
+             "\r\n--zz\r\nContent-Type: %s\r\nContent-Transfer-Encoding: base64\r\n"
+             "Content-Disposition: attachment; filename=\"%s\"\r\n\r\n%s\r\n--zz--\r\n",
+             ctype, name, enc);
+    const struct zh_result *r;
+    zh_scanner_scan(scanner, (const uint8_t *)m, strlen(m), &ENV, 0, &r);
+    assert_int_equal(r->status, 0);
+    free(m);
+    free(enc);
+    return r;
+}
+
+static const struct zh_result_hit *find(const struct zh_result *r, const char *det,
+                                        const char *rule)
+{
+    for (size_t i = 0; i < r->n_hits; i++)
+        if (!strcmp(r->hits[i].detector, det) && (!rule || !strcmp(r->hits[i].rule, rule)))
+            return &r->hits[i];
+    return NULL;
+}
+
+static void dump(const struct zh_result *r)
+{
+    fprintf(stderr, "   verdict %d score %d\n", r->verdict, r->score);
+    for (size_t i = 0; i < r->n_hits; i++)
+        fprintf(stderr, "   %s/%s %s (%d): %s\n", r->hits[i].detector, r->hits[i].rule,
+                r->hits[i].object, r->hits[i].score, r->hits[i].detail);
+}
+
+struct verdict_row {
+    const char *what;
+    const char *name, *ctype;
+    struct blob data;
+    const char *detector, *rule; /* must fire; NULL: nothing of `quiet` may */
+    int min_verdict, max_verdict;
+};
+
+static void check_rows(const struct verdict_row *rows, size_t n, const char *quiet)
+{
+    for (size_t i = 0; i < n; i++) {
+        const struct zh_result *r = scan_attachment(rows[i].name, rows[i].ctype, &rows[i].data);
+        bool fired = rows[i].rule ? find(r, rows[i].detector, rows[i].rule) != NULL
+                                  : find(r, quiet, NULL) != NULL;
+        if (fired != (rows[i].rule != NULL) || r->verdict < rows[i].min_verdict ||
+            r->verdict > rows[i].max_verdict) {
+            dump(r);
+            fail_msg("%s: %s/%s %s, verdict %d (want %d..%d)", rows[i].what,
+                     rows[i].detector ? rows[i].detector : quiet, rows[i].rule ? rows[i].rule : "*",
+                     fired ? "fired" : "silent", r->verdict, rows[i].min_verdict,
+                     rows[i].max_verdict);
+        }
+    }
+}
+
+static void test_shortcut_verdicts(void **state)
+{
+    struct blob pe = tiny_pe();
+    struct blob rundll = fixture("lnk/bumblebee-rundll32.lnk");
+    struct blob doc = fixture("lnk/report-document.lnk");
+    struct blob cmd = fixture("lnk/qakbot-cmd.lnk");
+    struct blob ps = fixture("lnk/emotet-powershell.lnk");
+    struct blob edge = fixture("lnk/intranet-browser.lnk");
+    struct blob console = fixture("lnk/console-noargs.lnk");
+    struct blob pdf = {(uint8_t *)"%PDF-1.4\n1 0 obj\n<< /Type /Catalog >>\nendobj\n%%EOF\n", 48};
+    struct blob script = {(uint8_t *)"@echo off\r\nregsvr32 -s data.dll\r\n", 33};
+    /* Bumblebee's ISO: the shortcut and its DLL; IcedID's: a shortcut and a batch file. */
+    const char *bb_names[] = {"Documents.lnk", "documents.dll"};
+    struct blob bb_files[] = {doc, pe};
+    struct blob bb = iso_of(bb_names, bb_files, 2);
+    const char *ice_names[] = {"Invoice.lnk", "tell.cmd"};
+    struct blob ice_files[] = {doc, script};
+    struct blob ice = iso_of(ice_names, ice_files, 2);
+    /* IT's software delivery: a shortcut beside a PDF manual in an ISO. */
+    const char *it_names[] = {"Manual.lnk", "manual.pdf"};
+    struct blob it_files[] = {doc, pdf};
+    struct blob it = iso_of(it_names, it_files, 2);
+    const struct verdict_row rows[] = {
+        {"rundll32 shortcut", "Invoice.lnk", "application/octet-stream", rundll, "shortcut",
+         "shortcut_runs_system_program", ZH_VERDICT_MALICIOUS, ZH_VERDICT_MALICIOUS},
+        {"cmd via the environment block", "Invoice.lnk", "application/octet-stream", cmd,
+         "shortcut", "shortcut_runs_system_program", ZH_VERDICT_MALICIOUS, ZH_VERDICT_MALICIOUS},
+        {"powershell shortcut", "Invoice.lnk", "application/x-ms-shortcut", ps, "shortcut",
+         "shortcut_runs_system_program", ZH_VERDICT_MALICIOUS, ZH_VERDICT_MALICIOUS},
+        {"shortcut beside a DLL in an ISO", "Invoice.iso", "application/octet-stream", bb,
+         "shortcut", "shortcut_beside_payload", ZH_VERDICT_MALICIOUS, ZH_VERDICT_MALICIOUS},
+        {"shortcut beside a batch file in an ISO", "Invoice.iso", "application/octet-stream", ice,
+         "shortcut", "shortcut_beside_payload", ZH_VERDICT_MALICIOUS, ZH_VERDICT_MALICIOUS},
+        /* near misses: shortcuts to a document, a browser, a bare console, a
+         * shortcut beside a PDF in an ISO: never MALICIOUS */
+        {"shortcut to a document", "Report.lnk", "application/octet-stream", doc, NULL, NULL,
+         ZH_VERDICT_CLEAN, ZH_VERDICT_SUSPICIOUS},
+        {"browser shortcut", "Intranet.lnk", "application/octet-stream", edge, NULL, NULL,
+         ZH_VERDICT_CLEAN, ZH_VERDICT_SUSPICIOUS},
+        {"console, no arguments", "Console.lnk", "application/octet-stream", console, NULL, NULL,
+         ZH_VERDICT_CLEAN, ZH_VERDICT_SUSPICIOUS},
+        {"shortcut beside a PDF in an ISO", "Manual.iso", "application/octet-stream", it, NULL,
+         NULL, ZH_VERDICT_CLEAN, ZH_VERDICT_SUSPICIOUS},
+    };
+    check_rows(rows, sizeof rows / sizeof rows[0], "shortcut");
+    struct blob *all[] = {&pe, &rundll, &doc, &cmd, &ps, &edge, &console, &bb, &ice, &it};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        free(all[i]->p);
+}
+
+static int setup_engine(void **state)
+{
+    struct zh_config cfg;
+    zh_config_defaults(&cfg);
+    zh_config_set(&cfg, "rules_dir", ZH_SOURCE_DIR "/rules", NULL, 0);
+    zh_config_set(&cfg, "outbreak.enabled", "0", NULL, 0);
+    struct zh_rules_report rep;
+    if (zh_engine_new(&cfg, &engine, &rep) != ZH_ERR_OK) {
+        for (size_t i = 0; i < rep.n_errors; i++)
+            fprintf(stderr, "%s\n", rep.errors[i]);
+        return -1;
+    }
+    zh_rules_report_free(&rep);
+    zh_config_free(&cfg);
+    return zh_scanner_new(engine, &scanner) == ZH_ERR_OK ? 0 : -1;
+}
+
+static int teardown_engine(void **state)
+{
+    zh_scanner_free(scanner);
+    zh_engine_free(engine);
+    return 0;
+}
+
+int main(void)
+{
+    const struct CMUnitTest stage[] = {
+        cmocka_unit_test_setup_teardown(test_lnk_extract, setup_stage, teardown_stage),
+        cmocka_unit_test_setup_teardown(test_lnk_damaged, setup_stage, teardown_stage),
+    };
+    const struct CMUnitTest verdicts[] = {
+        cmocka_unit_test(test_shortcut_verdicts),
+    };
+    int rc = cmocka_run_group_tests_name("extractors", stage, NULL, NULL);
+    return rc | cmocka_run_group_tests_name("verdicts", verdicts, setup_engine, teardown_engine);
+}
