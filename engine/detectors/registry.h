@@ -15,6 +15,7 @@
     X(executable)                                                                                  \
     X(archive_executable)                                                                          \
     X(shortcut)                                                                                    \
+    X(html_smuggling)                                                                              \
     X(sender)                                                                                      \
     X(lure_text)                                                                                   \
     X(outbreak)

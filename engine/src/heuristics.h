@@ -39,7 +39,11 @@
     X(shortcut_system_program, "a Windows shortcut that starts a system program (cmd, "            \
                                "powershell, rundll32, mshta...) with arguments")                   \
     X(shortcut_beside_payload, "a Windows shortcut beside a DLL, program or script in a disk "     \
-                               "image")
+                               "image")                                                            \
+    X(smuggling_payload, "an HTML/SVG attachment that rebuilds a program, script, archive, disk "  \
+                         "image or shortcut in the browser (HTML smuggling)")                      \
+    X(smuggling, "an HTML/SVG attachment that rebuilds some other file in the browser, or whose "  \
+                 "encoded payload could not be rebuilt")
 
 enum zhi_score_id {
 #define ID(name, help) ZHI_S_##name,

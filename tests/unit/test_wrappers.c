@@ -79,6 +79,54 @@ static struct blob iso_of(const char *const *names, const struct blob *files, si
     return b;
 }
 
+/* A zip of the given files, written by libarchive. */
+static struct blob zip_of(const char *const *names, const struct blob *files, size_t n)
+{
+    size_t cap = 1 << 16, used = 0;
+    for (size_t i = 0; i < n; i++)
+        cap += files[i].len + 1024;
+    struct blob b = {malloc(cap), 0};
+    struct archive *a = archive_write_new();
+    assert_int_equal(archive_write_set_format_zip(a), ARCHIVE_OK);
+    assert_int_equal(archive_write_open_memory(a, b.p, cap, &used), ARCHIVE_OK);
+    for (size_t i = 0; i < n; i++) {
+        struct archive_entry *e = archive_entry_new();
+        archive_entry_set_pathname(e, names[i]);
+        archive_entry_set_size(e, (la_int64_t)files[i].len);
+        archive_entry_set_filetype(e, AE_IFREG);
+        archive_entry_set_perm(e, 0644);
+        assert_int_equal(archive_write_header(a, e), ARCHIVE_OK);
+        assert_int_equal(archive_write_data(a, files[i].p, files[i].len), (la_ssize_t)files[i].len);
+        archive_entry_free(e);
+    }
+    assert_int_equal(archive_write_close(a), ARCHIVE_OK);
+    archive_write_free(a);
+    b.len = used;
+    return b;
+}
+
+/* Base64 of buf; wrapped in lines for MIME, in one line for a script. */
+static char *b64(const uint8_t *buf, size_t used, bool wrap)
+{
+    static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    char *out = malloc(used * 2 + 8);
+    size_t o = 0;
+    for (size_t i = 0; i < used; i += 3) {
+        unsigned v =
+            buf[i] << 16 | (i + 1 < used ? buf[i + 1] << 8 : 0) | (i + 2 < used ? buf[i + 2] : 0);
+        out[o++] = tbl[v >> 18 & 63];
+        out[o++] = tbl[v >> 12 & 63];
+        out[o++] = i + 1 < used ? tbl[v >> 6 & 63] : '=';
+        out[o++] = i + 2 < used ? tbl[v & 63] : '=';
+        if (wrap && (i / 3) % 19 == 18) {
+            out[o++] = '\r';
+            out[o++] = '\n';
+        }
+    }
+    out[o] = 0;
+    return out;
+}
+
 /* A small PE: a DOS header pointing at "PE\0\0"; nothing runs. */
 static struct blob tiny_pe(void)
 {
@@ -255,6 +303,171 @@ static void test_lnk_damaged(void **state)
     free(b.p);
 }
 
+/* ---- HTML smuggling pages --------------------------------------------------- */
+
+/* printf into a malloc'd blob. */
+static struct blob blobf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static struct blob blobf(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    struct blob b = {malloc((size_t)n + 1), (size_t)n};
+    va_start(ap, fmt);
+    vsnprintf((char *)b.p, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    return b;
+}
+
+/* Byte values as a JavaScript list: "77,90,144,...". */
+static char *byte_values(const struct blob *b)
+{
+    char *out = malloc(b->len * 4 + 1), *o = out;
+    for (size_t i = 0; i < b->len; i++)
+        o += sprintf(o, "%s%u", i ? "," : "", b->p[i]);
+    *o = 0;
+    return out;
+}
+
+/* The Qakbot page of 2022: the zip's base64 encoded again, decoded twice by
+ * atob, turned into bytes and offered through a Blob with a download name. */
+static struct blob qakbot_page(const struct blob *zip)
+{
+    char *once = b64(zip->p, zip->len, false);
+    char *twice = b64((const uint8_t *)once, strlen(once), false);
+    struct blob page =
+        blobf("<!DOCTYPE html><html><head><title>Document</title></head><body>\n"
+              "<p>Loading the document, please wait...</p>\n<script>\n"
+              "var text = '%s';\n"
+              "var data = atob(atob(text));\nvar bytes = new Uint8Array(data.length);\n"
+              "for (var i = 0; i < data.length; i++) bytes[i] = data.charCodeAt(i);\n"
+              "var blob = new Blob([bytes], {type: 'application/zip'});\n"
+              "var a = document.createElement('a');\na.href = window.URL.createObjectURL(blob);\n"
+              "a.download = 'TXRP_Invoice_1907.zip';\ndocument.body.appendChild(a);\na.click();\n"
+              "</script></body></html>\n",
+              twice);
+    free(once);
+    free(twice);
+    return page;
+}
+
+/* The Qakbot → ISO → shortcut chain of the issue, and the techniques one by
+ * one: each page's notes, the rebuilt member's name and type. */
+static void test_smuggling_extract(void **state)
+{
+    struct fixture *f = *state;
+    struct blob lnk = fixture("lnk/bumblebee-rundll32.lnk"), pe = tiny_pe();
+    const char *iso_names[] = {"Invoice.lnk", "data.dll"};
+    struct blob iso_files[] = {lnk, pe};
+    struct blob iso = iso_of(iso_names, iso_files, 2);
+    const char *zip_names[] = {"Invoice.iso"};
+    struct blob zip = zip_of(zip_names, &iso, 1);
+    struct blob page = qakbot_page(&zip);
+    struct zhi_scan *s = extract(f, "Document.html", &page);
+    const struct zhi_object *o = object(s, "2/Document.html");
+    assert_string_equal(zhi_object_attr(o, "html.smuggling"), "atob-double");
+    const struct zhi_object *z = object(s, "2/Document.html/TXRP_Invoice_1907.zip");
+    if (!z) {
+        dump_objects(s);
+        fail_msg("the zip was not rebuilt");
+    }
+    assert_int_equal(z->sniffed, ZHI_T_ZIP);
+    assert_int_equal(z->len, zip.len);
+    assert_memory_equal(z->data, zip.p, zip.len);
+    const struct zhi_object *l =
+        object(s, "2/Document.html/TXRP_Invoice_1907.zip/Invoice.iso/Invoice.lnk");
+    if (!l) {
+        dump_objects(s);
+        fail_msg("the chain was not followed to the shortcut");
+    }
+    assert_string_equal(zhi_object_attr(l, "lnk.arguments"), "documents.dll,IternalJob");
+    free(page.p);
+
+    /* The techniques of other waves, each rebuilding the PE. */
+    char *values = byte_values(&pe);
+    char *pe64 = b64(pe.p, pe.len, false);
+    char rev[2048];
+    size_t rl = strlen(pe64);
+    for (size_t i = 0; i < rl; i++)
+        rev[i] = pe64[rl - 1 - i];
+    rev[rl] = 0;
+    struct {
+        struct blob page;
+        const char *name, *technique, *member;
+    } rows[] = {
+        {blobf("<html><body><script>var b = new Blob([new Uint8Array([%s])]);"
+               "window.navigator.msSaveOrOpenBlob(b, 'scan_0412.exe');</script></body></html>",
+               values),
+         "scan.html", "byte-array", "2/scan.html/scan_0412.exe"},
+        {blobf("<svg xmlns=\"http://www.w3.org/2000/svg\"><script><![CDATA[\n"
+               "var s = String.fromCharCode(%s);\nvar u = new Uint8Array(s.length);\n"
+               "var b = new Blob([u], {type: 'application/octet-stream'});\n"
+               "var a = document.createElement('a'); a.href = URL.createObjectURL(b);\n"
+               "a.download = 'update.exe'; a.click();\n]]></script></svg>",
+               values),
+         "image.svg", "char-codes", "2/image.svg/update.exe"},
+        {blobf("<html><body><a href=\"data:application/octet-stream;base64,%s\" "
+               "download=\"Statement.exe\">Download your statement</a></body></html>",
+               pe64),
+         "statement.htm", "data-uri-download", "2/statement.htm/Statement.exe"},
+        {blobf("<html><script>var t = \"%s\".split('').reverse().join('');"
+               "var blob = new Blob([Uint8Array.from(atob(t), c => c.charCodeAt(0))]);"
+               "var a = document.createElement('a'); a.href = URL.createObjectURL(blob);"
+               "a.click();</script></html>",
+               rev),
+         "reversed.html", "atob-reversed", "2/reversed.html/blob.bin"},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        s = extract(f, rows[i].name, &rows[i].page);
+        char path[64];
+        snprintf(path, sizeof path, "2/%s", rows[i].name);
+        const char *t = zhi_object_attr(object(s, path), "html.smuggling");
+        const struct zhi_object *m = object(s, rows[i].member);
+        if (!t || strcmp(t, rows[i].technique) || !m || m->sniffed != ZHI_T_PE ||
+            m->len != pe.len) {
+            dump_objects(s);
+            fail_msg("%s: technique %s, member %s", rows[i].name, t ? t : "(none)",
+                     m ? "wrong" : "missing");
+        }
+        free(rows[i].page.p);
+    }
+
+    /* A payload in an alphabet of the page's own, decoded by its script: no
+     * literal shows its bytes, so it is noted unresolved. */
+    char hexs[4096];
+    for (size_t i = 0; i < 1500; i++)
+        sprintf(hexs + 2 * i, "%c%c", "!$%&*.:;?@"[i % 10], "~^|#"[i % 4]);
+    page =
+        blobf("<html><script>var h = '%s'; var b = new Uint8Array(h.length / 2);"
+              "for (var i = 0; i < b.length; i++) b[i] = parseInt(h.substr(i * 2, 2), 16) ^ 77;"
+              "var a = document.createElement('a');"
+              "a.href = URL.createObjectURL(new Blob([b])); a.download = 'x.zip';</script></html>",
+              hexs);
+    s = extract(f, "invoice.html", &page);
+    assert_string_equal(zhi_object_attr(object(s, "2/invoice.html"), "html.smuggling"),
+                        "unresolved");
+    free(page.p);
+
+    /* Near misses: a newsletter with inline images and a page whose script
+     * sets an image from a data: URI hand nothing to the reader. */
+    page = blobf("<!DOCTYPE html><html><body><h1>Spring sale</h1>"
+                 "<img src=\"data:image/png;base64,%s\" alt=\"logo\">"
+                 "<a href=\"https://shop.example.com/sale\">Shop now</a>"
+                 "<script>document.getElementById('x').src = 'data:image/gif;base64,%s';"
+                 "var t = atob('%s');</script></body></html>",
+                 pe64, pe64, pe64);
+    s = extract(f, "newsletter.html", &page);
+    if (s->n_objects != 1 || zhi_object_attr(&s->objects[0], "html.smuggling")) {
+        dump_objects(s);
+        fail_msg("a newsletter rebuilt a file");
+    }
+    free(page.p);
+    free(values);
+    free(pe64);
+    free(lnk.p), free(pe.p), free(iso.p), free(zip.p);
+}
+
 /* ---- verdicts, through the public API ---------------------------------------- */
 
 static zh_engine *engine;
@@ -268,32 +481,11 @@ static const struct zh_scan_envelope ENV = {.client_ip = "198.51.100.40",
                                             .n_rcpt = 1,
                                             .received_at = 1675000000000};
 
-static char *b64(const uint8_t *buf, size_t used)
-{
-    static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    char *out = malloc(used * 2 + 8);
-    size_t o = 0;
-    for (size_t i = 0; i < used; i += 3) {
-        unsigned v =
-            buf[i] << 16 | (i + 1 < used ? buf[i + 1] << 8 : 0) | (i + 2 < used ? buf[i + 2] : 0);
-        out[o++] = tbl[v >> 18 & 63];
-        out[o++] = tbl[v >> 12 & 63];
-        out[o++] = i + 1 < used ? tbl[v >> 6 & 63] : '=';
-        out[o++] = i + 2 < used ? tbl[v & 63] : '=';
-        if ((i / 3) % 19 == 18) {
-            out[o++] = '\r';
-            out[o++] = '\n';
-        }
-    }
-    out[o] = 0;
-    return out;
-}
-
 /* A message from an ordinary sender with a short text and one attachment. */
 static const struct zh_result *scan_attachment(const char *name, const char *ctype,
                                                const struct blob *b)
 {
-    char *enc = b64(b->p, b->len);
+    char *enc = b64(b->p, b->len, true);
     size_t cap = strlen(enc) + 4096;
     char *m = malloc(cap);
     snprintf(m, cap,
@@ -406,6 +598,51 @@ static void test_shortcut_verdicts(void **state)
         free(all[i]->p);
 }
 
+static void test_smuggling_verdicts(void **state)
+{
+    struct blob pe = tiny_pe();
+    struct blob lnk = fixture("lnk/report-document.lnk");
+    const char *iso_names[] = {"Invoice.lnk", "data.dll"};
+    struct blob iso_files[] = {lnk, pe};
+    struct blob iso = iso_of(iso_names, iso_files, 2);
+    const char *zip_names[] = {"Invoice.iso"};
+    struct blob zip = zip_of(zip_names, &iso, 1);
+    struct blob text = {(uint8_t *)"Meeting notes, 29 January.\n", 27};
+    const char *txt_names[] = {"notes.txt"};
+    struct blob notes_zip = zip_of(txt_names, &text, 1);
+    char *txt64 = b64(text.p, text.len, false);
+    char *pe64 = b64(pe.p, pe.len, false);
+    const struct verdict_row rows[] = {
+        {"Qakbot page: zip holding an ISO", "Document.html", "text/html", qakbot_page(&zip),
+         "html_smuggling", "html_smuggling_payload", ZH_VERDICT_MALICIOUS, ZH_VERDICT_MALICIOUS},
+        {"data: URI download of a program", "Remittance.htm", "text/html",
+         blobf("<html><body><a href=\"data:application/octet-stream;base64,%s\" "
+               "download=\"Remittance.exe\">open</a></body></html>",
+               pe64),
+         "html_smuggling", "html_smuggling_payload", ZH_VERDICT_MALICIOUS, ZH_VERDICT_MALICIOUS},
+        {"a zip of notes is still an archive", "notes.html", "text/html", qakbot_page(&notes_zip),
+         "html_smuggling", "html_smuggling_payload", ZH_VERDICT_MALICIOUS, ZH_VERDICT_MALICIOUS},
+        {"rebuilding a text file", "notes.html", "text/html",
+         blobf("<html><a href=\"data:text/plain;base64,%s\" download=\"notes.txt\">x</a></html>",
+               txt64),
+         "html_smuggling", "html_smuggling", ZH_VERDICT_SUSPICIOUS, ZH_VERDICT_MALICIOUS},
+        /* near misses */
+        {"newsletter with inline images", "newsletter.html", "text/html",
+         blobf("<!DOCTYPE html><html><body><img src=\"data:image/png;base64,%s\">"
+               "<p>Our spring catalogue is out.</p></body></html>",
+               pe64),
+         NULL, NULL, ZH_VERDICT_CLEAN, ZH_VERDICT_CLEAN},
+        {"a web page with script and no file", "page.html", "text/html",
+         blobf("<html><script>var s = atob('%s'); console.log(s.length);</script></html>", txt64),
+         NULL, NULL, ZH_VERDICT_CLEAN, ZH_VERDICT_CLEAN},
+    };
+    check_rows(rows, sizeof rows / sizeof rows[0], "html_smuggling");
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
+        free(rows[i].data.p);
+    free(txt64), free(pe64);
+    free(pe.p), free(lnk.p), free(iso.p), free(zip.p), free(notes_zip.p);
+}
+
 static int setup_engine(void **state)
 {
     struct zh_config cfg;
@@ -435,9 +672,11 @@ int main(void)
     const struct CMUnitTest stage[] = {
         cmocka_unit_test_setup_teardown(test_lnk_extract, setup_stage, teardown_stage),
         cmocka_unit_test_setup_teardown(test_lnk_damaged, setup_stage, teardown_stage),
+        cmocka_unit_test_setup_teardown(test_smuggling_extract, setup_stage, teardown_stage),
     };
     const struct CMUnitTest verdicts[] = {
         cmocka_unit_test(test_shortcut_verdicts),
+        cmocka_unit_test(test_smuggling_verdicts),
     };
     int rc = cmocka_run_group_tests_name("extractors", stage, NULL, NULL);
     return rc | cmocka_run_group_tests_name("verdicts", verdicts, setup_engine, teardown_engine);
