@@ -16,6 +16,7 @@
     X(archive_executable)                                                                          \
     X(shortcut)                                                                                    \
     X(html_smuggling)                                                                              \
+    X(pdf_action)                                                                                  \
     X(sender)                                                                                      \
     X(lure_text)                                                                                   \
     X(outbreak)

@@ -18,6 +18,7 @@
     X(compressed)                                                                                  \
     X(archive)                                                                                     \
     X(lnk)                                                                                         \
+    X(pdf)                                                                                         \
     X(smuggling)                                                                                   \
     X(uuencode)
 

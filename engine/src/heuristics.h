@@ -43,7 +43,10 @@
     X(smuggling_payload, "an HTML/SVG attachment that rebuilds a program, script, archive, disk "  \
                          "image or shortcut in the browser (HTML smuggling)")                      \
     X(smuggling, "an HTML/SVG attachment that rebuilds some other file in the browser, or whose "  \
-                 "encoded payload could not be rebuilt")
+                 "encoded payload could not be rebuilt")                                           \
+    X(pdf_launch, "a PDF with a /Launch action (starts a program or opens a file)")                \
+    X(pdf_action_program, "a PDF that acts when opened (JavaScript, OpenAction, Launch) and "      \
+                          "carries an embedded program or script")
 
 enum zhi_score_id {
 #define ID(name, help) ZHI_S_##name,

@@ -468,6 +468,202 @@ static void test_smuggling_extract(void **state)
     free(lnk.p), free(pe.p), free(iso.p), free(zip.p);
 }
 
+/* ---- PDF ---------------------------------------------------------------------- */
+
+struct pdf_obj {
+    const char *dict;      /* the dictionary's entries, without << >> */
+    const uint8_t *stream; /* NULL: no stream */
+    size_t len;
+};
+
+/* A PDF of the objects (numbered from 1) with a cross-reference table and a
+ * trailer whose extra entries are `trailer`. */
+static struct blob pdf_of(const struct pdf_obj *o, size_t n, const char *trailer)
+{
+    size_t cap = 4096;
+    for (size_t i = 0; i < n; i++)
+        cap += strlen(o[i].dict) + o[i].len + 128;
+    struct blob b = {malloc(cap), 0};
+    size_t offs[32];
+    assert_true(n < 32);
+    b.len = (size_t)sprintf((char *)b.p, "%%PDF-1.7\n%%\xe2\xe3\xcf\xd3\n");
+    for (size_t i = 0; i < n; i++) {
+        offs[i] = b.len;
+        if (o[i].stream) {
+            b.len +=
+                (size_t)sprintf((char *)b.p + b.len, "%zu 0 obj\n<< %s /Length %zu >>\nstream\n",
+                                i + 1, o[i].dict, o[i].len);
+            memcpy(b.p + b.len, o[i].stream, o[i].len);
+            b.len += o[i].len;
+            b.len += (size_t)sprintf((char *)b.p + b.len, "\nendstream\nendobj\n");
+        } else {
+            b.len += (size_t)sprintf((char *)b.p + b.len, "%zu 0 obj\n<< %s >>\nendobj\n", i + 1,
+                                     o[i].dict);
+        }
+    }
+    size_t xref = b.len;
+    b.len += (size_t)sprintf((char *)b.p + b.len, "xref\n0 %zu\n0000000000 65535 f \n", n + 1);
+    for (size_t i = 0; i < n; i++)
+        b.len += (size_t)sprintf((char *)b.p + b.len, "%010zu 00000 n \n", offs[i]);
+    b.len += (size_t)sprintf((char *)b.p + b.len,
+                             "trailer\n<< /Size %zu /Root 1 0 R %s >>\nstartxref\n%zu\n%%%%EOF\n",
+                             n + 1, trailer, xref);
+    return b;
+}
+
+static struct blob deflated(const void *p, size_t len)
+{
+    uLongf out = compressBound(len);
+    struct blob b = {malloc(out), 0};
+    assert_int_equal(compress2(b.p, &out, p, len, 6), Z_OK);
+    b.len = out;
+    return b;
+}
+
+/* A statement: a catalog, a page, its text and a compressed image. */
+#define PDF_PAGES                                                                                  \
+    {"/Type /Catalog /Pages 2 0 R", NULL, 0}, {"/Type /Pages /Kids [3 0 R] /Count 1", NULL, 0},    \
+    {                                                                                              \
+        "/Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R", NULL, 0               \
+    }
+
+static void test_pdf_extract(void **state)
+{
+    struct fixture *f = *state;
+    struct blob pe = tiny_pe(), zpe = deflated(pe.p, pe.len);
+    static const char text[] = "BT /F1 12 Tf 72 720 Td (Statement of account, January) Tj ET";
+    struct blob img = deflated(text, sizeof text); /* any compressed bytes */
+    const char *xml = "<?xml version=\"1.0\"?><rsm:CrossIndustryInvoice/>";
+    struct blob zxml = deflated(xml, strlen(xml));
+
+    /* A dropper: an OpenAction JavaScript exporting an embedded program. */
+    const struct pdf_obj dropper[] = {
+        {"/Type /Catalog /Pages 2 0 R /Names << /EmbeddedFiles << /Names [(x) 5 0 R] >> >> "
+         "/OpenAction << /S /JavaScript /JS (this.exportDataObject({cName: 'x', nLaunch: 2});) >>",
+         NULL, 0},
+        {"/Type /Pages /Kids [3 0 R] /Count 1", NULL, 0},
+        {"/Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R", NULL, 0},
+        {"", (const uint8_t *)text, sizeof text - 1},
+        {"/Type /Filespec /F (invoice.pdf) /UF <FEFF0069006E0076006F006900630065002E006500780065> "
+         "/EF << /F 6 0 R >>",
+         NULL, 0},
+        {"/Type /EmbeddedFile /Filter /FlateDecode", zpe.p, zpe.len},
+    };
+    struct blob b = pdf_of(dropper, 6, "");
+    struct zhi_scan *s = extract(f, "Invoice.pdf", &b);
+    const struct zhi_object *o = object(s, "2/Invoice.pdf");
+    const struct zhi_object *m = object(s, "2/Invoice.pdf/invoice.exe");
+    if (!m || m->sniffed != ZHI_T_PE || m->len != pe.len || !zhi_object_attr(o, "pdf.javascript") ||
+        !zhi_object_attr(o, "pdf.openaction") || stage_hit(s, "undecodable_pdf")) {
+        dump_objects(s);
+        fail_msg("the dropper's program, named by its /UF, and its actions");
+    }
+    free(b.p);
+
+    /* The same with the file specification and the action inside an object
+     * stream (PDF 1.5), and names spelt with #xx escapes. */
+    const char objstm_text[] = "7 0 8 120 "
+                               "<< /Type /Catalog /Pages 2 0 R /OpenAction 8 0 R >> "
+                               "<< /Type /Filespec /F (update.exe) /EF << /F 6 0 R >> >> "
+                               "<< /S /J#61vaScript /JS (app.alert(1);) >>";
+    struct blob zstm = deflated(objstm_text, sizeof objstm_text - 1);
+    const struct pdf_obj modern[] = {
+        {"/Type /ObjStm /N 3 /First 10 /Filter /FlateDecode", zstm.p, zstm.len},
+        {"/Type /Pages /Kids [3 0 R] /Count 1", NULL, 0},
+        {"/Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R", NULL, 0},
+        {"", (const uint8_t *)text, sizeof text - 1},
+        {"/Type /XObject /Subtype /Image /Width 8 /Height 8 /Filter /FlateDecode", img.p, img.len},
+        {"/Type /EmbeddedFile /Filter [/FlateDecode]", zpe.p, zpe.len},
+    };
+    b = pdf_of(modern, 6, "");
+    s = extract(f, "scan.pdf", &b);
+    o = object(s, "2/scan.pdf");
+    m = object(s, "2/scan.pdf/update.exe");
+    if (!m || m->sniffed != ZHI_T_PE || !zhi_object_attr(o, "pdf.javascript") ||
+        !zhi_object_attr(o, "pdf.objstm")) {
+        dump_objects(s);
+        fail_msg("objects in an object stream");
+    }
+    free(b.p);
+
+    /* /Launch names what it starts. */
+    const struct pdf_obj launch[] = {
+        {"/Type /Catalog /Pages 2 0 R /OpenAction << /S /Launch /Win << /F (cmd.exe) /P (/c "
+         "start x) >> >>",
+         NULL, 0},
+        {"/Type /Pages /Kids [] /Count 0", NULL, 0},
+    };
+    b = pdf_of(launch, 2, "");
+    s = extract(f, "doc.pdf", &b);
+    assert_string_equal(zhi_object_attr(object(s, "2/doc.pdf"), "pdf.launch"), "cmd.exe");
+    free(b.p);
+
+    /* What cannot be decoded is not CLEAN: another filter, an encrypted file. */
+    const struct pdf_obj lzw[] = {
+        PDF_PAGES,
+        {"", (const uint8_t *)text, sizeof text - 1},
+        {"/Type /Filespec /F (a.bin) /EF << /F 6 0 R >>", NULL, 0},
+        {"/Type /EmbeddedFile /Filter /LZWDecode", (const uint8_t *)"\x80\x0b\x60\x50", 4},
+    };
+    b = pdf_of(lzw, 6, "");
+    s = extract(f, "lzw.pdf", &b);
+    const struct zhi_hit *h = stage_hit(s, "undecodable_pdf");
+    assert_non_null(h);
+    assert_true(h->flags & ZH_HIT_UNSCANNABLE);
+    free(b.p);
+    const struct pdf_obj enc_stm[] = {
+        {"/Type /ObjStm /N 1 /First 4 /Filter /FlateDecode", zstm.p, zstm.len},
+        {"/Filter /Standard /V 2 /R 3 /O <00> /U <00> /P -4", NULL, 0},
+    };
+    b = pdf_of(enc_stm, 2, "/Encrypt 2 0 R");
+    s = extract(f, "locked.pdf", &b);
+    assert_non_null(stage_hit(s, "undecodable_pdf"));
+    assert_non_null(zhi_object_attr(object(s, "2/locked.pdf"), "pdf.encrypted"));
+    free(b.p);
+    /* A cut embedded file: what was read kept, and a hit. */
+    const struct pdf_obj cut[] = {
+        PDF_PAGES,
+        {"", (const uint8_t *)text, sizeof text - 1},
+        {"/Type /EmbeddedFile /Filter /FlateDecode", zpe.p, zpe.len / 2},
+    };
+    b = pdf_of(cut, 5, "");
+    s = extract(f, "cut.pdf", &b);
+    assert_non_null(stage_hit(s, "undecodable_pdf"));
+    free(b.p);
+
+    /* Near misses: a statement (compressed page and image), an encrypted one
+     * without embedded files or object streams, and an e-invoice (PDF/A-3
+     * carrying its XML, as ZUGFeRD/Factur-X do): nothing undecodable, the XML
+     * extracted, no action noted. */
+    const struct pdf_obj statement[] = {
+        PDF_PAGES,
+        {"", (const uint8_t *)text, sizeof text - 1},
+        {"/Type /XObject /Subtype /Image /Width 8 /Height 8 /Filter /FlateDecode", img.p, img.len},
+        {"/Type /Filespec /F (factur-x.xml) /AFRelationship /Data /EF << /F 7 0 R >>", NULL, 0},
+        {"/Type /EmbeddedFile /Subtype /text#2Fxml /Filter /FlateDecode", zxml.p, zxml.len},
+    };
+    b = pdf_of(statement, 7, "");
+    s = extract(f, "statement.pdf", &b);
+    o = object(s, "2/statement.pdf");
+    m = object(s, "2/statement.pdf/factur-x.xml");
+    if (!m || strcmp((const char *)m->data, xml) || s->n_hits ||
+        zhi_object_attr(o, "pdf.javascript") || zhi_object_attr(o, "pdf.launch")) {
+        dump_objects(s);
+        fail_msg("an e-invoice");
+    }
+    free(b.p);
+    const struct pdf_obj plain_locked[] = {
+        PDF_PAGES,
+        {"", (const uint8_t *)text, sizeof text - 1},
+        {"/Filter /Standard /V 2 /R 3 /O <00> /U <00> /P -4", NULL, 0},
+    };
+    b = pdf_of(plain_locked, 5, "/Encrypt 5 0 R");
+    s = extract(f, "statement.pdf", &b);
+    assert_int_equal(s->n_hits, 0);
+    free(b.p);
+    free(pe.p), free(zpe.p), free(img.p), free(zxml.p), free(zstm.p);
+}
+
 /* ---- verdicts, through the public API ---------------------------------------- */
 
 static zh_engine *engine;
@@ -643,6 +839,48 @@ static void test_smuggling_verdicts(void **state)
     free(pe.p), free(lnk.p), free(iso.p), free(zip.p), free(notes_zip.p);
 }
 
+static void test_pdf_verdicts(void **state)
+{
+    struct blob pe = tiny_pe(), zpe = deflated(pe.p, pe.len);
+    static const char text[] = "BT /F1 12 Tf 72 720 Td (Invoice 2023-0117) Tj ET";
+    const struct pdf_obj dropper[] = {
+        {"/Type /Catalog /Pages 2 0 R /OpenAction << /S /JavaScript /JS (this.exportDataObject("
+         "{cName: 'x', nLaunch: 2});) >>",
+         NULL, 0},
+        {"/Type /Pages /Kids [3 0 R] /Count 1", NULL, 0},
+        {"/Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R", NULL, 0},
+        {"", (const uint8_t *)text, sizeof text - 1},
+        {"/Type /Filespec /F (invoice.exe) /EF << /F 6 0 R >>", NULL, 0},
+        {"/Type /EmbeddedFile /Filter /FlateDecode", zpe.p, zpe.len},
+    };
+    const struct pdf_obj statement[] = {
+        PDF_PAGES,
+        {"", (const uint8_t *)text, sizeof text - 1},
+    };
+    const struct pdf_obj forms[] = {
+        {"/Type /Catalog /Pages 2 0 R /AcroForm << /Fields [] >> /OpenAction << /S /JavaScript "
+         "/JS (this.getField('total').value = 0;) >>",
+         NULL, 0},
+        {"/Type /Pages /Kids [3 0 R] /Count 1", NULL, 0},
+        {"/Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R", NULL, 0},
+        {"", (const uint8_t *)text, sizeof text - 1},
+    };
+    const struct verdict_row rows[] = {
+        {"JavaScript dropper with a program", "Invoice.pdf", "application/pdf",
+         pdf_of(dropper, 6, ""), "pdf_action", "pdf_action_with_program", ZH_VERDICT_MALICIOUS,
+         ZH_VERDICT_MALICIOUS},
+        /* near misses */
+        {"a statement", "Statement.pdf", "application/pdf", pdf_of(statement, 4, ""), NULL, NULL,
+         ZH_VERDICT_CLEAN, ZH_VERDICT_CLEAN},
+        {"a form with JavaScript", "Form.pdf", "application/pdf", pdf_of(forms, 4, ""), NULL, NULL,
+         ZH_VERDICT_CLEAN, ZH_VERDICT_CLEAN},
+    };
+    check_rows(rows, sizeof rows / sizeof rows[0], "pdf_action");
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
+        free(rows[i].data.p);
+    free(pe.p), free(zpe.p);
+}
+
 static int setup_engine(void **state)
 {
     struct zh_config cfg;
@@ -673,10 +911,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_lnk_extract, setup_stage, teardown_stage),
         cmocka_unit_test_setup_teardown(test_lnk_damaged, setup_stage, teardown_stage),
         cmocka_unit_test_setup_teardown(test_smuggling_extract, setup_stage, teardown_stage),
+        cmocka_unit_test_setup_teardown(test_pdf_extract, setup_stage, teardown_stage),
     };
     const struct CMUnitTest verdicts[] = {
         cmocka_unit_test(test_shortcut_verdicts),
         cmocka_unit_test(test_smuggling_verdicts),
+        cmocka_unit_test(test_pdf_verdicts),
     };
     int rc = cmocka_run_group_tests_name("extractors", stage, NULL, NULL);
     return rc | cmocka_run_group_tests_name("verdicts", verdicts, setup_engine, teardown_engine);
