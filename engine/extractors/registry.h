@@ -19,6 +19,7 @@
     X(archive)                                                                                     \
     X(lnk)                                                                                         \
     X(pdf)                                                                                         \
+    X(onenote)                                                                                     \
     X(smuggling)                                                                                   \
     X(uuencode)
 

@@ -664,6 +664,58 @@ static void test_pdf_extract(void **state)
     free(pe.p), free(zpe.p), free(img.p), free(zxml.p), free(zstm.p);
 }
 
+/* ---- OneNote -------------------------------------------------------------------- */
+
+/* The 2023 wave's section: a "click to view" image, an HTA, a batch file and
+ * a program, each named by its content; the same inside a .onepkg (a CAB). */
+static void test_onenote_extract(void **state)
+{
+    struct fixture *f = *state;
+    static const struct {
+        const char *path;
+        enum zhi_type type;
+    } members[] = {
+        {"embedded-1.png", ZHI_T_PNG},
+        {"embedded-2.hta", ZHI_T_HTML},
+        {"embedded-3.bat", ZHI_T_SCRIPT},
+        {"embedded-4.exe", ZHI_T_PE},
+    };
+    const char *const files[] = {"remittance.one", "remittance.onepkg"};
+    const char *const prefixes[] = {"2/Remittance.one", "2/Remittance.onepkg/remittance.one"};
+    for (size_t k = 0; k < 2; k++) {
+        char rel[64];
+        snprintf(rel, sizeof rel, "onenote/%s", files[k]);
+        struct blob b = fixture(rel);
+        struct zhi_scan *s = extract(f, k ? "Remittance.onepkg" : "Remittance.one", &b);
+        for (size_t i = 0; i < sizeof members / sizeof members[0]; i++) {
+            char path[128];
+            snprintf(path, sizeof path, "%s/%s", prefixes[k], members[i].path);
+            const struct zhi_object *m = object(s, path);
+            if (!m || m->sniffed != members[i].type || m->kind != ZHI_K_MEMBER ||
+                (m->flags & ZHI_OBJ_TRUNCATED)) {
+                dump_objects(s);
+                fail_msg("%s: %s", files[k], path);
+            }
+        }
+        if (s->n_hits) {
+            dump_objects(s);
+            fail_msg("%s: a hit on a sound section", files[k]);
+        }
+        free(b.p);
+    }
+    /* A length past the end: what is there is kept, truncated, and a hit. */
+    struct blob b = fixture("onenote/cut.one");
+    struct zhi_scan *s = extract(f, "cut.one", &b);
+    const struct zhi_object *m = object(s, "2/cut.one/embedded-2.exe");
+    assert_non_null(object(s, "2/cut.one/embedded-1.bat"));
+    assert_non_null(m);
+    assert_true(m->flags & ZHI_OBJ_TRUNCATED);
+    const struct zhi_hit *h = stage_hit(s, "malformed_onenote");
+    assert_non_null(h);
+    assert_true(h->flags & ZH_HIT_UNSCANNABLE);
+    free(b.p);
+}
+
 /* ---- verdicts, through the public API ---------------------------------------- */
 
 static zh_engine *engine;
@@ -912,6 +964,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_lnk_damaged, setup_stage, teardown_stage),
         cmocka_unit_test_setup_teardown(test_smuggling_extract, setup_stage, teardown_stage),
         cmocka_unit_test_setup_teardown(test_pdf_extract, setup_stage, teardown_stage),
+        cmocka_unit_test_setup_teardown(test_onenote_extract, setup_stage, teardown_stage),
     };
     const struct CMUnitTest verdicts[] = {
         cmocka_unit_test(test_shortcut_verdicts),
