@@ -52,16 +52,19 @@ static struct blob fixture(const char *rel)
     return slurp(path);
 }
 
-/* An ISO 9660 image of the given files, written by libarchive. */
-static struct blob iso_of(const char *const *names, const struct blob *files, size_t n)
+/* An archive of the given files, written by libarchive in format fmt
+ * ("iso9660", "zip") with options (or NULL). */
+static struct blob archive_of(const char *fmt, const char *options, const char *const *names,
+                              const struct blob *files, size_t n)
 {
     size_t cap = 1 << 20, used = 0;
     for (size_t i = 0; i < n; i++)
         cap += files[i].len + 4096;
     struct blob b = {malloc(cap), 0};
     struct archive *a = archive_write_new();
-    assert_int_equal(archive_write_set_format_iso9660(a), ARCHIVE_OK);
-    assert_int_equal(archive_write_set_options(a, "joliet,rockridge"), ARCHIVE_OK);
+    assert_int_equal(archive_write_set_format_by_name(a, fmt), ARCHIVE_OK);
+    if (options)
+        assert_int_equal(archive_write_set_options(a, options), ARCHIVE_OK);
     assert_int_equal(archive_write_open_memory(a, b.p, cap, &used), ARCHIVE_OK);
     for (size_t i = 0; i < n; i++) {
         struct archive_entry *e = archive_entry_new();
@@ -79,30 +82,15 @@ static struct blob iso_of(const char *const *names, const struct blob *files, si
     return b;
 }
 
-/* A zip of the given files, written by libarchive. */
+/* An ISO 9660 image with Joliet and Rock Ridge names, as IT and the waves made them. */
+static struct blob iso_of(const char *const *names, const struct blob *files, size_t n)
+{
+    return archive_of("iso9660", "joliet,rockridge", names, files, n);
+}
+
 static struct blob zip_of(const char *const *names, const struct blob *files, size_t n)
 {
-    size_t cap = 1 << 16, used = 0;
-    for (size_t i = 0; i < n; i++)
-        cap += files[i].len + 1024;
-    struct blob b = {malloc(cap), 0};
-    struct archive *a = archive_write_new();
-    assert_int_equal(archive_write_set_format_zip(a), ARCHIVE_OK);
-    assert_int_equal(archive_write_open_memory(a, b.p, cap, &used), ARCHIVE_OK);
-    for (size_t i = 0; i < n; i++) {
-        struct archive_entry *e = archive_entry_new();
-        archive_entry_set_pathname(e, names[i]);
-        archive_entry_set_size(e, (la_int64_t)files[i].len);
-        archive_entry_set_filetype(e, AE_IFREG);
-        archive_entry_set_perm(e, 0644);
-        assert_int_equal(archive_write_header(a, e), ARCHIVE_OK);
-        assert_int_equal(archive_write_data(a, files[i].p, files[i].len), (la_ssize_t)files[i].len);
-        archive_entry_free(e);
-    }
-    assert_int_equal(archive_write_close(a), ARCHIVE_OK);
-    archive_write_free(a);
-    b.len = used;
-    return b;
+    return archive_of("zip", NULL, names, files, n);
 }
 
 /* Base64 of buf; wrapped in lines for MIME, in one line for a script. */
