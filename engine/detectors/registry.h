@@ -3,9 +3,11 @@
  *
  * The order is a decision: yara first (the others read its hits, and its
  * per-object work is the scan's largest); the name and content heuristics
- * next; lure_text after yara, because it judges the hits of YARA rules tagged
- * lure_text; outbreak last, because its fingerprint uses the other detectors'
- * hits and its flag depends on the score they add up to. */
+ * next (shortcut, html_smuggling and pdf_action read only the notes the
+ * extractors left on objects, so their place among these is free); lure_text
+ * after yara, because it judges the hits of YARA rules tagged lure_text;
+ * outbreak last, because its fingerprint uses the other detectors' hits and
+ * its flag depends on the score they add up to. */
 #ifndef ZHI_DETECTORS_REGISTRY_H
 #define ZHI_DETECTORS_REGISTRY_H
 
@@ -14,6 +16,9 @@
     X(double_extension)                                                                            \
     X(executable)                                                                                  \
     X(archive_executable)                                                                          \
+    X(shortcut)                                                                                    \
+    X(html_smuggling)                                                                              \
+    X(pdf_action)                                                                                  \
     X(sender)                                                                                      \
     X(lure_text)                                                                                   \
     X(outbreak)

@@ -8,6 +8,11 @@
  *   — a comparison, no bytes read. It outbids archive for those types: a
  *   single stream's output is its member, not an archive to guess at.
  * - archive: the sniffed type alone (zip, rar, 7z, cab, tar, arj, lha).
+ * - lnk, pdf, onenote: the sniffed type alone, each a type no other bids on.
+ * - smuggling: HTML by sniffed type, or HTML/SVG by extension or declared
+ *   type when the content sniffed as text (an SVG opens with "<svg"), and only
+ *   for attachments and members (mail bodies run no script): a few string
+ *   comparisons, still no bytes read.
  * - uuencode: text parts only, but it must look for a "begin NNN name" line
  *   anywhere in the text (old mailers put it after a greeting), so it reads
  *   the part: last. */
@@ -17,6 +22,10 @@
 #define ZHI_EXTRACTORS(X)                                                                          \
     X(compressed)                                                                                  \
     X(archive)                                                                                     \
+    X(lnk)                                                                                         \
+    X(pdf)                                                                                         \
+    X(onenote)                                                                                     \
+    X(smuggling)                                                                                   \
     X(uuencode)
 
 #endif

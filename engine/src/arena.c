@@ -121,6 +121,8 @@ char *zhi_arena_printf(struct zhi_arena *a, const char *fmt, ...)
 
 bool zhi_buf_append(struct zhi_buf *b, const void *d, size_t n)
 {
+    if (n == 0)
+        return true; /* nothing to copy, and b->p may still be NULL */
     if (b->len + n > b->cap) {
         size_t cap = b->cap ? b->cap : 64 * 1024;
         while (cap < b->len + n)

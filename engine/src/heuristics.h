@@ -35,7 +35,18 @@
     X(sender_bare_helo, "a HELO name that is no domain name (a desktop talking SMTP)")             \
     X(sender_claims_recipient_domain, "an outside client claiming the recipient's own domain "     \
                                       "(HELO, From or Message-ID)")                                \
-    X(sender_many_from, "one client sending under many From addresses within the window")
+    X(sender_many_from, "one client sending under many From addresses within the window")          \
+    X(shortcut_system_program, "a Windows shortcut that starts a system program (cmd, "            \
+                               "powershell, rundll32, mshta...) with arguments")                   \
+    X(shortcut_beside_payload, "a Windows shortcut beside a DLL, program or script in a disk "     \
+                               "image")                                                            \
+    X(smuggling_payload, "an HTML/SVG attachment that rebuilds a program, script, archive, disk "  \
+                         "image or shortcut in the browser (HTML smuggling)")                      \
+    X(smuggling, "an HTML/SVG attachment that rebuilds some other file in the browser, or whose "  \
+                 "encoded payload could not be rebuilt")                                           \
+    X(pdf_launch, "a PDF with a /Launch action (starts a program or opens a file)")                \
+    X(pdf_action_program, "a PDF that acts when opened (JavaScript, OpenAction, Launch) and "      \
+                          "carries an embedded program or script")
 
 enum zhi_score_id {
 #define ID(name, help) ZHI_S_##name,

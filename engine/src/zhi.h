@@ -99,6 +99,17 @@ const char *zhi_type_name(enum zhi_type t); /* "pe", "zip", ... */
 bool zhi_type_is_executable(enum zhi_type t);
 bool zhi_type_is_archive(enum zhi_type t);
 
+/* ---- text helpers (text.c) ------------------------------------------------ */
+/* UTF-16 (little- or big-endian) of nbytes bytes, up to its first NUL unit,
+ * as a NUL-terminated UTF-8 arena string; a lone surrogate becomes U+FFFD.
+ * NULL on OOM. */
+char *zhi_utf16_to_utf8(struct zhi_arena *a, const uint8_t *p, size_t nbytes, bool big_endian);
+/* n single-byte characters (up to a NUL) read as Latin-1, as UTF-8. */
+char *zhi_latin1_to_utf8(struct zhi_arena *a, const uint8_t *p, size_t n);
+/* An extension, without the dot, for a member of type t whose container gives
+ * it no name ("exe", "hta", "bat", "zip"...); static. */
+const char *zhi_type_extension(enum zhi_type t, const uint8_t *p, size_t n);
+
 /* ---- scan objects -------------------------------------------------------- */
 enum zhi_kind { ZHI_K_HEADERS, ZHI_K_TEXT, ZHI_K_ATTACHMENT, ZHI_K_MEMBER };
 const char *zhi_kind_name(enum zhi_kind k);
