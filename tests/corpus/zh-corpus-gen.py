@@ -44,7 +44,8 @@ import zlib
 from collections import Counter
 
 # zh_modern.py (--modern) extends this generator and finds it under this name.
-sys.modules.setdefault("zhgen", sys.modules[__name__])
+if sys.modules.get(__name__) is not None:
+    sys.modules.setdefault("zhgen", sys.modules[__name__])
 
 VERSION = "1"
 

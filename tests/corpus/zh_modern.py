@@ -1382,9 +1382,11 @@ def clean_signed(ctx):
         ctx.trait("smime_signed")
         kind = "smime-signed"
     else:
+        armor = _pgp_armor(rng).encode()
         sigpart = G.Leaf(["Content-Type: application/pgp-signature; name=\"signature.asc\"",
                           "Content-Description: OpenPGP digital signature",
-                          "Content-Disposition: attachment; filename=\"signature.asc\""], _pgp_armor(rng).encode())
+                          "Content-Disposition: attachment; filename=\"signature.asc\""], armor)
+        ctx.record("signature.asc", "application/pgp-signature", armor.replace(b"\n", b"\r\n"), "")
         root = G.multipart(ctx, "signed", [inner, sigpart], "moz", preamble=True,
                            params=['protocol="application/pgp-signature"', "micalg=pgp-sha256"])
         ctx.trait("pgp_signed")
