@@ -620,6 +620,9 @@ def mkpw(rng):
 def wave(ctx, kind, sender, subject, lead, parts, html=False, chain=False, traits=()):
     """Assemble one malicious message."""
     name, addr, env, style, mailer = mal_sender(ctx, sender)
+    host = getattr(ctx, "host", None)
+    if host:  # stream mode: the copy comes from one of the wave's sending hosts
+        env["client_ip"], env["helo"], style = host["ip"], host["pc"] if ctx.rng.random() < 0.5 else host["word"], "vps"
     if chain:
         subject, text = reply_chain(ctx, lead)
     else:
