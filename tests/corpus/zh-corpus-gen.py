@@ -743,7 +743,14 @@ def synthetic_pdf(rng, size, title="Report", lines=None):
             rng.choice([b"Acrobat Distiller 5.0.5", b"GPL Ghostscript 8.01", b"OpenOffice.org 1.1"]),
             title.encode("ascii", "replace")),
     ]
-    out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
+    return pdf_assemble(objs, info=7)
+
+
+def pdf_assemble(objs, version=b"1.4", info=None, trailer_extra=b""):
+    """A PDF file of the objects objs (numbered from 1; object 1 is the
+    catalog), a classic xref table and the trailer (with /Info when info
+    names an object, and trailer_extra such as /Encrypt and /ID)."""
+    out = bytearray(b"%PDF-" + version + b"\n%\xe2\xe3\xcf\xd3\n")
     offs = []
     for i, o in enumerate(objs, 1):
         offs.append(len(out))
@@ -752,8 +759,10 @@ def synthetic_pdf(rng, size, title="Report", lines=None):
     out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objs) + 1)
     for o in offs:
         out += b"%010d 00000 n \n" % o
-    out += b"trailer\n<< /Size %d /Root 1 0 R /Info 7 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
-        len(objs) + 1, xref)
+    out += b"trailer\n<< /Size %d /Root 1 0 R" % (len(objs) + 1)
+    if info:
+        out += b" /Info %d 0 R" % info
+    out += trailer_extra + b" >>\nstartxref\n%d\n%%%%EOF\n" % xref
     return bytes(out)
 
 

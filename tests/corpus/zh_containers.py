@@ -14,14 +14,12 @@ lnkinfo for shortcuts, gsf and gsf-vba-dump for OLE2 and VBA projects):
   onenote()     a minimal .one: header + FileDataStoreObjects (MS-ONESTORE 2.6.13)
   cfb()         OLE2 compound file, v3, with mini stream (MS-CFB)
   ovba_compress(), vba_storage()  VBA project streams (MS-OVBA 2.3, 2.4.1)
-  pdf_*()       PDFs with embedded files, JavaScript, links, RC4 encryption
 
 Python 3 standard library only.  Nothing here is executable content.
 """
 
 from __future__ import annotations
 
-import hashlib
 import struct
 import time
 import uuid
@@ -412,23 +410,12 @@ def lnk(target, arguments="", working_dir="", icon="", icon_index=0, show=7, ms=
     TrackerDataBlock.  show 7 = SW_SHOWMINNOACTIVE, as droppers use."""
     flags = 0x01 | 0x02 | 0x80  # HasLinkTargetIDList, HasLinkInfo, IsUnicode
     strings = b""
-    if description:
-        flags |= 0x04
-        strings += _lnk_string(description)
-    if relative_path is None:
-        relative_path = ""
-    if relative_path:
-        flags |= 0x08
-        strings += _lnk_string(relative_path)
-    if working_dir:
-        flags |= 0x10
-        strings += _lnk_string(working_dir)
-    if arguments:
-        flags |= 0x20
-        strings += _lnk_string(arguments)
-    if icon:
-        flags |= 0x40
-        strings += _lnk_string(icon)
+    # StringData in the order MS-SHLLINK 2.4 fixes, each with its LinkFlags bit
+    for bit, value in ((0x04, description), (0x08, relative_path or ""), (0x10, working_dir),
+                       (0x20, arguments), (0x40, icon)):
+        if value:
+            flags |= bit
+            strings += _lnk_string(value)
     ft = _filetime(ms)
     header = struct.pack("<I16sII3QIIIHHII", 0x4C, _LNK_CLSID, flags, 0x20, ft, ft, ft, file_size, icon_index,
                          show, 0, 0, 0, 0)
@@ -764,158 +751,3 @@ def vba_storage(rng, modules, project="VBAProject", codepage=1252):
               "[Workspace]"] + [f"{name}=0, 0, 0, 0, C" for name, _, _ in modules]
     wm = b"".join(enc(n) + b"\0" + n.encode("utf-16-le") + b"\0\0" for n, _, _ in modules) + b"\0\0"
     return {"VBA": vba, "PROJECT": ("\r\n".join(lines) + "\r\n").encode("cp1252"), "PROJECTwm": wm}
-
-
-# =============================================================================
-# PDF
-# =============================================================================
-
-
-def _pdf_assemble(objs, root=1, info=None, trailer_extra=b""):
-    out = bytearray(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
-    offs = []
-    for i, o in enumerate(objs, 1):
-        offs.append(len(out))
-        out += b"%d 0 obj\n" % i + o + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objs) + 1)
-    for o in offs:
-        out += b"%010d 00000 n \n" % o
-    out += b"trailer\n<< /Size %d /Root %d 0 R" % (len(objs) + 1, root)
-    if info:
-        out += b" /Info %d 0 R" % info
-    out += trailer_extra + b" >>\nstartxref\n%d\n%%%%EOF\n" % xref
-    return bytes(out)
-
-
-def _pdf_str(s):
-    return "(" + s.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)") + ")"
-
-
-def _pdf_page_content(lines, link_box=None, button=None):
-    txt = []
-    y = 740
-    for i, ln in enumerate(lines[:40]):
-        size = 16 if i == 0 else 10
-        safe = ln.encode("latin-1", "replace").decode("latin-1")
-        txt.append("BT /F1 %d Tf 72 %d Td %s Tj ET" % (size, y, _pdf_str(safe[:95])))
-        y -= 24 if i == 0 else 14
-    if button:
-        x0, y0, x1, y1 = button[0]
-        txt.append("0.1 0.4 0.8 rg %d %d %d %d re f" % (x0, y0, x1 - x0, y1 - y0))
-        txt.append("BT 1 1 1 rg /F1 14 Tf %d %d Td %s Tj ET" % (x0 + 16, y0 + 12, _pdf_str(button[1])))
-    return "\n".join(txt).encode("latin-1")
-
-
-def pdf_document(lines, *, uri=None, embedded=None, javascript=None, producer="Microsoft Word", ms=0,
-                 button_text="Open document"):
-    """A one-page PDF with text; optionally a link annotation (uri) drawn as a
-    button, embedded files (list of (name, data, mime)) in the EmbeddedFiles
-    name tree with FlateDecode streams, and document JavaScript run by
-    /OpenAction."""
-    objs = []
-    box = (200, 380, 412, 420)
-    content = _pdf_page_content(lines, button=(box, button_text) if uri else None)
-    annots = ""
-    objs.append(None)  # 1 catalog
-    objs.append(b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>")  # 2
-    objs.append(None)  # 3 page
-    cz = zlib.compress(content)
-    objs.append(b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(cz) + cz + b"\nendstream")  # 4
-    objs.append(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")  # 5
-    d = time.strftime("D:%Y%m%d%H%M%SZ", time.gmtime(ms / 1000)).encode()
-    objs.append(b"<< /Producer %s /CreationDate (%s) >>" % (_pdf_str(producer).encode("latin-1"), d))  # 6
-    if uri:
-        objs.append(b"<< /Type /Annot /Subtype /Link /Rect [%d %d %d %d] /Border [0 0 0] "
-                    b"/A << /S /URI /URI %s >> >>" % (box + (_pdf_str(uri).encode("latin-1"),)))
-        annots = " /Annots [%d 0 R]" % len(objs)
-    cat_extra = ""
-    if embedded:
-        refs = []
-        for name, data, mime in embedded:
-            z = zlib.compress(data)
-            objs.append(b"<< /Type /EmbeddedFile /Subtype /%s /Filter /FlateDecode /Length %d /Params << /Size %d >> >>"
-                        b"\nstream\n" % (mime.replace("/", "#2F").encode(), len(z), len(data)) + z + b"\nendstream")
-            ef = len(objs)
-            objs.append(b"<< /Type /Filespec /F %s /UF %s /EF << /F %d 0 R >> >>" %
-                        (_pdf_str(name).encode("latin-1"), _pdf_str(name).encode("latin-1"), ef))
-            refs.append((name, len(objs)))
-        names = " ".join(f"{_pdf_str(n)} {r} 0 R" for n, r in sorted(refs))
-        objs.append(f"<< /Names [{names}] >>".encode("latin-1"))
-        cat_extra += f" /Names << /EmbeddedFiles {len(objs)} 0 R"
-        if javascript:
-            objs.append(b"<< /S /JavaScript /JS %s >>" % _pdf_str(javascript).encode("latin-1"))
-            js = len(objs)
-            objs.append(f"<< /Names [(doc) {js} 0 R] >>".encode())
-            cat_extra += f" /JavaScript {len(objs)} 0 R >> /OpenAction {js} 0 R"
-        else:
-            cat_extra += " >>"
-    elif javascript:
-        objs.append(b"<< /S /JavaScript /JS %s >>" % _pdf_str(javascript).encode("latin-1"))
-        cat_extra += f" /OpenAction {len(objs)} 0 R"
-    objs[0] = f"<< /Type /Catalog /Pages 2 0 R{cat_extra} >>".encode()
-    objs[2] = (f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
-               f"/Resources << /Font << /F1 5 0 R >> >>{annots} >>").encode()
-    return _pdf_assemble(objs, info=6)
-
-
-def _rc4(key, data):
-    s = list(range(256))
-    j = 0
-    for i in range(256):
-        j = (j + s[i] + key[i % len(key)]) & 0xFF
-        s[i], s[j] = s[j], s[i]
-    out = bytearray(len(data))
-    i = j = 0
-    for k, c in enumerate(data):
-        i = (i + 1) & 0xFF
-        j = (j + s[i]) & 0xFF
-        s[i], s[j] = s[j], s[i]
-        out[k] = c ^ s[(s[i] + s[j]) & 0xFF]
-    return bytes(out)
-
-
-_PDF_PAD = bytes.fromhex("28BF4E5E4E758A4164004E56FFFA01082E2E00B6D0683E802F0CA9FE6453697A")
-
-
-def pdf_encrypted(rng, lines, user_password, owner_password, producer="Statement Server", ms=0):
-    """A one-page PDF protected with the standard security handler, V 2 R 3,
-    128-bit RC4 (ISO 32000-1 7.6.3, algorithms 2-5): opening it needs
-    user_password, as bank and payroll statements do."""
-    content = zlib.compress(_pdf_page_content(lines))
-    file_id = rng.randbytes(16)
-    P = -3904  # print, copy allowed; the usual value
-    pad = lambda p: (p.encode("latin-1") + _PDF_PAD)[:32]
-    # algorithm 3: O entry
-    h = hashlib.md5(pad(owner_password)).digest()
-    for _ in range(50):
-        h = hashlib.md5(h).digest()
-    okey = h[:16]
-    o = _rc4(okey, pad(user_password))
-    for i in range(1, 20):
-        o = _rc4(bytes(b ^ i for b in okey), o)
-    # algorithm 2: file key
-    h = hashlib.md5(pad(user_password) + o + struct.pack("<i", P) + file_id).digest()
-    for _ in range(50):
-        h = hashlib.md5(h[:16]).digest()
-    key = h[:16]
-    # algorithm 5: U entry
-    u = _rc4(key, hashlib.md5(_PDF_PAD + file_id).digest())
-    for i in range(1, 20):
-        u = _rc4(bytes(b ^ i for b in key), u)
-    u += rng.randbytes(16)
-
-    def objkey(num):
-        return hashlib.md5(key + struct.pack("<I", num)[:3] + b"\0\0").digest()[:16]
-    enc_content = _rc4(objkey(4), content)
-    title = _rc4(objkey(6), producer.encode("latin-1"))
-    objs = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
-            b"/Resources << /Font << /F1 5 0 R >> >> >>",
-            b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(enc_content) + enc_content + b"\nendstream",
-            b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-            b"<< /Producer <%s> >>" % title.hex().encode(),
-            b"<< /Filter /Standard /V 2 /R 3 /Length 128 /P %d /O <%s> /U <%s> >>" % (P, o.hex().encode(),
-                                                                                      u.hex().encode())]
-    return _pdf_assemble(objs, info=6, trailer_extra=b" /Encrypt 7 0 R /ID [<%s> <%s>]" % (
-        file_id.hex().encode(), file_id.hex().encode()))

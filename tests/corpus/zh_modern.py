@@ -26,10 +26,12 @@ from __future__ import annotations
 
 import base64
 import gzip
+import hashlib
 import io
 import random
 import struct
 import sys
+import time
 import zlib
 
 import zh_containers as C
@@ -447,6 +449,144 @@ def html_smuggle(rng, payload, fname, technique, title="Document", password=None
 
 
 # =============================================================================
+# PDF: a page with a link button, embedded files, JavaScript; RC4-128 encryption
+# =============================================================================
+
+
+def _pdf_str(s):
+    return "(" + s.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)") + ")"
+
+
+def _pdf_page_content(lines, link_box=None, button=None):
+    txt = []
+    y = 740
+    for i, ln in enumerate(lines[:40]):
+        size = 16 if i == 0 else 10
+        safe = ln.encode("latin-1", "replace").decode("latin-1")
+        txt.append("BT /F1 %d Tf 72 %d Td %s Tj ET" % (size, y, _pdf_str(safe[:95])))
+        y -= 24 if i == 0 else 14
+    if button:
+        x0, y0, x1, y1 = button[0]
+        txt.append("0.1 0.4 0.8 rg %d %d %d %d re f" % (x0, y0, x1 - x0, y1 - y0))
+        txt.append("BT 1 1 1 rg /F1 14 Tf %d %d Td %s Tj ET" % (x0 + 16, y0 + 12, _pdf_str(button[1])))
+    return "\n".join(txt).encode("latin-1")
+
+
+def pdf_document(lines, *, uri=None, embedded=None, javascript=None, producer="Microsoft Word", ms=0,
+                 button_text="Open document"):
+    """A one-page PDF with text; optionally a link annotation (uri) drawn as a
+    button, embedded files (list of (name, data, mime)) in the EmbeddedFiles
+    name tree with FlateDecode streams, and document JavaScript run by
+    /OpenAction."""
+    objs = []
+    box = (200, 380, 412, 420)
+    content = _pdf_page_content(lines, button=(box, button_text) if uri else None)
+    annots = ""
+    objs.append(None)  # 1 catalog
+    objs.append(b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>")  # 2
+    objs.append(None)  # 3 page
+    cz = zlib.compress(content)
+    objs.append(b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(cz) + cz + b"\nendstream")  # 4
+    objs.append(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")  # 5
+    d = time.strftime("D:%Y%m%d%H%M%SZ", time.gmtime(ms / 1000)).encode()
+    objs.append(b"<< /Producer %s /CreationDate (%s) >>" % (_pdf_str(producer).encode("latin-1"), d))  # 6
+    if uri:
+        objs.append(b"<< /Type /Annot /Subtype /Link /Rect [%d %d %d %d] /Border [0 0 0] "
+                    b"/A << /S /URI /URI %s >> >>" % (box + (_pdf_str(uri).encode("latin-1"),)))
+        annots = " /Annots [%d 0 R]" % len(objs)
+    cat_extra = ""
+    if embedded:
+        refs = []
+        for name, data, mime in embedded:
+            z = zlib.compress(data)
+            objs.append(b"<< /Type /EmbeddedFile /Subtype /%s /Filter /FlateDecode /Length %d /Params << /Size %d >> >>"
+                        b"\nstream\n" % (mime.replace("/", "#2F").encode(), len(z), len(data)) + z + b"\nendstream")
+            ef = len(objs)
+            objs.append(b"<< /Type /Filespec /F %s /UF %s /EF << /F %d 0 R >> >>" %
+                        (_pdf_str(name).encode("latin-1"), _pdf_str(name).encode("latin-1"), ef))
+            refs.append((name, len(objs)))
+        names = " ".join(f"{_pdf_str(n)} {r} 0 R" for n, r in sorted(refs))
+        objs.append(f"<< /Names [{names}] >>".encode("latin-1"))
+        cat_extra += f" /Names << /EmbeddedFiles {len(objs)} 0 R"
+        if javascript:
+            objs.append(b"<< /S /JavaScript /JS %s >>" % _pdf_str(javascript).encode("latin-1"))
+            js = len(objs)
+            objs.append(f"<< /Names [(doc) {js} 0 R] >>".encode())
+            cat_extra += f" /JavaScript {len(objs)} 0 R >> /OpenAction {js} 0 R"
+        else:
+            cat_extra += " >>"
+    elif javascript:
+        objs.append(b"<< /S /JavaScript /JS %s >>" % _pdf_str(javascript).encode("latin-1"))
+        cat_extra += f" /OpenAction {len(objs)} 0 R"
+    objs[0] = f"<< /Type /Catalog /Pages 2 0 R{cat_extra} >>".encode()
+    objs[2] = (f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+               f"/Resources << /Font << /F1 5 0 R >> >>{annots} >>").encode()
+    return G.pdf_assemble(objs, b"1.7", info=6)
+
+
+def _rc4(key, data):
+    s = list(range(256))
+    j = 0
+    for i in range(256):
+        j = (j + s[i] + key[i % len(key)]) & 0xFF
+        s[i], s[j] = s[j], s[i]
+    out = bytearray(len(data))
+    i = j = 0
+    for k, c in enumerate(data):
+        i = (i + 1) & 0xFF
+        j = (j + s[i]) & 0xFF
+        s[i], s[j] = s[j], s[i]
+        out[k] = c ^ s[(s[i] + s[j]) & 0xFF]
+    return bytes(out)
+
+
+_PDF_PAD = bytes.fromhex("28BF4E5E4E758A4164004E56FFFA01082E2E00B6D0683E802F0CA9FE6453697A")
+
+
+def pdf_encrypted(rng, lines, user_password, owner_password, producer="Statement Server", ms=0):
+    """A one-page PDF protected with the standard security handler, V 2 R 3,
+    128-bit RC4 (ISO 32000-1 7.6.3, algorithms 2-5): opening it needs
+    user_password, as bank and payroll statements do."""
+    content = zlib.compress(_pdf_page_content(lines))
+    file_id = rng.randbytes(16)
+    P = -3904  # print, copy allowed; the usual value
+    pad = lambda p: (p.encode("latin-1") + _PDF_PAD)[:32]
+    # algorithm 3: O entry
+    h = hashlib.md5(pad(owner_password)).digest()
+    for _ in range(50):
+        h = hashlib.md5(h).digest()
+    okey = h[:16]
+    o = _rc4(okey, pad(user_password))
+    for i in range(1, 20):
+        o = _rc4(bytes(b ^ i for b in okey), o)
+    # algorithm 2: file key
+    h = hashlib.md5(pad(user_password) + o + struct.pack("<i", P) + file_id).digest()
+    for _ in range(50):
+        h = hashlib.md5(h[:16]).digest()
+    key = h[:16]
+    # algorithm 5: U entry
+    u = _rc4(key, hashlib.md5(_PDF_PAD + file_id).digest())
+    for i in range(1, 20):
+        u = _rc4(bytes(b ^ i for b in key), u)
+    u += rng.randbytes(16)
+
+    def objkey(num):
+        return hashlib.md5(key + struct.pack("<I", num)[:3] + b"\0\0").digest()[:16]
+    enc_content = _rc4(objkey(4), content)
+    title = _rc4(objkey(6), producer.encode("latin-1"))
+    objs = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+            b"/Resources << /Font << /F1 5 0 R >> >> >>",
+            b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(enc_content) + enc_content + b"\nendstream",
+            b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+            b"<< /Producer <%s> >>" % title.hex().encode(),
+            b"<< /Filter /Standard /V 2 /R 3 /Length 128 /P %d /O <%s> /U <%s> >>" % (P, o.hex().encode(),
+                                                                                      u.hex().encode())]
+    return G.pdf_assemble(objs, b"1.7", info=6, trailer_extra=b" /Encrypt 7 0 R /ID [<%s> <%s>]" % (
+        file_id.hex().encode(), file_id.hex().encode()))
+
+
+# =============================================================================
 # Senders and lures
 # =============================================================================
 
@@ -765,7 +905,7 @@ def fam_qakbot(ctx):
                     [att(ctx, one, docname(rng, ["ApplicationReject", "Invoice", "Compensation", "Document"], "one"))],
                     chain=True, traits=("onenote_embedded_script",))
     if v < 0.75:  # April 2023: a PDF whose button links to a zip holding a .wsf
-        pdf = C.pdf_document(["Document protected", "This document contains protected files.",
+        pdf = pdf_document(["Document protected", "This document contains protected files.",
                               "To display them, click the Open button."],
                              uri=bad_url(rng, "zip"), ms=ctx.ms, button_text="Open")
         return wave(ctx, "qakbot.pdf-link-zip", "compromised", *simple_lure(ctx, "invoice")[:2],
@@ -1210,7 +1350,7 @@ def clean_pdf_statement(ctx):
     bank, dom = rng.choice([("Woodgrove Bank", "woodgrove.example"), ("Contoso Card Services", "contoso.example"),
                             ("Fabrikam Insurance", "fabrikam.example")])
     pw = rng.choice([G.digits(rng, 6), ctx.rcpt_last.upper()[:4] + G.digits(rng, 4)])
-    pdf = C.pdf_encrypted(rng, [f"{bank} statement", f"Account ending {G.digits(rng, 4)}", "Balance: see page 1"] +
+    pdf = pdf_encrypted(rng, [f"{bank} statement", f"Account ending {G.digits(rng, 4)}", "Balance: see page 1"] +
                           G.paragraphs(rng, G.BUSINESS, 300), pw, G.alnum(rng, 16), producer=bank, ms=ctx.ms)
     text = G.wrap(f"Dear {ctx.rcpt_first.title()} {ctx.rcpt_last.title()},\n\nyour monthly statement is attached as a "
                   f"protected PDF. {rng.choice([f'The password is {pw}.', f'Password: {pw}', f'To open it, enter {pw}.'])}\n\n"

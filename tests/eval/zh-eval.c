@@ -11,6 +11,7 @@
 #include <getopt.h>
 #include <json.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -166,15 +167,22 @@ static void write_json(const char *path, const struct targets *t, unsigned total
         json_object_array_add(gs, g);
     }
     json_object_object_add(root, "groups", gs);
+    static const struct {
+        const char *key;
+        size_t off;
+    } fields[] = {{"malicious", offsetof(struct targets, bad)},
+                  {"malicious_flagged", offsetof(struct targets, bad_flagged)},
+                  {"malicious_malicious", offsetof(struct targets, bad_malicious)},
+                  {"malicious_defer", offsetof(struct targets, bad_defer)},
+                  {"clean", offsetof(struct targets, clean)},
+                  {"clean_suspicious", offsetof(struct targets, clean_suspicious)},
+                  {"clean_malicious", offsetof(struct targets, clean_malicious)},
+                  {"clean_defer", offsetof(struct targets, clean_defer)}};
     json_object *tj = json_object_new_object();
-    json_object_object_add(tj, "malicious", json_object_new_int64(t->bad));
-    json_object_object_add(tj, "malicious_flagged", json_object_new_int64(t->bad_flagged));
-    json_object_object_add(tj, "malicious_malicious", json_object_new_int64(t->bad_malicious));
-    json_object_object_add(tj, "malicious_defer", json_object_new_int64(t->bad_defer));
-    json_object_object_add(tj, "clean", json_object_new_int64(t->clean));
-    json_object_object_add(tj, "clean_suspicious", json_object_new_int64(t->clean_suspicious));
-    json_object_object_add(tj, "clean_malicious", json_object_new_int64(t->clean_malicious));
-    json_object_object_add(tj, "clean_defer", json_object_new_int64(t->clean_defer));
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
+        json_object_object_add(
+            tj, fields[i].key,
+            json_object_new_int64(*(const unsigned *)((const char *)t + fields[i].off)));
     json_object_object_add(tj, "met", json_object_new_boolean(targets_met(t)));
     json_object_object_add(root, "targets", tj);
     json_object_object_add(root, "messages", json_object_new_int64(total));
