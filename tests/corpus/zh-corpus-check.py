@@ -13,7 +13,15 @@ For every message in DIR/manifest.jsonl:
   * with --unzip (default when unzip(1) is installed) every zip is also tested
     with the system `unzip -t`, encrypted ones with `unzip -P <password> -t`;
   * envelope fields are present and consistent (null sender only for DSNs).
-Exit status 0 when everything passes.  Python 3 standard library only.
+For a --modern corpus, today's containers are opened by the real tools that
+read them, when installed (a missing tool is counted and its check skipped):
+ISO 9660 images with bsdtar (libarchive-tools), FAT images and the FAT volume
+inside a VHD with mtools, shortcuts with lnkinfo (liblnk-utils), OLE2 files
+and VBA projects with gsf and gsf-vba-dump (libgsf-bin); the VHD footer
+checksum and OneNote FileDataStoreObjects are checked here; the members of
+images are checked in turn.
+Exit status 0 when everything passes.  Python 3 standard library (plus the
+tools above for today's containers).
 """
 
 import argparse
@@ -21,6 +29,7 @@ import binascii
 import email
 import email.header
 import email.policy
+import gzip
 import importlib.util
 import io
 import json
@@ -38,8 +47,13 @@ sys.dont_write_bytecode = True   # don't leave __pycache__ next to the generator
 HERE = os.path.dirname(os.path.abspath(__file__))
 _spec = importlib.util.spec_from_file_location("zhgen", os.path.join(HERE, "zh-corpus-gen.py"))
 zhgen = importlib.util.module_from_spec(_spec)
+sys.modules["zhgen"] = zhgen
 _spec.loader.exec_module(zhgen)
-sniff = zhgen.sniff
+sys.path.insert(0, HERE)
+import zh_containers  # noqa: E402
+import zh_modern  # noqa: E402
+sniff = zh_modern.msniff  # the 2004 types plus today's containers
+TOOLS = {t: shutil.which(t) for t in ("bsdtar", "mdir", "mcopy", "lnkinfo", "gsf", "gsf-vba-dump")}
 
 
 def decode_name(s):
@@ -160,10 +174,107 @@ class Checker:
                 if r.returncode == 0:
                     self.err(path, f"{name}: unzip accepted a wrong password")
 
-    def check_blob(self, path, name, data):
+    def tool(self, name):
+        if TOOLS.get(name):
+            return TOOLS[name]
+        self.stats[f"skipped ({name} not installed)"] += 1
+        return None
+
+    def run(self, path, name, cmd, data=None):
+        """Run a real reader on data (written to a temporary file that @F in
+        cmd names); an error unless it exits 0.  Returns its stdout."""
+        fn = os.path.join(self.tmp, "blob")
+        if data is not None:
+            with open(fn, "wb") as f:
+                f.write(data)
+        r = subprocess.run([c.replace("@F", fn) for c in cmd], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.stats[f"{os.path.basename(cmd[0])} runs"] += 1
+        if r.returncode != 0:
+            self.err(path, f"{name}: {os.path.basename(cmd[0])} failed rc={r.returncode}: {r.stderr[:200]!r}")
+            return None
+        return r.stdout
+
+    def check_modern(self, path, name, data, kind, meta):
+        """Today's containers, opened by the tools that read them."""
+        self.stats[kind] += 1
+        want = [m["name"] for m in (meta or {}).get("members", [])]
+        if kind == "iso" and self.tool("bsdtar"):
+            out = self.run(path, name, ["bsdtar", "-tf", "@F"], data)
+            if out is None:
+                return
+            listed = [ln for ln in out.decode("utf-8", "replace").splitlines() if ln and ln != "."]
+            dirs = {ln for ln in listed if any(x.startswith(ln + "/") for x in listed)}
+            for w in want:
+                if w not in listed and not any(ln.endswith("/" + w) for ln in listed):
+                    self.err(path, f"{name}: {w} not in the ISO ({listed})")
+            for ln in listed:
+                if ln not in dirs:
+                    body = self.run(path, name, ["bsdtar", "-xOf", "@F", ln], data)
+                    if body is not None:
+                        self.check_blob(path, f"{name}/{ln}", body)
+        elif kind in ("fat", "vhd"):
+            if kind == "vhd":
+                footer = bytearray(data[-512:])
+                csum = int.from_bytes(footer[64:68], "big")
+                footer[64:68] = b"\0\0\0\0"
+                if (~sum(footer)) & 0xFFFFFFFF != csum or footer[60:64] != b"\0\0\0\2":
+                    self.err(path, f"{name}: VHD footer checksum or disk type wrong")
+            spec = "@F@@1M" if kind == "vhd" else "@F"
+            if self.tool("mdir") and self.tool("mcopy"):
+                out = self.run(path, name, ["mdir", "-a", "-b", "-i", spec, "::"], data)
+                if out is None:
+                    return
+                listed = [ln.split("/")[-1] for ln in out.decode("utf-8", "replace").splitlines() if ln.strip()]
+                for w in want:
+                    if w not in listed:
+                        self.err(path, f"{name}: {w} not on the FAT volume ({listed})")
+                for ln in listed:
+                    body = self.run(path, name, ["mcopy", "-n", "-i", spec, f"::{ln}", "-"], data)
+                    if body is not None:
+                        self.check_blob(path, f"{name}/{ln}", body)
+        elif kind == "lnk" and self.tool("lnkinfo"):
+            out = self.run(path, name, ["lnkinfo", "@F"], data)
+            if out is not None and b"Local path" not in out:
+                self.err(path, f"{name}: lnkinfo shows no local path")
+        elif kind == "ole2" and self.tool("gsf"):
+            out = self.run(path, name, ["gsf", "list", "@F"], data)
+            if out is not None and b"VBA/dir" in out and self.tool("gsf-vba-dump"):
+                dump = self.run(path, name, ["gsf-vba-dump", "@F"], data)
+                if dump is not None and b"Sub " not in dump and b"Function " not in dump:
+                    self.err(path, f"{name}: gsf-vba-dump finds no VBA source")
+        elif kind == "onenote":
+            hdr, foot = zh_containers.FDSO_HEADER, zh_containers.FDSO_FOOTER
+            pos, n = data.find(hdr), 0
+            while pos >= 0:
+                size = int.from_bytes(data[pos + 16:pos + 24], "little")
+                end = pos + 36 + size + (-size % 8)
+                if data[end:end + 16] != foot:
+                    self.err(path, f"{name}: FileDataStoreObject at {pos} without its footer")
+                    break
+                self.check_blob(path, f"{name}/#{n}", data[pos + 36:pos + 36 + size])
+                n += 1
+                pos = data.find(hdr, end + 16)
+            if n < 1:
+                self.err(path, f"{name}: OneNote without FileDataStoreObjects")
+
+    def check_blob(self, path, name, data, meta=None):
         kind = sniff(data)
+        if kind in ("iso", "fat", "vhd", "lnk", "ole2", "onenote"):
+            return self.check_modern(path, name, data, kind, meta)
+        if kind == "zip" and name.lower().endswith((".docm", ".xlsm")):
+            z = zipfile.ZipFile(io.BytesIO(data))
+            bins = [n for n in z.namelist() if n.endswith("vbaProject.bin")]
+            if not bins:
+                self.err(path, f"{name}: macro-enabled OOXML without vbaProject.bin")
+            for b in bins:   # gsf reads the VBA project through the package, as Office does
+                if self.tool("gsf") and self.run(path, f"{name}/{b}", ["gsf", "list", "@F"], z.read(b)) is not None \
+                        and self.tool("gsf-vba-dump"):
+                    dump = self.run(path, name, ["gsf-vba-dump", "@F"], data)
+                    if dump is not None and b"Sub " not in dump:
+                        self.err(path, f"{name}: gsf-vba-dump finds no VBA source")
+            return
         if kind == "zip":
-            if not name.lower().endswith((".docx", ".xlsx", ".zip")):
+            if not name.lower().endswith((".docx", ".xlsx", ".zip", ".docm", ".xlsm")):
                 self.err(path, f"{name}: unexpected zip")
             self.check_zip(path, name, data, None)
         elif kind == "pe":
@@ -171,6 +282,11 @@ class Checker:
             off = int.from_bytes(data[0x3C:0x40], "little")
             if data[off:off + 4] != b"PE\0\0" or b"This program cannot be run in DOS mode" not in data[:off]:
                 self.err(path, f"{name}: MZ without PE header / DOS stub text")
+        elif kind == "gzip" and not name.lower().endswith((".tar.gz", ".tgz")):
+            try:
+                self.check_blob(path, f"{name}/(gunzip)", gzip.decompress(data))
+            except (OSError, EOFError) as e:
+                self.err(path, f"{name}: bad gzip: {e}")
         elif kind == "gzip":
             try:
                 with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tf:
@@ -198,8 +314,8 @@ class Checker:
         if e["label"] == "clean":
             if e["family"] is not None or not path.startswith("clean/"):
                 self.err(path, "clean entry with family or wrong directory")
-        elif not path.startswith(f"worm/{e['family']}/"):
-            self.err(path, "worm entry in wrong directory")
+        elif not path.startswith(f"{e['label']}/{e['family']}/"):
+            self.err(path, f"{e['label']} entry in wrong directory")
         env = e["envelope"]
         for k in ("client_ip", "helo", "mail_from", "rcpt_to", "received_at"):
             if k not in env:
@@ -243,10 +359,10 @@ class Checker:
                 self.err(path, f"{name}: declared {ctype} != manifest {a['declared_type']}")
             if cte != a["encoding"]:
                 self.err(path, f"{name}: encoding {cte} != manifest {a['encoding']}")
-            if sniff(data) == "zip":
+            if sniff(data) == "zip" and not name.lower().endswith((".docm", ".xlsm")):
                 self.check_zip(path, name, data, a)
             else:
-                self.check_blob(path, name, data)
+                self.check_blob(path, name, data, a)
         self.stats["attachments"] += len(found)
         return bool(found)
 
@@ -287,6 +403,9 @@ def main():
     if c.errors:
         print(f"zh-corpus-check: {len(c.errors)} error(s)")
         sys.exit(1)
+    extra = {k: v for k, v in c.stats.items() if k not in ("attachments", "zips", "encrypted_zips", "pe", "unzip_runs")}
+    if extra:
+        print("  today's containers and their readers: " + ", ".join(f"{k}={v}" for k, v in sorted(extra.items())))
     print("zh-corpus-check: OK")
 
 

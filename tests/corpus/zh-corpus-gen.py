@@ -43,6 +43,10 @@ import zipfile
 import zlib
 from collections import Counter
 
+# zh_modern.py (--modern) extends this generator and finds it under this name.
+if sys.modules.get(__name__) is not None:
+    sys.modules.setdefault("zhgen", sys.modules[__name__])
+
 VERSION = "1"
 
 # =============================================================================
@@ -739,7 +743,14 @@ def synthetic_pdf(rng, size, title="Report", lines=None):
             rng.choice([b"Acrobat Distiller 5.0.5", b"GPL Ghostscript 8.01", b"OpenOffice.org 1.1"]),
             title.encode("ascii", "replace")),
     ]
-    out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
+    return pdf_assemble(objs, info=7)
+
+
+def pdf_assemble(objs, version=b"1.4", info=None, trailer_extra=b""):
+    """A PDF file of the objects objs (numbered from 1; object 1 is the
+    catalog), a classic xref table and the trailer (with /Info when info
+    names an object, and trailer_extra such as /Encrypt and /ID)."""
+    out = bytearray(b"%PDF-" + version + b"\n%\xe2\xe3\xcf\xd3\n")
     offs = []
     for i, o in enumerate(objs, 1):
         offs.append(len(out))
@@ -748,8 +759,10 @@ def synthetic_pdf(rng, size, title="Report", lines=None):
     out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objs) + 1)
     for o in offs:
         out += b"%010d 00000 n \n" % o
-    out += b"trailer\n<< /Size %d /Root 1 0 R /Info 7 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
-        len(objs) + 1, xref)
+    out += b"trailer\n<< /Size %d /Root 1 0 R" % (len(objs) + 1)
+    if info:
+        out += b" /Info %d 0 R" % info
+    out += trailer_extra + b" >>\nstartxref\n%d\n%%%%EOF\n" % xref
     return bytes(out)
 
 
@@ -2471,22 +2484,26 @@ class Corpus:
         return self._bins[key]
 
 
-def plan(n, seed, worm_fraction, start_ms, span_ms):
+def plan(n, seed, worm_fraction, start_ms, span_ms, families=None, templates=None, label="worm"):
     """Decide label/family/template and arrival time of every message.
-    (--stream uses plan_stream() instead: bursty campaigns and outbreaks.)"""
+    (--stream uses plan_stream() instead: bursty campaigns and outbreaks.)
+    families/templates/label default to the 2004 worms; --modern passes
+    zh_modern's families, its clean mix and the label "malicious"."""
+    families = families or WORM_FAMILIES
+    templates = templates or CLEAN_TEMPLATES
     rng = random.Random(f"zh:{seed}:plan")
     n_worm = int(round(n * worm_fraction))
     worm_idx = set(rng.sample(range(n), n_worm))
     times = sorted(start_ms + rng.randrange(span_ms) for _ in range(n))
-    cw = [w for w, _ in CLEAN_TEMPLATES]
-    ww = [w for w, _, _ in WORM_FAMILIES]
+    cw = [w for w, _ in templates]
+    ww = [w for w, _, _ in families]
     out = []
     for i in range(n):
         if i in worm_idx:
-            _, fam, fn = rng.choices(WORM_FAMILIES, ww)[0]
-            out.append((i + 1, "worm", fam, fn, times[i]))
+            _, fam, fn = rng.choices(families, ww)[0]
+            out.append((i + 1, label, fam, fn, times[i]))
         else:
-            fn = rng.choices(CLEAN_TEMPLATES, cw)[0][1]
+            fn = rng.choices(templates, cw)[0][1]
             out.append((i + 1, "clean", None, fn, times[i]))
     return out
 
@@ -2497,7 +2514,7 @@ def generate(args):
     if os.path.exists(out) and os.listdir(out):
         if not args.force:
             sys.exit(f"zh-corpus-gen: {out} is not empty (use --force to replace clean/, worm/ and manifest.jsonl)")
-        for sub in ("clean", "worm"):
+        for sub in ("clean", "worm", "malicious"):
             shutil.rmtree(os.path.join(out, sub), ignore_errors=True)
         try:
             os.remove(os.path.join(out, "manifest.jsonl"))
@@ -2512,10 +2529,10 @@ def generate(args):
     entries = []
     made_dirs = set()
     for idx, label, fam, fn, ms in plan(args.count, args.seed, args.worm_fraction, start_ms,
-                                          int(args.span_hours * 3600 * 1000)):
+                                          int(args.span_hours * 3600 * 1000), *profile(args)):
         ctx = Ctx(corpus, idx, ms, label, fam)
         b = fn(ctx)
-        rel = f"clean/{idx:0{width}d}.eml" if label == "clean" else f"worm/{fam}/{idx:0{width}d}.eml"
+        rel = f"clean/{idx:0{width}d}.eml" if label == "clean" else f"{label}/{fam}/{idx:0{width}d}.eml"
         d = os.path.join(out, os.path.dirname(rel))
         if d not in made_dirs:
             os.makedirs(d, exist_ok=True)
@@ -2531,6 +2548,23 @@ def generate(args):
         summary(entries, time.time() - t0, out)
 
 
+def profile(args):
+    """(families, clean templates, label) of the corpus: the 2004 worms, or
+    with --modern today's waves and hard clean mail (tests/corpus/zh_modern.py)."""
+    if not getattr(args, "modern", False):
+        return WORM_FAMILIES, CLEAN_TEMPLATES, "worm"
+    m = modern()
+    return m.MODERN_FAMILIES, m.MODERN_CLEAN, "malicious"
+
+
+def modern():
+    here = os.path.dirname(os.path.abspath(__file__))
+    if here not in sys.path:
+        sys.path.insert(0, here)
+    import zh_modern
+    return zh_modern
+
+
 def has_attachment(e):
     return any(not a.get("nested") for a in e["attachments"])
 
@@ -2542,7 +2576,8 @@ def summary(entries, elapsed, out):
     kinds = Counter((e["family"] or "clean", e["kind"]) for e in entries)
     att = sum(1 for e in entries if has_attachment(e))
     print(f"zh-corpus-gen: wrote {n} messages to {out} in {elapsed:.2f}s")
-    print(f"  labels: clean={fam['clean']}  worm={n - fam['clean']} ({(n - fam['clean']) / max(1, n):.1%})")
+    bad = next((e["label"] for e in entries if e["label"] != "clean"), "worm")
+    print(f"  labels: clean={fam['clean']}  {bad}={n - fam['clean']} ({(n - fam['clean']) / max(1, n):.1%})")
     print("  families: " + "  ".join(f"{k}={v}" for k, v in sorted(fam.items())))
     print(f"  size: median={statistics.median(sizes) / 1024:.1f} KB  mean={statistics.mean(sizes) / 1024:.1f} KB  "
           f"min={min(sizes) / 1024:.1f} KB  max={max(sizes) / 1024:.1f} KB  total={sum(sizes) / 1048576:.1f} MB")
@@ -2564,6 +2599,21 @@ def summary(entries, elapsed, out):
 
 STREAM_FAMILIES = {fam: fn for _, fam, fn in WORM_FAMILIES}
 STREAM_DEFAULT_FAMILIES = ["mydoom", "mimail"]
+
+
+def stream_families(args):
+    """Families a stream may break out with: the 2004 worms, or with --modern
+    today's waves plus "novel", a wave in a container no engine knows."""
+    if not getattr(args, "modern", False):
+        return STREAM_FAMILIES
+    m = modern()
+    fams = {fam: fn for _, fam, fn in m.MODERN_FAMILIES}
+    fams["novel"] = m.fam_novel
+    return fams
+
+
+def default_stream_families(args):
+    return ["novel"] if getattr(args, "modern", False) else STREAM_DEFAULT_FAMILIES
 
 # One-off clean mail in the stream: the normal templates, with most newsletters
 # moved to bulk campaigns and more ordinary business mail with attachments.
@@ -2868,9 +2918,10 @@ def plan_stream(args, start_ms):
     events = []
     # One-off clean mail: a Poisson process at (1 - bulk share) of the clean rate.
     rng = random.Random(f"zh:{seed}:stream:plan:oneoff")
-    ow = [w for w, _ in STREAM_ONEOFF]
+    oneoff = modern().MODERN_STREAM_ONEOFF if args.modern else STREAM_ONEOFF
+    ow = [w for w, _ in oneoff]
     for k, t in enumerate(poisson_times(rng, per_ms * (1 - args.bulk_share), start_ms, end_ms)):
-        fn = rng.choices(STREAM_ONEOFF, ow)[0][1]
+        fn = rng.choices(oneoff, ow)[0][1]
         events.append((t, "clean", {"type": "oneoff", "fn": fn, "key": f"oneoff:{k}"}))
     # Bulk campaigns until they make up bulk_share of the clean messages.
     rng = random.Random(f"zh:{seed}:stream:plan:bulk")
@@ -2884,7 +2935,9 @@ def plan_stream(args, start_ms):
             events.append((t, "clean", {"type": "bulk", "camp": camp, "n_rcpt": nb,
                                          "key": f"campaign:{camp['number']}:{j}"}))
     # Worm outbreaks.
-    fams = args.outbreak_family or STREAM_DEFAULT_FAMILIES
+    fams = args.outbreak_family or default_stream_families(args)
+    fam_fns = stream_families(args)
+    label = "malicious" if args.modern else "worm"
     peak = per_ms * args.worm_share / (1 - len(fams) * args.worm_share)
     r0 = 1 / 600000.0                                   # one copy per 10 minutes at first
     outbreaks = []
@@ -2904,7 +2957,7 @@ def plan_stream(args, start_ms):
                 host, seen = hosts[seen], seen + 1
             else:
                 host = hosts[rng.randrange(seen)]
-            events.append((t, "worm", {"type": "worm", "family": fam, "fn": STREAM_FAMILIES[fam], "host": host,
+            events.append((t, label, {"type": "worm", "family": fam, "fn": fam_fns[fam], "host": host,
                                         "key": f"worm:{i}:{fam}:{k}"}))
     events.sort(key=lambda e: (e[0], e[2]["key"]))
     return events, campaigns, outbreaks
@@ -2917,7 +2970,7 @@ def generate_stream(args):
         if not args.force:
             sys.exit(f"zh-corpus-gen: {out} is not empty (use --force to replace clean/, worm/, manifest.jsonl "
                      f"and stream.jsonl)")
-        for sub in ("clean", "worm"):
+        for sub in ("clean", "worm", "malicious"):
             shutil.rmtree(os.path.join(out, sub), ignore_errors=True)
         for f in ("manifest.jsonl", "stream.jsonl"):
             try:
@@ -2945,7 +2998,7 @@ def generate_stream(args):
             b = camp["fn"](ctx, camp, extra_rcpts(ctx, spec["n_rcpt"]))
         else:
             b = spec["fn"](ctx)
-        rel = f"clean/{idx:0{width}d}.eml" if label == "clean" else f"worm/{fam}/{idx:0{width}d}.eml"
+        rel = f"clean/{idx:0{width}d}.eml" if label == "clean" else f"{label}/{fam}/{idx:0{width}d}.eml"
         d = os.path.join(out, os.path.dirname(rel))
         if d not in made_dirs:
             os.makedirs(d, exist_ok=True)
@@ -2988,7 +3041,7 @@ def volume_surge(es, window=600000, copies=5, senders=3, ips=3):
 def stream_summary(entries, campaigns, outbreaks, start_ms, args, elapsed, out):
     n = len(entries)
     fams = [o["family"] for o in outbreaks]
-    worms = [e for e in entries if e["label"] == "worm"]
+    worms = [e for e in entries if e["label"] != "clean"]
     bulk = [e for e in entries if "campaign" in e]
     sizes = [e["size"] for e in entries]
     print(f"zh-corpus-gen: wrote a {args.hours:g} h stream of {n} messages to {out} in {elapsed:.2f}s "
@@ -3055,10 +3108,17 @@ Verify a corpus with zh-corpus-check.py DIR.""")
     ap.add_argument("--out", required=True, metavar="DIR", help="output directory (created; must be empty unless --force)")
     ap.add_argument("--count", type=int, default=1000, metavar="N", help="number of messages (default 1000)")
     ap.add_argument("--seed", type=int, default=1, metavar="S", help="random seed (default 1)")
-    ap.add_argument("--worm-fraction", type=float, default=0.15, metavar="F",
-                    help="fraction of messages that are worm copies, 0..1 (default 0.15)")
-    ap.add_argument("--start", default=DEFAULT_START, metavar="ISO8601",
-                    help=f"arrival time of the first message (default {DEFAULT_START})")
+    ap.add_argument("--modern", action="store_true",
+                    help="today's waves instead of the 2004 worms: 17 families of 2019-2025 (Emotet, Qakbot, IcedID, "
+                         "AgentTesla, Bumblebee, the OneNote wave, ...) delivered in ISO/IMG/VHD images, shortcuts, "
+                         "OneNote, macro documents, HTML/SVG smuggling, PDFs and password zips, beside hard clean "
+                         "mail; label \"malicious\", default --start " + "2025-03-03T08:00:00Z" + ", --worm-fraction 0.45 "
+                         "(see tests/corpus/README.md, \"Today's families\")")
+    ap.add_argument("--worm-fraction", type=float, default=None, metavar="F",
+                    help="fraction of messages that are worm (--modern: malicious) copies, 0..1 (default 0.15; "
+                         "0.45 with --modern)")
+    ap.add_argument("--start", default=None, metavar="ISO8601",
+                    help=f"arrival time of the first message (default {DEFAULT_START}; --modern: 2025-03-03T08:00:00Z)")
     ap.add_argument("--span-hours", type=float, default=24.0, metavar="H",
                     help="arrival times are spread over this many hours (default 24)")
     ap.add_argument("--force", action="store_true", help="replace an existing corpus in DIR")
@@ -3076,9 +3136,10 @@ Verify a corpus with zh-corpus-check.py DIR.""")
     st.add_argument("--hours", type=float, default=6.0, metavar="H", help="length of the stream (default 6)")
     st.add_argument("--rate", type=float, default=10.0, metavar="MSGS_PER_MIN",
                     help="clean messages (SMTP transactions) per minute; worm copies come on top (default 10)")
-    st.add_argument("--outbreak-family", action="append", choices=sorted(STREAM_FAMILIES), metavar="FAMILY",
+    st.add_argument("--outbreak-family", action="append", metavar="FAMILY",
                     help="a worm family that breaks out (repeatable; " + "|".join(sorted(STREAM_FAMILIES)) +
-                         "; default: " + " and ".join(STREAM_DEFAULT_FAMILIES) + ")")
+                         "; default: " + " and ".join(STREAM_DEFAULT_FAMILIES) + "; with --modern any family of "
+                         "zh_modern.py or novel, a wave in a made-up container no engine knows (the default))")
     st.add_argument("--outbreak-start-hour", type=float, default=None, metavar="X",
                     help="hours after --start when the first family appears (default H/2)")
     st.add_argument("--outbreak-stagger-min", type=float, default=20.0, metavar="M",
@@ -3095,14 +3156,21 @@ Verify a corpus with zh-corpus-check.py DIR.""")
     st.add_argument("--identical-binaries", action="store_true",
                     help="worm copies of one variant share one binary (default: new bytes in every copy)")
     args = ap.parse_args(argv)
+    if args.start is None:
+        args.start = "2025-03-03T08:00:00Z" if args.modern else DEFAULT_START
+    if args.worm_fraction is None:
+        args.worm_fraction = 0.45 if args.modern else 0.15
     if args.stream:
+        for f in args.outbreak_family or []:
+            if f not in stream_families(args):
+                ap.error(f"--outbreak-family {f}: not one of " + ", ".join(sorted(stream_families(args))))
         if args.hours <= 0 or args.rate <= 0:
             ap.error("--hours and --rate must be > 0")
         if args.outbreak_start_hour is None:
             args.outbreak_start_hour = args.hours / 2
         if not 0 <= args.outbreak_start_hour < args.hours:
             ap.error("--outbreak-start-hour must be within [0, --hours)")
-        nf = len(args.outbreak_family or STREAM_DEFAULT_FAMILIES)
+        nf = len(args.outbreak_family or default_stream_families(args))
         if not 0 < args.worm_share < 1 / nf:
             ap.error("--worm-share must be > 0 and below 1 / number of families")
         if not 0 <= args.bulk_share < 1:

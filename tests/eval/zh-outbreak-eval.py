@@ -122,8 +122,10 @@ def read_stream(stream_dir):
                 e = json.loads(line)
             except ValueError as err:
                 raise EvalError(f"{path}:{n}: not JSON: {err}")
-            if "path" not in e or e.get("label") not in ("clean", "worm"):
-                raise EvalError(f"{path}:{n}: needs \"path\" and \"label\" (clean|worm)")
+            if "path" not in e or e.get("label") not in ("clean", "worm", "malicious"):
+                raise EvalError(f"{path}:{n}: needs \"path\" and \"label\" (clean|worm|malicious)")
+            if e["label"] == "malicious":   # a --modern stream: a wave counts as a worm family here
+                e["label"] = "worm"
             e["n"] = len(entries)
             entries.append(e)
     if not entries:
