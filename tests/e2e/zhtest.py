@@ -106,14 +106,19 @@ class Engine(Daemon):
 
     def wait_ready(self, timeout=START_TIMEOUT):
         deadline = time.time() + timeout
+        last = "no ping tried"
+        wait_ms = 1000
         while time.time() < deadline:
             if self.proc.poll() is not None:
                 raise AssertionError(f"zerohourd exited {self.proc.returncode}:\n{self.logtext()}")
-            r = cli("ping", "--address", self.address, "--timeout", "1000", check=False)
+            r = cli("ping", "--address", self.address, "--timeout", str(wait_ms), check=False)
             if r.returncode == 0:
                 return
+            last = f"ping exited {r.returncode} (--timeout {wait_ms}): {r.err.strip()}"
+            # A loaded machine may need longer than a second to answer at all.
+            wait_ms = min(wait_ms * 2, 10000)
             time.sleep(0.1)
-        raise AssertionError(f"zerohourd not ready after {timeout}s:\n{self.logtext()}")
+        raise AssertionError(f"zerohourd not ready after {timeout}s; last {last}\n{self.logtext()}")
 
 
 
