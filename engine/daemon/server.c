@@ -21,6 +21,10 @@
 #include "zerohour/wire.h"
 
 #define N_METHODS_MAX 8
+/* A worker that has had no request for this long tells its scanner it is idle,
+ * so a rule set replaced by a reload is freed even if this worker never scans
+ * again (quiet nights, a fleet where another engine takes the load). */
+#define IDLE_MS 2000
 #define N_STATUS 8
 
 struct worker {
@@ -51,6 +55,7 @@ struct call {
     char message[512];
     uint8_t *reply;
     size_t reply_len;
+    bool scanned; /* the call ran a scan (so the scanner is on the live rule set) */
 };
 
 static void set_status(struct call *c, int status, const char *fmt, ...)
@@ -76,6 +81,7 @@ static void svc_scan(Zerohour__V1__ZeroHour_Service *svc, const Zerohour__V1__Sc
                      Zerohour__V1__ScanResponse_Closure closure, void *cd)
 {
     struct call *c = cd;
+    c->scanned = true;
     const Zerohour__V1__SmtpEnvelope *pe = in->envelope;
     struct zh_scan_envelope env = {0};
     if (pe) {
@@ -406,7 +412,9 @@ static void *worker_main(void *arg)
         if (rv != 0) {
             if (rv == NNG_ECLOSED)
                 break;
-            continue; /* cancelled (shutdown check) or a transient error */
+            if (rv == NNG_ETIMEDOUT)
+                zh_scanner_idle(w->scanner); /* a quiet spell: drop a replaced rule set */
+            continue;                        /* cancelled (shutdown check) or a transient error */
         }
         nng_msg *msg = nng_aio_get_msg(w->raio);
         atomic_fetch_add(&srv->in_flight, 1);
@@ -427,6 +435,10 @@ static void *worker_main(void *arg)
         }
         free(c.reply);
         atomic_fetch_sub(&srv->in_flight, 1);
+        /* Stats and pings keep a worker busy without scanning: it must still
+         * let go of a replaced rule set (so must one that hears nothing). */
+        if (!c.scanned)
+            zh_scanner_idle(w->scanner);
     }
     atomic_store(&w->done, true);
     return NULL;
@@ -492,6 +504,7 @@ int zhd_server_start(zh_engine *e, const struct zh_config *cfg, size_t workers,
             snprintf(err, errlen, "nng: %s", nng_strerror(rv));
             goto fail;
         }
+        nng_aio_set_timeout(w->raio, IDLE_MS);
         if (zh_scanner_new(e, &w->scanner) != ZH_ERR_OK) {
             snprintf(err, errlen, "cannot create a scanner");
             goto fail;

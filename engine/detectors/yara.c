@@ -38,6 +38,20 @@ static void yara_thread_fini(void *tstate)
     free(t);
 }
 
+/* A reload does not reach a thread until its next scan; an idle thread lets
+ * go of the old set here instead, so its compiled rules can be freed. */
+static void yara_thread_idle(void *tstate, const struct zhi_ruleset *live)
+{
+    struct yara_thread *t = tstate;
+    if (!t->rs || t->rs == live)
+        return;
+    if (t->scanner)
+        yr_scanner_destroy(t->scanner);
+    t->scanner = NULL;
+    zhi_ruleset_release(t->rs);
+    t->rs = NULL;
+}
+
 /* Split "Novarg.A, Mimail.R" into at most 16 trimmed names (arena). */
 static size_t split_aliases(struct zhi_arena *a, const char *list, const char **out, size_t max)
 {
@@ -216,4 +230,5 @@ const struct zh_detector zh_detector_yara = {
     .thread_init = yara_thread_init,
     .scan = yara_scan,
     .thread_fini = yara_thread_fini,
+    .thread_idle = yara_thread_idle,
 };

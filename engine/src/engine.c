@@ -260,6 +260,16 @@ void zh_scanner_free(zh_scanner *sc)
     free(sc);
 }
 
+void zh_scanner_idle(zh_scanner *sc)
+{
+    zh_engine *e = sc->e;
+    struct zhi_ruleset *live = zhi_slot_acquire(&e->rules);
+    for (size_t i = 0; i < ZHI_N_DETECTORS; i++)
+        if (zhi_detectors[i]->thread_idle && sc->tstate[i])
+            zhi_detectors[i]->thread_idle(sc->tstate[i], live);
+    zhi_ruleset_release(live);
+}
+
 void zh_scanner_set_explain(zh_scanner *sc, int on)
 {
     sc->explain = on != 0;

@@ -460,6 +460,10 @@ int zhi_extract_add(struct zhi_extract *x, size_t parent, const char *name, cons
  *   bound). Returns ZH_ERR_OK, ZH_ERR_FAILED (counted as a detector error;
  *   the scan goes on), ZH_ERR_LIMIT_TIME (the deadline passed), or
  *   ZH_ERR_FATAL (the scan fails with INTERNAL).
+ * thread_idle(tstate, live): the scanner thread, between scans, when its owner
+ *   says it is idle (zh_scanner_idle). Drops what tstate holds of a rule set
+ *   other than `live` (NULL when none is loaded), so an idle thread does not
+ *   keep a replaced rule set's memory alive. Optional; must be cheap.
  * fini(state): at zh_engine_free, after every scanner is gone. */
 struct zh_detector {
     const char *name;
@@ -468,6 +472,7 @@ struct zh_detector {
     zh_err (*scan)(struct zhi_scan *s, void *state, void *tstate);
     void (*thread_fini)(void *tstate);
     void (*fini)(void *state);
+    void (*thread_idle)(void *tstate, const struct zhi_ruleset *live);
 };
 extern const struct zh_detector *const zhi_detectors[ZHI_N_DETECTORS];
 

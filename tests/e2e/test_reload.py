@@ -244,6 +244,28 @@ class ReloadTest(unittest.TestCase):
         self.assertEqual(r.returncode, 2)
         self.assertIn("costs.yar:1", r.err)
 
+    def test_idle_workers_let_go_of_a_replaced_set(self):
+        # Both workers scan with the first set, then no mail comes after the
+        # reload: idle workers must still free the old set, not keep it until
+        # their next scan (a quiet night after a big rule update).
+        self.engine = Engine(rules=self.rules, workers=2)
+        corpus = os.path.join(self.tmp, "corpus")
+        os.mkdir(corpus)
+        shutil.copy(self.msg, corpus)
+        r = subprocess.run([binary("zh-bench"), "--address", self.engine.address,
+                            "--concurrency", "8", "--requests", "200", "--warmup", "0", corpus],
+                           capture_output=True, text=True, timeout=600)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        v0 = int(self.stats("rules")["ruleset_version"])
+        cli("reload", "--address", self.engine.address)
+        deadline = time.time() + START_TIMEOUT
+        while True:
+            st = self.stats("rules")
+            if int(st["ruleset_version"]) > v0 and int(st["rule_sets_alive"]) == 1:
+                break
+            self.assertLess(time.time(), deadline, f"idle workers keep the old set: {st}")
+            time.sleep(0.2)
+
     def test_reloads_under_load(self):
         """A fixed number of reloads, each with a new score for the marker
         rule, while zh-bench keeps 8 scans in flight: every reload and every
@@ -294,9 +316,8 @@ class ReloadTest(unittest.TestCase):
         self.assertGreaterEqual(rec["ruleset_version"], v0 + 30)
         self.assertEqual([h["score"] for h in rec["hits"] if h["rule"] == "Marker"], [scores[-1]])
         # Old sets are freed: once every worker has scanned with the last set
-        # (a worker lets go of the one it used at the end of a scan; an idle
-        # one keeps the set of its last scan) and the profiler has moved on,
-        # only the live set is left. Scan rounds go on until then, as the
+        # or gone idle (test_idle_workers_let_go_of_a_replaced_set) and the
+        # profiler has moved on, only the live set is left. Scan rounds go on until then, as the
         # watcher may still bring in the last write after a round.
         deadline = time.time() + START_TIMEOUT
         while True:

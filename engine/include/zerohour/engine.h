@@ -119,6 +119,11 @@ void zh_scanner_free(zh_scanner *s);
 /* With on, YARA hits' details name the matched strings and their offsets
  * (for rule authors: zerohour rules test). Costs time; off by default. */
 void zh_scanner_set_explain(zh_scanner *s, int on);
+/* Tell the scanner its thread is idle (e.g. no request for a while): it lets
+ * go of what it still holds of a rule set a reload replaced, so the old set's
+ * memory is freed without waiting for this thread's next scan. Cheap; call
+ * from the scanner's own thread. */
+void zh_scanner_idle(zh_scanner *s);
 
 /* Scan one message. msg is borrowed for the call. deadline_ms is the
  * caller's relative deadline (0 = none beyond the engine's scan budget).
