@@ -6,6 +6,7 @@
 #include <limits.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,6 +64,15 @@ static void usage(FILE *out)
     for (const struct zh_setting *s = zh_settings; s->name; s++)
         fprintf(out, "  %s.%s = %s\n      %s\n", s->section, s->name, *s->def ? s->def : "(unset)",
                 s->help);
+}
+
+/* Milliseconds on CLOCK_MONOTONIC: the snapshot schedule ignores wall-clock
+ * jumps. */
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* Create the parent directory of the default ipc socket, owner-only. */
@@ -269,16 +279,26 @@ int main(int argc, char **argv)
            workers, (unsigned long long)zh_engine_ruleset_version(engine));
 
     bool persist = cfg.outbreak_enabled && cfg.outbreak_state_file && *cfg.outbreak_state_file;
+    /* Snapshots run on an absolute schedule: a signal (a SIGHUP every second)
+     * must not push the next save back each time it wakes us. */
+    int64_t next_save = now_ms() + cfg.outbreak_snapshot_ms;
     for (;;) {
-        /* Wake for signals, and every snapshot_ms to save the outbreak state. */
-        struct timespec every = {(time_t)(cfg.outbreak_snapshot_ms / 1000),
-                                 (long)(cfg.outbreak_snapshot_ms % 1000) * 1000000L};
-        int sig = persist ? sigtimedwait(&sigs, NULL, &every) : 0;
-        if (!persist && sigwait(&sigs, &sig) != 0)
-            continue;
-        if (sig < 0) {
-            if (errno == EAGAIN && zh_engine_save_state(engine, err, sizeof err) != ZH_ERR_OK)
-                zh_log(ZH_LOG_WARN, "outbreak state not saved: %s", err);
+        int sig = 0;
+        if (persist) {
+            int64_t now = now_ms();
+            if (now >= next_save) {
+                if (zh_engine_save_state(engine, err, sizeof err) != ZH_ERR_OK)
+                    zh_log(ZH_LOG_WARN, "outbreak state not saved: %s", err);
+                /* Keep the cadence; after a long stall, start afresh from now. */
+                next_save += cfg.outbreak_snapshot_ms;
+                if (next_save <= (now = now_ms()))
+                    next_save = now + cfg.outbreak_snapshot_ms;
+            }
+            int64_t left = next_save - now;
+            struct timespec wait = {(time_t)(left / 1000), (long)(left % 1000) * 1000000L};
+            if ((sig = sigtimedwait(&sigs, NULL, &wait)) < 0)
+                continue; /* EAGAIN: time to save; EINTR: look again */
+        } else if (sigwait(&sigs, &sig) != 0) {
             continue;
         }
         if (sig == SIGHUP) {
