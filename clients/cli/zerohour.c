@@ -493,12 +493,17 @@ static int open_client(const struct cli *o, zh_client **out)
 
     if (n == 0) {
         if (zh_client_default_address(def, sizeof def) != ZH_OK) {
-            warn("the default engine address is too long; give --address");
+            warn("%s", zh_client_last_error());
             return EXIT_ERROR;
         }
         one[0] = def;
         addrs = one;
         n = 1;
+    }
+    for (size_t i = 0; i < o->n_addresses; i++) {
+        char why[512];
+        if (zh_ipc_check(addrs[i], 0, why, sizeof why) != 0)
+            warn("warning: %s", why);
     }
     int rc = zh_client_open(out, addrs, n, &opts);
     if (rc != ZH_OK) {

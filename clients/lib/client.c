@@ -141,8 +141,13 @@ const char *zh_client_last_error(void)
 
 int zh_client_default_address(char *buf, size_t n)
 {
+    char why[sizeof last_error];
+    clear_error();
     if (!buf || zh_default_address(buf, n) != 0)
-        return ZH_E_INVAL;
+        return fail(ZH_E_INVAL, "the default engine address does not fit in %zu bytes", n);
+    /* The engine makes this directory; we only refuse one it would refuse. */
+    if (zh_ipc_check(buf, ZH_IPC_PRIVATE, why, sizeof why) != 0)
+        return fail(ZH_E_ADDRESS, "%s", why);
     return ZH_OK;
 }
 

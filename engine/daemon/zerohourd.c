@@ -75,28 +75,6 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Create the parent directory of the default ipc socket, owner-only. */
-static int prepare_default_ipc(const char *url, char *err, size_t errlen)
-{
-    if (strncmp(url, "ipc://", 6))
-        return 0;
-    char dir[PATH_MAX];
-    snprintf(dir, sizeof dir, "%s", url + 6);
-    char *slash = strrchr(dir, '/');
-    if (!slash || slash == dir)
-        return 0;
-    *slash = 0;
-    struct stat st;
-    if (stat(dir, &st) == 0)
-        return 0;
-    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-        snprintf(err, errlen, "cannot create %.900s for the default socket: %s", dir,
-                 strerror(errno));
-        return -1;
-    }
-    return 0;
-}
-
 int main(int argc, char **argv)
 {
     struct zh_config cfg;
@@ -260,11 +238,17 @@ int main(int argc, char **argv)
         goto out;
     }
     zh_rules_report_free(&rep);
-    if (default_address && prepare_default_ipc(cfg.addresses[0], err, sizeof err) != 0) {
+    /* The default socket's directory is ours or nothing: another local user
+     * who made it first could replace the socket and answer every client. */
+    if (default_address &&
+        zh_ipc_check(cfg.addresses[0], ZH_IPC_PRIVATE | ZH_IPC_CREATE, err, sizeof err) != 0) {
         zh_log(ZH_LOG_ERROR, "%s", err);
         rc = 2;
         goto out;
     }
+    for (size_t i = 0; !default_address && i < cfg.n_addresses; i++)
+        if (zh_ipc_check(cfg.addresses[i], 0, err, sizeof err) != 0)
+            zh_log(ZH_LOG_WARN, "%s", err);
     if (zhd_server_start(engine, &cfg, workers, &srv, err, sizeof err) != 0) {
         zh_log(ZH_LOG_ERROR, "cannot start: %s", err);
         rc = 2;

@@ -8,13 +8,112 @@ Every wait is a polled deadline; a "fails at once" check sets the call
 timeout far beyond the deadline it asserts, so a loaded machine only makes the
 test slower, never wrong."""
 import os
+import pwd
+import random
 import shutil
 import signal
+import subprocess
 import tempfile
 import time
 import unittest
 
-from zhtest import START_TIMEOUT, Engine, cli
+from zhtest import RULES, START_TIMEOUT, Daemon, Engine, binary, cli
+
+
+def unused_uid():
+    """A uid no account and no /tmp/zerohour-UID directory uses yet."""
+    rng = random.Random()
+    while True:
+        uid = rng.randrange(40000, 60000)
+        try:
+            pwd.getpwuid(uid)
+            continue
+        except KeyError:
+            pass
+        if not os.path.lexists(f"/tmp/zerohour-{uid}"):
+            return uid
+
+
+def as_user(uid, cmd):
+    return [shutil.which("setpriv"), f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--", *cmd]
+
+
+class DefaultSocketDirectoryTest(unittest.TestCase):
+    """A non-root engine without XDG_RUNTIME_DIR listens in /tmp/zerohour-UID:
+    a directory another local user made first (0777) is refused by the
+    engine and by the clients; an absent one is made 0700."""
+
+    def setUp(self):
+        if os.geteuid() != 0 or not shutil.which("setpriv"):
+            raise unittest.SkipTest("needs root and setpriv to act as another local user")
+        self.uid = unused_uid()
+        self.dir = f"/tmp/zerohour-{self.uid}"
+        self.env = {k: v for k, v in os.environ.items()
+                    if k not in ("XDG_RUNTIME_DIR", "ZEROHOUR_ADDRESS")}
+        self.env["HOME"] = "/"
+        self.daemon = None
+
+    def tearDown(self):
+        if self.daemon:
+            self.daemon.stop(expect_rc=None)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def engine_as_user(self, env=None):
+        d = Daemon("zh-nb-")
+        d.name = "zerohourd"
+        d.spawn(as_user(self.uid, [binary("zerohourd"), "--rules", RULES, "--workers", "1",
+                                   "--set", "engine.watch_rules=0"]), env=env or self.env)
+        self.daemon = d
+        return d
+
+    def cli_as_user(self, *args):
+        r = subprocess.run(as_user(self.uid, [binary("zerohour"), *args]), capture_output=True,
+                           text=True, env=self.env, timeout=120)
+        self.assertNotIn("Sanitizer", r.stderr)
+        self.assertNotIn("runtime error:", r.stderr)
+        return r
+
+    def test_planted_directory_is_refused(self):
+        os.mkdir(self.dir)
+        os.chmod(self.dir, 0o777)  # made first by someone else (root here), open to all
+        d = self.engine_as_user()
+        d.proc.wait(timeout=START_TIMEOUT)
+        log = d.logtext()
+        self.assertEqual(d.proc.returncode, 2, log)
+        self.assertIn(f"refusing the default socket directory {self.dir}", log)
+        self.assertFalse(os.path.exists(f"{self.dir}/zerohour.sock"), log)
+        r = self.cli_as_user("ping", "--timeout", "600000")
+        self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+        self.assertIn("refusing the default socket directory", r.stderr)
+        self.assertIn("writable by group or others", r.stderr)
+
+    def test_absent_directory_is_made_private(self):
+        d = self.engine_as_user()
+        deadline = time.time() + START_TIMEOUT
+        while True:
+            r = self.cli_as_user("ping", "--timeout", "5000")
+            if r.returncode == 0:
+                break
+            if d.proc.poll() is not None or time.time() > deadline:
+                self.fail(f"engine as uid {self.uid} not answering: {r.stderr}\n{d.logtext()}")
+            time.sleep(0.1)
+        st = os.lstat(self.dir)
+        self.assertEqual(st.st_uid, self.uid)
+        self.assertEqual(st.st_mode & 0o777, 0o700)
+
+    def test_xdg_runtime_dir_open_to_all_is_refused(self):
+        xdg = tempfile.mkdtemp(prefix="zh-nb-xdg-")
+        try:
+            os.chown(xdg, self.uid, self.uid)
+            os.chmod(xdg, 0o777)
+            env = dict(self.env, XDG_RUNTIME_DIR=xdg)
+            d = self.engine_as_user(env)
+            d.proc.wait(timeout=START_TIMEOUT)
+            self.assertEqual(d.proc.returncode, 2, d.logtext())
+            self.assertIn(f"refusing the default socket directory {xdg}", d.logtext())
+        finally:
+            shutil.rmtree(xdg, ignore_errors=True)
+
 
 
 class SnapshotScheduleTest(unittest.TestCase):

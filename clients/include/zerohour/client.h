@@ -169,7 +169,11 @@ const char *zh_client_strerror(int err);
 /* Detail of this thread's last failed call (engine message, dial error...);
  * each call clears it, so it is valid until the thread's next call. Never NULL. */
 const char *zh_client_last_error(void);
-/* Default address (see zerohour/wire.h): $ZEROHOUR_ADDRESS or a per-user ipc path. */
+/* Default address (see zerohour/wire.h): $ZEROHOUR_ADDRESS or a per-user ipc
+ * path. ZH_E_ADDRESS when that path's directory exists but could have been
+ * made by another local user (not ours or root's, writable by others, or a
+ * symlink): zh_client_last_error() says which and why. ZH_E_INVAL when buf is
+ * too small. */
 int zh_client_default_address(char *buf, size_t n);
 
 #ifdef __cplusplus
