@@ -10,7 +10,11 @@
  * zh_client_last_error() gives this thread's detail text for the last failure.
  *
  * Time: a call first waits up to connect_timeout_ms for a connected engine
- * (ZH_E_UNREACHABLE), then up to timeout_ms for the answer (ZH_E_TIMEOUT). */
+ * (ZH_E_UNREACHABLE), then up to timeout_ms for the answer (ZH_E_TIMEOUT).
+ * When the connection carrying a request closes (the engine stopped or
+ * crashed), the request goes at once to another connected engine; with none
+ * left the call fails at once with ZH_E_UNREACHABLE, never waiting out
+ * timeout_ms. */
 #ifndef ZEROHOUR_CLIENT_H
 #define ZEROHOUR_CLIENT_H
 
