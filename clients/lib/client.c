@@ -754,6 +754,32 @@ static int message_limit(zh_client *c, size_t *limit)
     return rc;
 }
 
+/* The engine's socket takes at least max_message_bytes plus this much (it
+ * answers RESOURCE_EXHAUSTED up to its socket limit); a smaller request whose
+ * connection closed was not dropped for its size. */
+#define OVERSIZE_SUSPECT_BYTES ((size_t)1 << 20)
+
+/* A big request lost its connection. nng drops a request over the engine's
+ * socket limit by closing the connection, before the engine sees it, so no
+ * RESOURCE_EXHAUSTED can come back. That happens when our limit came from
+ * the options rather than the engine: ask the engine now, and if the message
+ * is over its limit say so (ZH_E_TOOBIG) instead of "connection closed". */
+static int explain_lost_scan(zh_client *c, size_t len, int rc)
+{
+    char lost_detail[sizeof last_error];
+    struct zh_ping_result *p = NULL;
+    snprintf(lost_detail, sizeof lost_detail, "%s", last_error);
+    if (zh_client_ping(c, &p) == ZH_OK && p->max_message_bytes && len > p->max_message_bytes)
+        rc = fail(ZH_E_TOOBIG,
+                  "message is %zu bytes, engine accepts at most %llu (max_message_bytes); it "
+                  "closed the connection rather than read it",
+                  len, (unsigned long long)p->max_message_bytes);
+    else
+        fail(rc, "%s", lost_detail);
+    zh_ping_result_free(p);
+    return rc;
+}
+
 int zh_client_scan(zh_client *c, const void *msg, size_t len, const struct zh_envelope *env,
                    const char *request_id, unsigned deadline_ms, struct zh_scan_result **out)
 {
@@ -805,8 +831,12 @@ int zh_client_scan(zh_client *c, const void *msg, size_t len, const struct zh_en
         req.envelope = &e;
         req.filename = (char *)(env->filename ? env->filename : "");
     }
-    if ((rc = call(c, "Scan", &req.base, wait_ms, &resp, NULL)) != ZH_OK)
+    bool lost = false;
+    if ((rc = call(c, "Scan", &req.base, wait_ms, &resp, &lost)) != ZH_OK) {
+        if (lost && len > OVERSIZE_SUSPECT_BYTES)
+            rc = explain_lost_scan(c, len, rc);
         return rc;
+    }
     rc = scan_result_from((Zerohour__V1__ScanResponse *)resp, out);
     protobuf_c_message_free_unpacked(resp, NULL);
     return rc;

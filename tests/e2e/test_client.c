@@ -330,6 +330,38 @@ static void test_engine_death_fails_call_at_once(void **state)
     zh_client_close(c);
 }
 
+/* A client told a larger limit than the engine's sends a request the
+ * engine's socket drops (nng closes the connection; no reply can come): the
+ * call fails at once with ZH_E_TOOBIG and the engine's limit, and the engine
+ * serves on. */
+static void test_oversize_beyond_engine_socket(void **state)
+{
+    char addr[128];
+    addr_of(addr, sizeof addr, "oversize");
+    pid_t pid = start_engine(addr, "limits.max_message_bytes=64K");
+    zh_client *c;
+    const char *a[] = {addr};
+    struct zh_client_options o = {
+        .timeout_ms = 600000, .connect_timeout_ms = 5000, .max_message_bytes = 64 << 20};
+    assert_int_equal(zh_client_open(&c, a, 1, &o), ZH_OK);
+    size_t big = 4 << 20;
+    char *buf = malloc(big);
+    memset(buf, 'x', big);
+    memcpy(buf, "Subject: big\r\n\r\n", 16);
+    double t0 = now_s();
+    struct zh_scan_result *r = NULL;
+    assert_int_equal(zh_client_scan(c, buf, big, NULL, NULL, 0, &r), ZH_E_TOOBIG);
+    assert_true(now_s() - t0 < 300.0);
+    assert_non_null(strstr(zh_client_last_error(), "at most 65536"));
+    assert_non_null(strstr(zh_client_last_error(), "closed the connection"));
+    free(buf);
+    struct zh_ping_result *p;
+    assert_int_equal(zh_client_ping(c, &p), ZH_OK);
+    zh_ping_result_free(p);
+    zh_client_close(c);
+    stop_engine(pid);
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/zh-client-test-XXXXXX");
@@ -341,6 +373,7 @@ int main(void)
         cmocka_unit_test(test_failover_and_reconnect),
         cmocka_unit_test(test_threads_share_a_client),
         cmocka_unit_test(test_engine_death_fails_call_at_once),
+        cmocka_unit_test(test_oversize_beyond_engine_socket),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     char cmd[128];

@@ -34,7 +34,8 @@ enum zh_client_error {
     ZH_E_ADDRESS = -3,     /* an address nng cannot parse */
     ZH_E_UNREACHABLE = -4, /* no engine connected at any address */
     ZH_E_TIMEOUT = -5,     /* no reply within the timeout */
-    ZH_E_TOOBIG = -6,      /* message larger than the engine accepts (checked locally) */
+    ZH_E_TOOBIG = -6,      /* message larger than the engine accepts (checked locally, or the
+                              engine closed the connection on it and said its limit after) */
     ZH_E_PROTOCOL = -7,    /* reply could not be decoded */
     ZH_E_IO = -8,          /* reading a file failed */
     /* The engine answered with a non-OK status; zh_client_last_error() has its message. */
