@@ -343,9 +343,15 @@ int zh_client_open(zh_client **out, const char *const *addresses, size_t n,
     clear_error();
     if (!out || !addresses || n == 0)
         return fail(ZH_E_INVAL, "no engine address given");
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         if (!addresses[i] || !*addresses[i])
             return fail(ZH_E_INVAL, "engine address %zu is empty", i + 1);
+        /* No certificate can be configured yet: a handshake could only fail
+         * ("Cryptographic error") or trust anyone. */
+        if (!strncmp(addresses[i], "tls+", 4) || !strncmp(addresses[i], "wss", 3))
+            return fail(ZH_E_ADDRESS, "%s: TLS is not supported yet (use ipc:// or tcp://)",
+                        addresses[i]);
+    }
 
     if (!(c = calloc(1, sizeof *c)))
         return fail(ZH_E_NOMEM, "allocating the client");

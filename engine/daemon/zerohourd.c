@@ -1,6 +1,7 @@
 /* zerohourd: configuration (defaults → INI file → flags), rule set, the nng
  * service, and the signal loop (SIGHUP reloads, SIGTERM/SIGINT drain and exit).
  * All scanning is in the engine library; all serving in server.c. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -11,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -64,6 +66,36 @@ static void usage(FILE *out)
     for (const struct zh_setting *s = zh_settings; s->name; s++)
         fprintf(out, "  %s.%s = %s\n      %s\n", s->section, s->name, *s->def ? s->def : "(unset)",
                 s->help);
+}
+
+/* Whether a tcp:// (or ws://) listener stays on this machine: 127.0.0.0/8,
+ * ::1 (or ::ffff:127.x) or "localhost". Other URLs (ipc://) are true. */
+static bool tcp_is_loopback(const char *url)
+{
+    const char *sep = strstr(url, "://");
+    if (!sep || (strncmp(url, "tcp", 3) && strncmp(url, "ws", 2)))
+        return true;
+    char host[256];
+    const char *h = sep + 3, *end;
+    if (*h == '[') {
+        h++;
+        end = strchr(h, ']');
+    } else {
+        end = strrchr(h, ':');
+    }
+    if (!end || (size_t)(end - h) >= sizeof host)
+        return false;
+    memcpy(host, h, (size_t)(end - h));
+    host[end - h] = 0;
+    struct in_addr a4;
+    struct in6_addr a6;
+    if (!strcasecmp(host, "localhost"))
+        return true;
+    if (inet_pton(AF_INET, host, &a4) == 1)
+        return (ntohl(a4.s_addr) >> 24) == 127;
+    if (inet_pton(AF_INET6, host, &a6) == 1)
+        return IN6_IS_ADDR_LOOPBACK(&a6) || (IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127);
+    return false; /* "*", "", 0.0.0.0, or a name: reachable from elsewhere */
 }
 
 /* Milliseconds on CLOCK_MONOTONIC: the snapshot schedule ignores wall-clock
@@ -187,11 +219,8 @@ int main(int argc, char **argv)
                 argv[optind]);
         goto out;
     }
-    if (zh_config_check(&cfg, err, sizeof err) != ZH_ERR_OK) {
-        fprintf(stderr, "zerohourd: %s\n", err);
-        goto out;
-    }
-    zh_log_set_level(zh_log_level_parse(cfg.log_level));
+    /* The default address ($ZEROHOUR_ADDRESS included) is checked like one
+     * given in the configuration. */
     int default_address = cfg.n_addresses == 0;
     if (default_address) {
         char addr[PATH_MAX];
@@ -201,6 +230,11 @@ int main(int argc, char **argv)
             goto out;
         }
     }
+    if (zh_config_check(&cfg, err, sizeof err) != ZH_ERR_OK) {
+        fprintf(stderr, "zerohourd: %s\n", err);
+        goto out;
+    }
+    zh_log_set_level(zh_log_level_parse(cfg.log_level));
     size_t workers = (size_t)cfg.workers;
     if (workers == 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -246,9 +280,15 @@ int main(int argc, char **argv)
         rc = 2;
         goto out;
     }
-    for (size_t i = 0; !default_address && i < cfg.n_addresses; i++)
+    for (size_t i = 0; !default_address && i < cfg.n_addresses; i++) {
         if (zh_ipc_check(cfg.addresses[i], 0, err, sizeof err) != 0)
             zh_log(ZH_LOG_WARN, "%s", err);
+        if (!tcp_is_loopback(cfg.addresses[i]))
+            zh_log(ZH_LOG_WARN,
+                   "%s is not a loopback address: anyone who can connect to it may scan, and "
+                   "call Reload and Stats (no TLS or access control yet)",
+                   cfg.addresses[i]);
+    }
     if (zhd_server_start(engine, &cfg, workers, &srv, err, sizeof err) != 0) {
         zh_log(ZH_LOG_ERROR, "cannot start: %s", err);
         rc = 2;

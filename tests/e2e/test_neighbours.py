@@ -17,7 +17,7 @@ import tempfile
 import time
 import unittest
 
-from zhtest import RULES, START_TIMEOUT, Daemon, Engine, binary, cli
+from zhtest import RULES, START_TIMEOUT, Daemon, Engine, binary, cli, free_port
 
 
 def unused_uid():
@@ -114,6 +114,91 @@ class DefaultSocketDirectoryTest(unittest.TestCase):
         finally:
             shutil.rmtree(xdg, ignore_errors=True)
 
+
+
+def run_engine(*args, timeout=START_TIMEOUT):
+    """Run zerohourd expecting it to exit by itself (a refusal or --check);
+    one that keeps running is stopped and reported."""
+    p = subprocess.Popen([binary("zerohourd"), "--workers", "1", *args], stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, text=True)
+    try:
+        out, _ = p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        p.terminate()
+        out, _ = p.communicate(timeout=START_TIMEOUT)
+        raise AssertionError(f"zerohourd {args} kept running instead of refusing:\n{out}")
+    return p.returncode, out
+
+
+class RefusalsTest(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="zh-nb-")
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def test_rule_symlink_outside_rules_dir_is_refused(self):
+        rules = os.path.join(self.tmp, "rules")
+        outside = os.path.join(self.tmp, "elsewhere")
+        os.mkdir(rules)
+        os.mkdir(outside)
+        shutil.copy(os.path.join(RULES, "eicar.yar"), rules)
+        shutil.copy(os.path.join(RULES, "heuristics.ini"), rules)
+        with open(os.path.join(outside, "planted.yar"), "w") as f:
+            f.write('rule Planted { strings: $a = "planted" condition: $a }\n')
+        # A link that stays inside is fine (a rule kept under another name).
+        os.mkdir(os.path.join(rules, "sub"))
+        shutil.copy(os.path.join(RULES, "lures.yar"), os.path.join(rules, "sub"))
+        os.symlink(os.path.join(rules, "sub", "lures.yar"), os.path.join(rules, "lures.yar.link"))
+        rc, out = run_engine("--rules", rules, "--check")
+        self.assertEqual(rc, 0, out)
+        # A file link and a directory link that leave the directory are refused.
+        os.symlink(os.path.join(outside, "planted.yar"), os.path.join(rules, "planted.yar"))
+        rc, out = run_engine("--rules", rules, "--check")
+        self.assertEqual(rc, 1, out)
+        self.assertIn("planted.yar: symbolic link to", out)
+        self.assertIn("outside the rules directory", out)
+        os.unlink(os.path.join(rules, "planted.yar"))
+        os.symlink(outside, os.path.join(rules, "more"))
+        rc, out = run_engine("--rules", rules, "--check")
+        self.assertEqual(rc, 1, out)
+        self.assertIn("more: symbolic link to", out)
+
+    def test_tls_listener_is_refused(self):
+        for url in (f"tls+tcp://127.0.0.1:{free_port()}", f"wss://127.0.0.1:{free_port()}/zh"):
+            rc, out = run_engine("--rules", RULES, "--address", url)
+            self.assertEqual(rc, 1, out)
+            self.assertIn("TLS listeners are not supported yet", out)
+            self.assertNotIn("listening on", out)
+        r = cli("ping", "--address", f"tls+tcp://127.0.0.1:{free_port()}", check=False)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("TLS is not supported yet", r.err)
+
+    def test_tcp_beyond_loopback_is_warned_about(self):
+        for attempt in range(5):  # a free port may be taken before the engine binds it
+            wide, local = free_port(), free_port()
+            try:
+                e = Engine(addresses=[f"ipc://{self.tmp}/zh.sock", f"tcp://0.0.0.0:{wide}",
+                                      f"tcp://127.0.0.1:{local}"])
+                break
+            except AssertionError:
+                if attempt == 4:
+                    raise
+        log = e.stop()
+        self.assertIn(f"tcp://0.0.0.0:{wide} is not a loopback address", log)
+        self.assertNotIn(f"tcp://127.0.0.1:{local} is not a loopback", log)
+        self.assertNotIn("zh.sock is not a loopback", log)
+
+    def test_explicit_socket_in_open_directory_is_warned_about(self):
+        open_dir = os.path.join(self.tmp, "open")
+        os.mkdir(open_dir)
+        os.chmod(open_dir, 0o777)
+        e = Engine(addresses=[f"ipc://{open_dir}/zh.sock"])
+        r = cli("ping", "--address", e.address, check=False)
+        log = e.stop()
+        self.assertIn("another local user can replace the socket", log)
+        self.assertEqual(r.returncode, 0, r.err)
+        self.assertIn("another local user can replace the socket", r.err)
 
 
 class SnapshotScheduleTest(unittest.TestCase):
