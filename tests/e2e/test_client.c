@@ -314,7 +314,12 @@ static void test_engine_death_fails_call_at_once(void **state)
     struct zh_ping_result *p;
     assert_int_equal(zh_client_ping(c, &p), ZH_OK); /* connected */
     zh_ping_result_free(p);
-    kill(pid, SIGSTOP); /* the engine takes the request but never answers */
+    /* The engine takes the request but never answers. kill() only queues
+     * the stop: wait until it has taken effect. */
+    int st;
+    kill(pid, SIGSTOP);
+    assert_int_equal(waitpid(pid, &st, WUNTRACED), pid);
+    assert_true(WIFSTOPPED(st));
     struct killer k = {pid};
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, kill_soon, &k), 0);
@@ -325,7 +330,6 @@ static void test_engine_death_fails_call_at_once(void **state)
     assert_true(now_s() - t0 < 300.0);
     assert_null(r);
     pthread_join(t, NULL);
-    int st;
     assert_int_equal(waitpid(pid, &st, 0), pid);
     zh_client_close(c);
 }
