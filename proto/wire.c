@@ -3,6 +3,8 @@
 #include "zerohour/wire.h"
 #include "zerohour/verdict.h"
 
+#include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +28,69 @@ int zh_default_address(char *buf, size_t n)
             r = snprintf(buf, n, "ipc:///tmp/zerohour-%u/zerohour.sock", (unsigned)geteuid());
     }
     return (r < 0 || (size_t)r >= n) ? -1 : 0;
+}
+
+/* Put the reason in msg and return code, so checks read `return say(-1, ...)`. */
+__attribute__((format(printf, 4, 5))) static int say(int code, char *msg, size_t n, const char *fmt,
+                                                     ...)
+{
+    if (msg && n) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(msg, n, fmt, ap);
+        va_end(ap);
+    }
+    return code;
+}
+
+int zh_ipc_check(const char *url, int flags, char *msg, size_t n)
+{
+    if (msg && n)
+        *msg = '\0';
+    if (!url || strncmp(url, "ipc://", 6))
+        return 0;
+    char dir[4096];
+    int w = snprintf(dir, sizeof dir, "%s", url + 6);
+    if (w < 0 || (size_t)w >= sizeof dir)
+        return say(-1, msg, n, "%.200s: path too long", url);
+    char *slash = strrchr(dir, '/');
+    if (!slash)
+        snprintf(dir, sizeof dir, ".");
+    else if (slash == dir)
+        dir[1] = '\0';
+    else
+        *slash = '\0';
+    struct stat st;
+    if (!(flags & ZH_IPC_PRIVATE)) {
+        if (stat(dir, &st) == 0 && (st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX))
+            return say(1, msg, n,
+                       "%s is writable by %s and not sticky: another local user can replace "
+                       "the socket of %s",
+                       dir, st.st_mode & S_IWOTH ? "everyone" : "its group", url);
+        return 0;
+    }
+    if ((flags & ZH_IPC_CREATE) && mkdir(dir, 0700) != 0 && errno != EEXIST)
+        return say(-1, msg, n, "cannot create %s for the default socket: %s", dir, strerror(errno));
+    /* lstat, after mkdir: whatever is there now, a symlink or a directory
+     * someone else made first, is judged as it is. */
+    if (lstat(dir, &st) != 0) {
+        if (errno == ENOENT && !(flags & ZH_IPC_CREATE))
+            return 0;
+        return say(-1, msg, n, "%s: %s", dir, strerror(errno));
+    }
+    uid_t me = geteuid();
+    if (!S_ISDIR(st.st_mode) || (st.st_uid != me && st.st_uid != 0) ||
+        (st.st_mode & (S_IWGRP | S_IWOTH)))
+        return say(-1, msg, n,
+                   "refusing the default socket directory %s: %s (it must be a directory of "
+                   "uid %u or root that nobody else may write; remove it, or give an address)",
+                   dir,
+                   S_ISLNK(st.st_mode)            ? "it is a symbolic link"
+                   : !S_ISDIR(st.st_mode)         ? "it is not a directory"
+                   : st.st_uid != me && st.st_uid ? "it belongs to another user"
+                                                  : "it is writable by group or others",
+                   (unsigned)me);
+    return 0;
 }
 
 const char *zh_status_name(int status)

@@ -113,6 +113,9 @@ static const char help_main[] =
     "                      ipc:///run/zerohour/zerohour.sock; otherwise\n"
     "                      ipc://$XDG_RUNTIME_DIR/zerohour.sock when that directory\n"
     "                      exists, else ipc:///tmp/zerohour-UID/zerohour.sock.\n"
+    "                      That default is refused when its directory could be\n"
+    "                      another user's: not ours or root's, writable by\n"
+    "                      others, or a symlink.\n"
     "\n"
     "EXAMPLES\n"
     "    zerohour ping\n"
@@ -493,12 +496,17 @@ static int open_client(const struct cli *o, zh_client **out)
 
     if (n == 0) {
         if (zh_client_default_address(def, sizeof def) != ZH_OK) {
-            warn("the default engine address is too long; give --address");
+            warn("%s", zh_client_last_error());
             return EXIT_ERROR;
         }
         one[0] = def;
         addrs = one;
         n = 1;
+    }
+    for (size_t i = 0; i < o->n_addresses; i++) {
+        char why[512];
+        if (zh_ipc_check(addrs[i], 0, why, sizeof why) != 0)
+            warn("warning: %s", why);
     }
     int rc = zh_client_open(out, addrs, n, &opts);
     if (rc != ZH_OK) {

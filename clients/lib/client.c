@@ -60,6 +60,11 @@ struct zh_client {
 
     pthread_mutex_t mu; /* guards everything below plus zh_addr's marked fields */
     pthread_cond_t connected_cv;
+    /* Calls in flight wait here for their aio or for lost_all to move. */
+    pthread_cond_t call_cv;
+    /* Times the last connected pipe closed: a request in flight then has no
+     * engine left to answer it, and its call fails at once. */
+    unsigned long lost_all;
     bool closing;
     struct pipe_ref *pipes; /* connected pipes, from NNG_PIPE_EV_ADD_POST */
     size_t n_pipes, cap_pipes;
@@ -141,8 +146,13 @@ const char *zh_client_last_error(void)
 
 int zh_client_default_address(char *buf, size_t n)
 {
+    char why[sizeof last_error];
+    clear_error();
     if (!buf || zh_default_address(buf, n) != 0)
-        return ZH_E_INVAL;
+        return fail(ZH_E_INVAL, "the default engine address does not fit in %zu bytes", n);
+    /* The engine makes this directory; we only refuse one it would refuse. */
+    if (zh_ipc_check(buf, ZH_IPC_PRIVATE, why, sizeof why) != 0)
+        return fail(ZH_E_ADDRESS, "%s", why);
     return ZH_OK;
 }
 
@@ -211,6 +221,12 @@ static void pipe_event(nng_pipe p, nng_pipe_ev ev, void *arg)
             if (ai != SIZE_MAX && --c->addrs[ai].pipes == 0)
                 snprintf(c->addrs[ai].error, sizeof c->addrs[ai].error,
                          "connection lost, redialling");
+            /* With another engine connected, req0 resends there at once (the
+             * failover); with none, nobody will answer what is in flight. */
+            if (c->n_pipes == 0) {
+                c->lost_all++;
+                pthread_cond_broadcast(&c->call_cv);
+            }
             break;
         }
     }
@@ -253,9 +269,11 @@ static int dial_first(zh_client *c, struct zh_addr *a)
     return ZH_OK;
 }
 
-/* Wait up to connect_timeout_ms for at least one connected engine. On
- * failure the detail names every address and why it is not connected. */
-static int wait_connected(zh_client *c)
+/* Wait up to connect_timeout_ms for at least one connected engine; *lost
+ * is then the count of total losses, so a later change means that every
+ * connection the call could use has closed. On failure the detail names
+ * every address and why it is not connected. */
+static int wait_connected(zh_client *c, unsigned long *lost)
 {
     struct timespec until;
     clock_gettime(CLOCK_MONOTONIC, &until);
@@ -271,6 +289,7 @@ static int wait_connected(zh_client *c)
         if (pthread_cond_timedwait(&c->connected_cv, &c->mu, &until) == ETIMEDOUT)
             break;
     if (c->n_pipes > 0) {
+        *lost = c->lost_all;
         pthread_mutex_unlock(&c->mu);
         return ZH_OK;
     }
@@ -296,6 +315,7 @@ void zh_client_close(zh_client *c)
     pthread_mutex_lock(&c->mu);
     c->closing = true;
     pthread_cond_broadcast(&c->connected_cv);
+    pthread_cond_broadcast(&c->call_cv);
     pthread_mutex_unlock(&c->mu);
     /* nng_close returns only after the last pipe callback has run, so
      * nothing touches c afterwards. */
@@ -307,6 +327,7 @@ void zh_client_close(zh_client *c)
     free(c->pipes);
     pthread_cond_destroy(&c->limit_cv);
     pthread_mutex_destroy(&c->limit_mu);
+    pthread_cond_destroy(&c->call_cv);
     pthread_cond_destroy(&c->connected_cv);
     pthread_mutex_destroy(&c->mu);
     free(c);
@@ -322,9 +343,15 @@ int zh_client_open(zh_client **out, const char *const *addresses, size_t n,
     clear_error();
     if (!out || !addresses || n == 0)
         return fail(ZH_E_INVAL, "no engine address given");
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         if (!addresses[i] || !*addresses[i])
             return fail(ZH_E_INVAL, "engine address %zu is empty", i + 1);
+        /* No certificate can be configured yet: a handshake could only fail
+         * ("Cryptographic error") or trust anyone. */
+        if (!strncmp(addresses[i], "tls+", 4) || !strncmp(addresses[i], "wss", 3))
+            return fail(ZH_E_ADDRESS, "%s: TLS is not supported yet (use ipc:// or tcp://)",
+                        addresses[i]);
+    }
 
     if (!(c = calloc(1, sizeof *c)))
         return fail(ZH_E_NOMEM, "allocating the client");
@@ -335,6 +362,7 @@ int zh_client_open(zh_client **out, const char *const *addresses, size_t n,
     pthread_mutex_init(&c->mu, NULL);
     pthread_cond_init(&c->connected_cv, &ca);
     pthread_condattr_destroy(&ca);
+    pthread_cond_init(&c->call_cv, NULL);
     pthread_mutex_init(&c->limit_mu, NULL);
     pthread_cond_init(&c->limit_cv, NULL);
     c->timeout_ms = opts && opts->timeout_ms ? opts->timeout_ms : DEFAULT_TIMEOUT_MS;
@@ -443,10 +471,49 @@ static int transport_error(int rv, bool sent, unsigned wait_ms)
         return fail(ZH_E_NOMEM, "nng: %s", nng_strerror(rv));
     case NNG_ECLOSED:
         return fail(ZH_E_INVAL, "the client was closed during the call");
+    case NNG_ECONNRESET:
+        return fail(ZH_E_UNREACHABLE,
+                    "the connection to the engine closed %s and no other engine is connected "
+                    "(did zerohourd stop or crash?)",
+                    sent ? "before it answered" : "before it took the request");
     default:
         return fail(ZH_E_UNREACHABLE, "%s the engine: %s", sent ? "receiving from" : "sending to",
                     nng_strerror(rv));
     }
+}
+
+/* One call's aio, finished on an nng thread; the caller waits for it or for
+ * the loss of every connection (whichever comes first). */
+struct call_wait {
+    zh_client *c;
+    bool done; /* under c->mu */
+};
+
+static void call_aio_done(void *arg)
+{
+    struct call_wait *w = arg;
+    pthread_mutex_lock(&w->c->mu);
+    w->done = true;
+    pthread_cond_broadcast(&w->c->call_cv);
+    pthread_mutex_unlock(&w->c->mu);
+}
+
+/* Wait for the aio just started. Returns its result, or NNG_ECONNRESET when
+ * every connection closed first (counted since `lost`): the request then has
+ * no engine to answer it and the aio is cancelled rather than left to time
+ * out. */
+static int wait_call(zh_client *c, struct call_wait *w, nng_aio *aio, unsigned long lost)
+{
+    pthread_mutex_lock(&c->mu);
+    while (!w->done && c->lost_all == lost && !c->closing)
+        pthread_cond_wait(&c->call_cv, &c->mu);
+    bool gone = !w->done, lost_all = c->lost_all != lost;
+    pthread_mutex_unlock(&c->mu);
+    if (gone)
+        nng_aio_cancel(aio);
+    nng_aio_wait(aio);
+    int rv = nng_aio_result(aio);
+    return lost_all && rv == NNG_ECANCELED ? NNG_ECONNRESET : rv;
 }
 
 /* One request/reply on its own context. method names a ZeroHour service
@@ -455,7 +522,7 @@ static int transport_error(int rv, bool sent, unsigned wait_ms)
  * of the method's output type, for the caller to free with
  * protobuf_c_message_free_unpacked. */
 static int call(zh_client *c, const char *method, const ProtobufCMessage *req, unsigned wait_ms,
-                ProtobufCMessage **resp_out)
+                ProtobufCMessage **resp_out, bool *lost_out)
 {
     const ProtobufCMethodDescriptor *m = method_find(method);
     uint8_t *buf = NULL;
@@ -466,14 +533,18 @@ static int call(zh_client *c, const char *method, const ProtobufCMessage *req, u
     nng_aio *aio = NULL;
     Zerohour__V1__Reply *reply = NULL;
     ProtobufCMessage *resp = NULL;
+    struct call_wait w = {.c = c};
+    unsigned long lost = 0;
     int rc = ZH_OK, rv;
 
+    if (lost_out)
+        *lost_out = false;
     if (!m || m->input != req->descriptor) {
         rc = fail(ZH_E_INVAL, "no method %s taking %s in the contract", method,
                   req->descriptor->name);
         goto out;
     }
-    if ((rc = wait_connected(c)) != ZH_OK)
+    if ((rc = wait_connected(c, &lost)) != ZH_OK)
         goto out;
     if (!(buf = zh_wire_pack_call(m->name, req, &len))) {
         rc = fail(ZH_E_NOMEM, "packing a %s request", m->name);
@@ -492,7 +563,7 @@ static int call(zh_client *c, const char *method, const ProtobufCMessage *req, u
         goto out;
     }
     ctx_open = true;
-    if ((rv = nng_aio_alloc(&aio, NULL, NULL)) != 0) {
+    if ((rv = nng_aio_alloc(&aio, call_aio_done, &w)) != 0) {
         rc = transport_error(rv, false, wait_ms);
         goto out;
     }
@@ -504,11 +575,12 @@ static int call(zh_client *c, const char *method, const ProtobufCMessage *req, u
     nng_aio_set_msg(aio, msg);
     msg = NULL;
     nng_ctx_send(ctx, aio);
-    nng_aio_wait(aio);
-    if ((rv = nng_aio_result(aio)) != 0) {
+    if ((rv = wait_call(c, &w, aio, lost)) != 0) {
         /* A failed send leaves the message with us. */
         nng_msg_free(nng_aio_get_msg(aio));
         nng_aio_set_msg(aio, NULL);
+        if (lost_out)
+            *lost_out = rv == NNG_ECONNRESET;
         rc = transport_error(rv, false, wait_ms);
         goto out;
     }
@@ -518,9 +590,13 @@ static int call(zh_client *c, const char *method, const ProtobufCMessage *req, u
         goto out;
     }
     nng_aio_set_timeout(aio, (nng_duration)(deadline - now));
+    pthread_mutex_lock(&c->mu);
+    w.done = false;
+    pthread_mutex_unlock(&c->mu);
     nng_ctx_recv(ctx, aio);
-    nng_aio_wait(aio);
-    if ((rv = nng_aio_result(aio)) != 0) {
+    if ((rv = wait_call(c, &w, aio, lost)) != 0) {
+        if (lost_out)
+            *lost_out = rv == NNG_ECONNRESET;
         rc = transport_error(rv, true, wait_ms);
         goto out;
     }
@@ -684,6 +760,32 @@ static int message_limit(zh_client *c, size_t *limit)
     return rc;
 }
 
+/* The engine's socket takes at least max_message_bytes plus this much (it
+ * answers RESOURCE_EXHAUSTED up to its socket limit); a smaller request whose
+ * connection closed was not dropped for its size. */
+#define OVERSIZE_SUSPECT_BYTES ((size_t)1 << 20)
+
+/* A big request lost its connection. nng drops a request over the engine's
+ * socket limit by closing the connection, before the engine sees it, so no
+ * RESOURCE_EXHAUSTED can come back. That happens when our limit came from
+ * the options rather than the engine: ask the engine now, and if the message
+ * is over its limit say so (ZH_E_TOOBIG) instead of "connection closed". */
+static int explain_lost_scan(zh_client *c, size_t len, int rc)
+{
+    char lost_detail[sizeof last_error];
+    struct zh_ping_result *p = NULL;
+    snprintf(lost_detail, sizeof lost_detail, "%s", last_error);
+    if (zh_client_ping(c, &p) == ZH_OK && p->max_message_bytes && len > p->max_message_bytes)
+        rc = fail(ZH_E_TOOBIG,
+                  "message is %zu bytes, engine accepts at most %llu (max_message_bytes); it "
+                  "closed the connection rather than read it",
+                  len, (unsigned long long)p->max_message_bytes);
+    else
+        fail(rc, "%s", lost_detail);
+    zh_ping_result_free(p);
+    return rc;
+}
+
 int zh_client_scan(zh_client *c, const void *msg, size_t len, const struct zh_envelope *env,
                    const char *request_id, unsigned deadline_ms, struct zh_scan_result **out)
 {
@@ -735,8 +837,12 @@ int zh_client_scan(zh_client *c, const void *msg, size_t len, const struct zh_en
         req.envelope = &e;
         req.filename = (char *)(env->filename ? env->filename : "");
     }
-    if ((rc = call(c, "Scan", &req.base, wait_ms, &resp)) != ZH_OK)
+    bool lost = false;
+    if ((rc = call(c, "Scan", &req.base, wait_ms, &resp, &lost)) != ZH_OK) {
+        if (lost && len > OVERSIZE_SUSPECT_BYTES)
+            rc = explain_lost_scan(c, len, rc);
         return rc;
+    }
     rc = scan_result_from((Zerohour__V1__ScanResponse *)resp, out);
     protobuf_c_message_free_unpacked(resp, NULL);
     return rc;
@@ -860,7 +966,7 @@ int zh_client_reload(zh_client *c, struct zh_reload_result **out)
     clear_error();
     if (!c || !out)
         return fail(ZH_E_INVAL, "zh_client_reload: NULL client or result pointer");
-    if ((rc = call(c, "Reload", &req.base, c->timeout_ms, &resp)) != ZH_OK)
+    if ((rc = call(c, "Reload", &req.base, c->timeout_ms, &resp, NULL)) != ZH_OK)
         return rc;
     const Zerohour__V1__ReloadResponse *p = (const Zerohour__V1__ReloadResponse *)resp;
     if (!(r = calloc(1, sizeof *r)) ||
@@ -906,7 +1012,7 @@ int zh_client_stats(zh_client *c, const char *section, struct zh_stats_result **
     if (!c || !out)
         return fail(ZH_E_INVAL, "zh_client_stats: NULL client or result pointer");
     req.section = (char *)(section ? section : "");
-    if ((rc = call(c, "Stats", &req.base, c->timeout_ms, &resp)) != ZH_OK)
+    if ((rc = call(c, "Stats", &req.base, c->timeout_ms, &resp, NULL)) != ZH_OK)
         return rc;
     const Zerohour__V1__StatsResponse *p = (const Zerohour__V1__StatsResponse *)resp;
     for (size_t i = 0; i < p->n_sections; i++)
@@ -951,7 +1057,7 @@ int zh_client_ping(zh_client *c, struct zh_ping_result **out)
     clear_error();
     if (!c || !out)
         return fail(ZH_E_INVAL, "zh_client_ping: NULL client or result pointer");
-    if ((rc = call(c, "Ping", &req.base, c->timeout_ms, &resp)) != ZH_OK)
+    if ((rc = call(c, "Ping", &req.base, c->timeout_ms, &resp, NULL)) != ZH_OK)
         return rc;
     const Zerohour__V1__PingResponse *p = (const Zerohour__V1__PingResponse *)resp;
     if (!(r = calloc(1, sizeof *r)) || !dup_str(&r->version, p->version)) {
@@ -993,7 +1099,7 @@ int zh_client_outbreaks(zh_client *c, struct zh_outbreaks_result **out)
     clear_error();
     if (!c || !out)
         return fail(ZH_E_INVAL, "zh_client_outbreaks: NULL client or result pointer");
-    if ((rc = call(c, "Outbreaks", &req.base, c->timeout_ms, &resp)) != ZH_OK)
+    if ((rc = call(c, "Outbreaks", &req.base, c->timeout_ms, &resp, NULL)) != ZH_OK)
         return rc;
     const Zerohour__V1__OutbreaksResponse *p = (const Zerohour__V1__OutbreaksResponse *)resp;
     if (!(r = calloc(1, sizeof *r)) ||

@@ -27,6 +27,7 @@
 #include "settings.h"
 #include "txn.h"
 #include "zerohour/client.h"
+#include "zerohour/wire.h"
 
 #ifndef ZH_VERSION
 #define ZH_VERSION "unknown"
@@ -681,7 +682,8 @@ int main(int argc, char **argv)
         n_addrs = cfg.n_engines;
     } else {
         if (zh_client_default_address(default_addr, sizeof default_addr) != ZH_OK) {
-            fprintf(stderr, "zerohour-milter: cannot compute the default engine address\n");
+            fprintf(stderr, "zerohour-milter: %s\n", zh_client_last_error());
+            status = 2;
             goto out;
         }
         static const char *one[1];
@@ -767,6 +769,11 @@ int main(int argc, char **argv)
             zhm_choice_name(zhm_setting_find("on_unavailable"), cfg.on_unavailable, choice[2], 32),
             zhm_choice_name(zhm_setting_find("add_header"), cfg.add_header, choice[3], 32),
             cfg.max_message_bytes, cfg.timeout_ms);
+    for (size_t i = 0; i < cfg.n_engines; i++) {
+        char why[512];
+        if (zh_ipc_check(cfg.engines[i], 0, why, sizeof why) != 0)
+            log_msg(ZHM_LOG_WARN, "%s", why);
+    }
     /* libmilter handles SIGTERM/SIGINT/SIGHUP itself: smfi_main returns
      * once the sessions in progress have finished. */
     if (smfi_main() != MI_SUCCESS) {

@@ -1,15 +1,18 @@
 /* zerohourd: configuration (defaults → INI file → flags), rule set, the nng
  * service, and the signal loop (SIGHUP reloads, SIGTERM/SIGINT drain and exit).
  * All scanning is in the engine library; all serving in server.c. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -36,7 +39,9 @@ static void usage(FILE *out)
             "                          repeat for several. Default: $ZEROHOUR_ADDRESS, else\n"
             "                          ipc://$XDG_RUNTIME_DIR/zerohour.sock or\n"
             "                          ipc:///tmp/zerohour-UID/zerohour.sock (root:\n"
-            "                          ipc:///run/zerohour/zerohour.sock)\n"
+            "                          ipc:///run/zerohour/zerohour.sock); that directory\n"
+            "                          is made 0700, and refused if another user could\n"
+            "                          have made it. tls+tcp:// is not supported yet\n"
             "  -r, --rules DIR         compile every *.yar/*.yara file below DIR\n"
             "  -w, --workers N         scan worker threads (default: number of CPUs)\n"
             "  -l, --log-level LEVEL   error, warn, info (default) or debug\n"
@@ -65,26 +70,43 @@ static void usage(FILE *out)
                 s->help);
 }
 
-/* Create the parent directory of the default ipc socket, owner-only. */
-static int prepare_default_ipc(const char *url, char *err, size_t errlen)
+/* Whether a tcp:// (or ws://) listener stays on this machine: 127.0.0.0/8,
+ * ::1 (or ::ffff:127.x) or "localhost". Other URLs (ipc://) are true. */
+static bool tcp_is_loopback(const char *url)
 {
-    if (strncmp(url, "ipc://", 6))
-        return 0;
-    char dir[PATH_MAX];
-    snprintf(dir, sizeof dir, "%s", url + 6);
-    char *slash = strrchr(dir, '/');
-    if (!slash || slash == dir)
-        return 0;
-    *slash = 0;
-    struct stat st;
-    if (stat(dir, &st) == 0)
-        return 0;
-    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-        snprintf(err, errlen, "cannot create %.900s for the default socket: %s", dir,
-                 strerror(errno));
-        return -1;
+    const char *sep = strstr(url, "://");
+    if (!sep || (strncmp(url, "tcp", 3) && strncmp(url, "ws", 2)))
+        return true;
+    char host[256];
+    const char *h = sep + 3, *end;
+    if (*h == '[') {
+        h++;
+        end = strchr(h, ']');
+    } else {
+        end = strrchr(h, ':');
     }
-    return 0;
+    if (!end || (size_t)(end - h) >= sizeof host)
+        return false;
+    memcpy(host, h, (size_t)(end - h));
+    host[end - h] = 0;
+    struct in_addr a4;
+    struct in6_addr a6;
+    if (!strcasecmp(host, "localhost"))
+        return true;
+    if (inet_pton(AF_INET, host, &a4) == 1)
+        return (ntohl(a4.s_addr) >> 24) == 127;
+    if (inet_pton(AF_INET6, host, &a6) == 1)
+        return IN6_IS_ADDR_LOOPBACK(&a6) || (IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127);
+    return false; /* "*", "", 0.0.0.0, or a name: reachable from elsewhere */
+}
+
+/* Milliseconds on CLOCK_MONOTONIC: the snapshot schedule ignores wall-clock
+ * jumps. */
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 int main(int argc, char **argv)
@@ -199,11 +221,8 @@ int main(int argc, char **argv)
                 argv[optind]);
         goto out;
     }
-    if (zh_config_check(&cfg, err, sizeof err) != ZH_ERR_OK) {
-        fprintf(stderr, "zerohourd: %s\n", err);
-        goto out;
-    }
-    zh_log_set_level(zh_log_level_parse(cfg.log_level));
+    /* The default address ($ZEROHOUR_ADDRESS included) is checked like one
+     * given in the configuration. */
     int default_address = cfg.n_addresses == 0;
     if (default_address) {
         char addr[PATH_MAX];
@@ -213,6 +232,11 @@ int main(int argc, char **argv)
             goto out;
         }
     }
+    if (zh_config_check(&cfg, err, sizeof err) != ZH_ERR_OK) {
+        fprintf(stderr, "zerohourd: %s\n", err);
+        goto out;
+    }
+    zh_log_set_level(zh_log_level_parse(cfg.log_level));
     size_t workers = (size_t)cfg.workers;
     if (workers == 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -250,10 +274,22 @@ int main(int argc, char **argv)
         goto out;
     }
     zh_rules_report_free(&rep);
-    if (default_address && prepare_default_ipc(cfg.addresses[0], err, sizeof err) != 0) {
+    /* The default socket's directory is ours or nothing: another local user
+     * who made it first could replace the socket and answer every client. */
+    if (default_address &&
+        zh_ipc_check(cfg.addresses[0], ZH_IPC_PRIVATE | ZH_IPC_CREATE, err, sizeof err) != 0) {
         zh_log(ZH_LOG_ERROR, "%s", err);
         rc = 2;
         goto out;
+    }
+    for (size_t i = 0; !default_address && i < cfg.n_addresses; i++) {
+        if (zh_ipc_check(cfg.addresses[i], 0, err, sizeof err) != 0)
+            zh_log(ZH_LOG_WARN, "%s", err);
+        if (!tcp_is_loopback(cfg.addresses[i]))
+            zh_log(ZH_LOG_WARN,
+                   "%s is not a loopback address: anyone who can connect to it may scan, and "
+                   "call Reload and Stats (no TLS or access control yet)",
+                   cfg.addresses[i]);
     }
     if (zhd_server_start(engine, &cfg, workers, &srv, err, sizeof err) != 0) {
         zh_log(ZH_LOG_ERROR, "cannot start: %s", err);
@@ -269,16 +305,26 @@ int main(int argc, char **argv)
            workers, (unsigned long long)zh_engine_ruleset_version(engine));
 
     bool persist = cfg.outbreak_enabled && cfg.outbreak_state_file && *cfg.outbreak_state_file;
+    /* Snapshots run on an absolute schedule: a signal (a SIGHUP every second)
+     * must not push the next save back each time it wakes us. */
+    int64_t next_save = now_ms() + cfg.outbreak_snapshot_ms;
     for (;;) {
-        /* Wake for signals, and every snapshot_ms to save the outbreak state. */
-        struct timespec every = {(time_t)(cfg.outbreak_snapshot_ms / 1000),
-                                 (long)(cfg.outbreak_snapshot_ms % 1000) * 1000000L};
-        int sig = persist ? sigtimedwait(&sigs, NULL, &every) : 0;
-        if (!persist && sigwait(&sigs, &sig) != 0)
-            continue;
-        if (sig < 0) {
-            if (errno == EAGAIN && zh_engine_save_state(engine, err, sizeof err) != ZH_ERR_OK)
-                zh_log(ZH_LOG_WARN, "outbreak state not saved: %s", err);
+        int sig = 0;
+        if (persist) {
+            int64_t now = now_ms();
+            if (now >= next_save) {
+                if (zh_engine_save_state(engine, err, sizeof err) != ZH_ERR_OK)
+                    zh_log(ZH_LOG_WARN, "outbreak state not saved: %s", err);
+                /* Keep the cadence; after a long stall, start afresh from now. */
+                next_save += cfg.outbreak_snapshot_ms;
+                if (next_save <= (now = now_ms()))
+                    next_save = now + cfg.outbreak_snapshot_ms;
+            }
+            int64_t left = next_save - now;
+            struct timespec wait = {(time_t)(left / 1000), (long)(left % 1000) * 1000000L};
+            if ((sig = sigtimedwait(&sigs, NULL, &wait)) < 0)
+                continue; /* EAGAIN: time to save; EINTR: look again */
+        } else if (sigwait(&sigs, &sig) != 0) {
             continue;
         }
         if (sig == SIGHUP) {

@@ -329,6 +329,18 @@ zh_err zh_config_load(struct zh_config *cfg, const char *path, char *err, size_t
  * its type; the table's bounds were checked when each value was set. */
 zh_err zh_config_check(const struct zh_config *cfg, char *err, size_t errlen)
 {
+    /* nng would listen on TLS with no certificate at all and every client
+     * would fail its handshake ("Cryptographic error"): refuse it plainly. */
+    static const char *const tls_schemes[] = {"tls+", "wss:", "wss4:", "wss6:"};
+    for (size_t i = 0; i < cfg->n_addresses; i++)
+        for (size_t k = 0; k < sizeof tls_schemes / sizeof *tls_schemes; k++)
+            if (!strncmp(cfg->addresses[i], tls_schemes[k], strlen(tls_schemes[k]))) {
+                set_err(err, errlen,
+                        "engine.address %s: TLS listeners are not supported yet (no certificate "
+                        "can be configured); use ipc:// or tcp:// on a loopback address",
+                        cfg->addresses[i]);
+                return ZH_ERR_INVALID;
+            }
     if (zh_log_level_parse(cfg->log_level) < 0) {
         set_err(err, errlen, "engine.log_level \"%s\" is not error, warn, info or debug",
                 cfg->log_level);

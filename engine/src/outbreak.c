@@ -6,6 +6,7 @@
  * recipient domains, which is enough to count "within the window" exactly up
  * to the thresholds (all thresholds are at most ZHI_OB_SET). */
 #include "outbreak.h"
+#include "zerohour/log.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -13,7 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define PROBE 8
@@ -294,10 +297,74 @@ static uint32_t crc32(uint32_t crc, const void *p, size_t n)
     return ~crc;
 }
 
+/* Temporary snapshots are named "<state file>.tmp.XXXXXX" (mkstemp's six
+ * characters); releases before that used "<state file>.tmp.<pid>". Either is
+ * ours to remove when a kill -9 left it behind. */
+#define TMP_INFIX ".tmp."
+
+static bool is_our_temporary(const char *name, const char *base)
+{
+    size_t bn = strlen(base), in = strlen(TMP_INFIX);
+    if (strncmp(name, base, bn) || strncmp(name + bn, TMP_INFIX, in))
+        return false;
+    const char *tail = name + bn + in;
+    size_t n = strlen(tail), digits = strspn(tail, "0123456789");
+    size_t alnum = strspn(tail, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789");
+    return (n == 6 && alnum == 6) || (n > 0 && n <= 10 && digits == n);
+}
+
+/* Split path into its directory (opened, O_DIRECTORY) and its last name. */
+static int open_parent(const char *path, const char **base)
+{
+    const char *slash = strrchr(path, '/');
+    *base = slash ? slash + 1 : path;
+    if (!slash)
+        return open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    char dir[4096];
+    size_t n = slash == path ? 1 : (size_t)(slash - path);
+    if (n >= sizeof dir)
+        return -1;
+    memcpy(dir, path, n);
+    dir[n] = 0;
+    return open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+}
+
+/* Remove temporaries a killed engine left beside path: regular files only
+ * (never what a symlink points to), owned by us. Runs once, at start, before
+ * this engine writes a snapshot of its own. */
+static void remove_orphans(const char *path)
+{
+    const char *base;
+    int dfd = open_parent(path, &base);
+    DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+    if (!d) {
+        if (dfd >= 0)
+            close(dfd);
+        return;
+    }
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        struct stat st;
+        if (!is_our_temporary(de->d_name, base) ||
+            fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode) ||
+            st.st_uid != geteuid())
+            continue;
+        if (unlinkat(dfd, de->d_name, 0) == 0)
+            zh_log(ZH_LOG_INFO,
+                   "outbreak state: removed %s, left beside %s by an interrupted snapshot",
+                   de->d_name, path);
+    }
+    closedir(d);
+}
+
 zh_err zhi_outbreaks_save(struct zhi_outbreaks *ob, const char *path, char *err, size_t errlen)
 {
     char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
+    int n = snprintf(tmp, sizeof tmp, "%s" TMP_INFIX "XXXXXX", path);
+    if (n < 0 || (size_t)n >= sizeof tmp) {
+        snprintf(err, errlen, "%s: path too long", path);
+        return ZH_ERR_INVALID;
+    }
     zh_err rc = ZH_ERR_IO;
     struct entry *copy = NULL;
     size_t used = 0;
@@ -323,13 +390,15 @@ zh_err zhi_outbreaks_save(struct zhi_outbreaks *ob, const char *path, char *err,
     clock_gettime(CLOCK_REALTIME, &ts);
     h.saved_at_ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
     h.crc = crc32(0, copy, used * sizeof *copy);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    /* A fresh, unpredictable name created with O_EXCL: a planted file or
+     * symlink is never opened, let alone followed (the engine may be root). */
+    int fd = mkostemp(tmp, O_CLOEXEC);
     if (fd < 0) {
         snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
         goto out;
     }
     size_t len = used * sizeof *copy;
-    if (write(fd, &h, sizeof h) != (ssize_t)sizeof h ||
+    if (fchmod(fd, 0600) != 0 || write(fd, &h, sizeof h) != (ssize_t)sizeof h ||
         (len && write(fd, copy, len) != (ssize_t)len) || fsync(fd) != 0) {
         snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
         close(fd);
@@ -342,6 +411,13 @@ zh_err zhi_outbreaks_save(struct zhi_outbreaks *ob, const char *path, char *err,
         unlink(tmp);
         goto out;
     }
+    /* Make the rename itself durable. */
+    const char *base;
+    int dfd = open_parent(path, &base);
+    if (dfd >= 0) {
+        fsync(dfd);
+        close(dfd);
+    }
     rc = ZH_ERR_OK;
 out:
     free(copy);
@@ -352,11 +428,30 @@ zh_err zhi_outbreaks_load(struct zhi_outbreaks *ob, const char *path, char *err,
 {
     zh_err rc = ZH_ERR_INVALID;
     struct entry *buf = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f) {
+    struct stat st;
+    remove_orphans(path);
+    /* Another local user must not be able to feed us a table: no symlink,
+     * a regular file of ours that nobody else may write. */
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) {
         if (errno == ENOENT)
             return ZH_ERR_OK;
+        snprintf(err, errlen, "%s: %s; ignored", path,
+                 errno == ELOOP ? "is a symbolic link" : strerror(errno));
+        return errno == ELOOP ? ZH_ERR_INVALID : ZH_ERR_IO;
+    }
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
+        (st.st_mode & 022)) {
+        snprintf(err, errlen,
+                 "%s: not a regular file owned by uid %u and writable only by it; ignored", path,
+                 (unsigned)geteuid());
+        close(fd);
+        return ZH_ERR_INVALID;
+    }
+    FILE *f = fdopen(fd, "rb");
+    if (!f) {
         snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        close(fd);
         return ZH_ERR_IO;
     }
     struct header h;

@@ -57,9 +57,12 @@ void zhi_outbreaks_see(struct zhi_outbreaks *ob, const struct zhi_ob_sighting *s
 size_t zhi_outbreaks_list(struct zhi_outbreaks *ob, int64_t now_ms, struct zh_outbreak_info *out,
                           size_t max);
 
-/* Save atomically (write a temporary file, fsync, rename) / restore. A
- * missing file is not an error; a corrupt or foreign one is reported in err
- * and ignored. */
+/* Save atomically: a temporary file made with mkstemp beside path (0600,
+ * never a planted name or symlink), fsync, rename. Restore: first removes the
+ * temporaries an interrupted save left (regular files of ours named
+ * "<path>.tmp.*"), then reads path unless it is a symlink, not ours or
+ * writable by others (ZH_ERR_INVALID, said in err). A missing file is not an
+ * error; a corrupt or foreign one is reported in err and ignored. */
 zh_err zhi_outbreaks_save(struct zhi_outbreaks *ob, const char *path, char *err, size_t errlen);
 zh_err zhi_outbreaks_load(struct zhi_outbreaks *ob, const char *path, char *err, size_t errlen);
 size_t zhi_outbreaks_capacity(const struct zhi_outbreaks *ob);

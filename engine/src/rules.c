@@ -239,11 +239,27 @@ static void collect(const char *dir, int depth, char ***files, size_t *n, struct
     while ((de = readdir(d))) {
         if (de->d_name[0] == '.')
             continue;
-        char path[PATH_MAX];
+        char path[PATH_MAX], real[PATH_MAX];
         snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
         struct stat st;
-        if (stat(path, &st) != 0)
+        if (lstat(path, &st) != 0)
             continue;
+        /* A symlink is followed only to a place inside the rules directory,
+         * as includes are: a link to /etc/shadow or another user's file is
+         * no rule of ours (and its text would show in compile errors). */
+        if (S_ISLNK(st.st_mode)) {
+            size_t rn = strlen(cc->root);
+            if (!realpath(path, real) || stat(real, &st) != 0)
+                continue; /* dangling: nothing to compile */
+            if (strncmp(real, cc->root, rn) || real[rn] != '/') {
+                if (S_ISDIR(st.st_mode) || is_rule_file(de->d_name))
+                    zhi_report_add(&cc->rep->errors, &cc->rep->n_errors,
+                                   "%s: symbolic link to %s, outside the rules directory; refused",
+                                   rel(cc, path), real);
+                continue;
+            }
+            snprintf(path, sizeof path, "%s", real);
+        }
         if (S_ISDIR(st.st_mode) && depth < 16) {
             collect(path, depth + 1, files, n, cc);
         } else if (S_ISREG(st.st_mode) && is_rule_file(de->d_name)) {

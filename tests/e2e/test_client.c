@@ -286,6 +286,86 @@ static void test_threads_share_a_client(void **state)
     stop_engine(pid);
 }
 
+struct killer {
+    pid_t pid;
+};
+
+static void *kill_soon(void *arg)
+{
+    struct killer *k = arg;
+    usleep(200000); /* ordering only: the outcome is the same if it comes first */
+    kill(k->pid, SIGKILL);
+    return NULL;
+}
+
+/* An engine that dies with a request in flight fails the call at once (the
+ * connection closes), not after the call timeout, set here far beyond
+ * anything a busy machine adds. */
+static void test_engine_death_fails_call_at_once(void **state)
+{
+    char addr[128];
+    addr_of(addr, sizeof addr, "dies");
+    pid_t pid = start_engine(addr, NULL);
+    zh_client *c;
+    const char *a[] = {addr};
+    struct zh_client_options o = {
+        .timeout_ms = 600000, .connect_timeout_ms = 1000, .max_message_bytes = 1 << 20};
+    assert_int_equal(zh_client_open(&c, a, 1, &o), ZH_OK);
+    struct zh_ping_result *p;
+    assert_int_equal(zh_client_ping(c, &p), ZH_OK); /* connected */
+    zh_ping_result_free(p);
+    /* The engine takes the request but never answers. kill() only queues
+     * the stop: wait until it has taken effect. */
+    int st;
+    kill(pid, SIGSTOP);
+    assert_int_equal(waitpid(pid, &st, WUNTRACED), pid);
+    assert_true(WIFSTOPPED(st));
+    struct killer k = {pid};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, kill_soon, &k), 0);
+    double t0 = now_s();
+    struct zh_scan_result *r = NULL;
+    assert_int_equal(zh_client_scan(c, CLEAN, sizeof CLEAN - 1, NULL, NULL, 0, &r),
+                     ZH_E_UNREACHABLE);
+    assert_true(now_s() - t0 < 300.0);
+    assert_null(r);
+    pthread_join(t, NULL);
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    zh_client_close(c);
+}
+
+/* A client told a larger limit than the engine's sends a request the
+ * engine's socket drops (nng closes the connection; no reply can come): the
+ * call fails at once with ZH_E_TOOBIG and the engine's limit, and the engine
+ * serves on. */
+static void test_oversize_beyond_engine_socket(void **state)
+{
+    char addr[128];
+    addr_of(addr, sizeof addr, "oversize");
+    pid_t pid = start_engine(addr, "limits.max_message_bytes=64K");
+    zh_client *c;
+    const char *a[] = {addr};
+    struct zh_client_options o = {
+        .timeout_ms = 600000, .connect_timeout_ms = 5000, .max_message_bytes = 64 << 20};
+    assert_int_equal(zh_client_open(&c, a, 1, &o), ZH_OK);
+    size_t big = 4 << 20;
+    char *buf = malloc(big);
+    memset(buf, 'x', big);
+    memcpy(buf, "Subject: big\r\n\r\n", 16);
+    double t0 = now_s();
+    struct zh_scan_result *r = NULL;
+    assert_int_equal(zh_client_scan(c, buf, big, NULL, NULL, 0, &r), ZH_E_TOOBIG);
+    assert_true(now_s() - t0 < 300.0);
+    assert_non_null(strstr(zh_client_last_error(), "at most 65536"));
+    assert_non_null(strstr(zh_client_last_error(), "closed the connection"));
+    free(buf);
+    struct zh_ping_result *p;
+    assert_int_equal(zh_client_ping(c, &p), ZH_OK);
+    zh_ping_result_free(p);
+    zh_client_close(c);
+    stop_engine(pid);
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/zh-client-test-XXXXXX");
@@ -296,6 +376,8 @@ int main(void)
         cmocka_unit_test(test_calls),
         cmocka_unit_test(test_failover_and_reconnect),
         cmocka_unit_test(test_threads_share_a_client),
+        cmocka_unit_test(test_engine_death_fails_call_at_once),
+        cmocka_unit_test(test_oversize_beyond_engine_socket),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     char cmd[128];

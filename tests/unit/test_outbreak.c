@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -289,6 +290,109 @@ static void test_snapshot_roundtrip_and_bad_files(void **state)
     zh_config_free(&cfg);
 }
 
+static bool exists_nofollow(const char *path)
+{
+    struct stat st;
+    return lstat(path, &st) == 0;
+}
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* The snapshot's temporary file is never a name another local user can plant
+ * (an engine running as root overwrote a symlink's target); leftovers of a
+ * killed engine are removed at start, but only regular files of ours; the
+ * state file itself is read only if it is no symlink and is ours. */
+static void test_snapshot_files_are_not_hijacked(void **state)
+{
+    char dir[] = "/tmp/zh-ob-files-XXXXXX", st_path[128], victim[128], p[160];
+    assert_non_null(mkdtemp(dir));
+    snprintf(st_path, sizeof st_path, "%s/outbreak.state", dir);
+    snprintf(victim, sizeof victim, "%s/victim", dir);
+    write_file(victim, "precious\n");
+    /* The name releases up to now used, planted as a symlink. */
+    snprintf(p, sizeof p, "%s.tmp.%d", st_path, (int)getpid());
+    assert_int_equal(symlink(victim, p), 0);
+
+    struct zh_config cfg;
+    zh_config_defaults(&cfg);
+    struct zhi_outbreaks *ob;
+    assert_int_equal(zhi_outbreaks_new(&cfg, &ob), ZH_ERR_OK);
+    struct zhi_ob_sighting si = {
+        .fp = 42, .risky = true, .sender = "a@b.example", .client_ip = "192.0.2.1", .now_ms = 1000};
+    struct zhi_ob_status obs;
+    zhi_outbreaks_see(ob, &si, &obs);
+    char err[256] = "";
+    assert_int_equal(zhi_outbreaks_save(ob, st_path, err, sizeof err), ZH_ERR_OK);
+    char got[64] = "";
+    FILE *f = fopen(victim, "rb");
+    assert_non_null(f);
+    assert_non_null(fgets(got, sizeof got, f));
+    fclose(f);
+    assert_string_equal(got, "precious\n");
+    struct stat st;
+    assert_int_equal(lstat(st_path, &st), 0);
+    assert_true(S_ISREG(st.st_mode));
+    assert_int_equal(st.st_mode & 0777, 0600);
+
+    /* Orphans of both namings are removed; a symlink, someone else's file and
+     * a name outside the pattern stay. */
+    char orphan_new[160], orphan_old[160], link[160], foreign[160], other[160];
+    snprintf(orphan_new, sizeof orphan_new, "%s.tmp.Ab12Cd", st_path);
+    snprintf(orphan_old, sizeof orphan_old, "%s.tmp.4242", st_path);
+    snprintf(link, sizeof link, "%s.tmp.Zz99Yy", st_path);
+    snprintf(foreign, sizeof foreign, "%s.tmp.Fo3eig", st_path);
+    snprintf(other, sizeof other, "%s.tmp.notours", st_path);
+    write_file(orphan_new, "x");
+    write_file(orphan_old, "x");
+    write_file(other, "x");
+    write_file(foreign, "x");
+    bool can_chown = geteuid() == 0 && chown(foreign, 4242, 4242) == 0;
+    assert_int_equal(symlink(victim, link), 0);
+    struct zhi_outbreaks *ob2;
+    assert_int_equal(zhi_outbreaks_new(&cfg, &ob2), ZH_ERR_OK);
+    assert_int_equal(zhi_outbreaks_load(ob2, st_path, err, sizeof err), ZH_ERR_OK);
+    assert_int_equal(zhi_outbreaks_used(ob2), 1);
+    assert_false(exists_nofollow(orphan_new));
+    assert_false(exists_nofollow(orphan_old));
+    assert_true(exists_nofollow(link));
+    assert_true(exists_nofollow(other));
+    assert_true(exists_nofollow(victim));
+    if (can_chown)
+        assert_true(exists_nofollow(foreign));
+    zhi_outbreaks_free(ob2);
+
+    /* A symlinked state file is refused, and so is one others may write or
+     * (when we can make one) one that belongs to someone else. */
+    char alias[160];
+    snprintf(alias, sizeof alias, "%s/alias.state", dir);
+    assert_int_equal(symlink(st_path, alias), 0);
+    assert_int_equal(zhi_outbreaks_new(&cfg, &ob2), ZH_ERR_OK);
+    assert_int_equal(zhi_outbreaks_load(ob2, alias, err, sizeof err), ZH_ERR_INVALID);
+    assert_non_null(strstr(err, "symbolic link"));
+    assert_int_equal(chmod(st_path, 0666), 0);
+    assert_int_equal(zhi_outbreaks_load(ob2, st_path, err, sizeof err), ZH_ERR_INVALID);
+    assert_non_null(strstr(err, "not a regular file owned by"));
+    assert_int_equal(chmod(st_path, 0600), 0);
+    if (can_chown) {
+        assert_int_equal(chown(st_path, 4242, 4242), 0);
+        assert_int_equal(zhi_outbreaks_load(ob2, st_path, err, sizeof err), ZH_ERR_INVALID);
+    }
+    assert_int_equal(zhi_outbreaks_used(ob2), 0);
+    zhi_outbreaks_free(ob2);
+    zhi_outbreaks_free(ob);
+    zh_config_free(&cfg);
+    const char *all[] = {st_path, victim, p, link, foreign, other, alias};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++)
+        unlink(all[i]);
+    assert_int_equal(rmdir(dir), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -297,6 +401,7 @@ int main(void)
         cmocka_unit_test(test_bounded_memory),
         cmocka_unit_test(test_million_unique_within_budget),
         cmocka_unit_test(test_snapshot_roundtrip_and_bad_files),
+        cmocka_unit_test(test_snapshot_files_are_not_hijacked),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -114,12 +115,66 @@ static void test_default_address(void **state)
     assert_int_equal(zh_default_address(buf, 8), -1);
 }
 
+/* The default socket's directory must be ours (or root's) and private; an
+ * address someone configured in a directory anyone may write is warned about. */
+static void test_socket_directory_trust(void **state)
+{
+    char base[] = "/tmp/zh-ipc-XXXXXX", url[256], sub[200], msg[512];
+    struct stat st;
+    assert_non_null(mkdtemp(base));
+    snprintf(sub, sizeof sub, "%s/private", base);
+    snprintf(url, sizeof url, "ipc://%s/zerohour.sock", sub);
+    /* A client finds nothing yet: nothing to trust, nothing refused. */
+    assert_int_equal(zh_ipc_check(url, ZH_IPC_PRIVATE, msg, sizeof msg), 0);
+    /* The engine makes it, 0700. */
+    assert_int_equal(zh_ipc_check(url, ZH_IPC_PRIVATE | ZH_IPC_CREATE, msg, sizeof msg), 0);
+    assert_int_equal(lstat(sub, &st), 0);
+    assert_true(S_ISDIR(st.st_mode));
+    assert_int_equal(st.st_mode & 0777, 0700);
+    assert_int_equal(zh_ipc_check(url, ZH_IPC_PRIVATE, msg, sizeof msg), 0);
+    /* Made first by someone else, open to all: refused, by engine and client. */
+    assert_int_equal(chmod(sub, 0777), 0);
+    assert_int_equal(zh_ipc_check(url, ZH_IPC_PRIVATE | ZH_IPC_CREATE, msg, sizeof msg), -1);
+    assert_non_null(strstr(msg, "writable by group or others"));
+    assert_int_equal(zh_ipc_check(url, ZH_IPC_PRIVATE, msg, sizeof msg), -1);
+    assert_int_equal(chmod(sub, 0770), 0);
+    assert_int_equal(zh_ipc_check(url, ZH_IPC_PRIVATE, msg, sizeof msg), -1);
+    assert_int_equal(chmod(sub, 0700), 0);
+    if (geteuid() == 0) {
+        assert_int_equal(chown(sub, 4242, 4242), 0);
+        assert_int_equal(zh_ipc_check(url, ZH_IPC_PRIVATE | ZH_IPC_CREATE, msg, sizeof msg), -1);
+        assert_non_null(strstr(msg, "another user"));
+        assert_int_equal(chown(sub, 0, 0), 0);
+    }
+    assert_int_equal(rmdir(sub), 0);
+    /* A symlink to a private directory is still not the directory. */
+    char real[200];
+    snprintf(real, sizeof real, "%s/real", base);
+    assert_int_equal(mkdir(real, 0700), 0);
+    assert_int_equal(symlink(real, sub), 0);
+    assert_int_equal(zh_ipc_check(url, ZH_IPC_PRIVATE | ZH_IPC_CREATE, msg, sizeof msg), -1);
+    assert_non_null(strstr(msg, "symbolic link"));
+    assert_int_equal(unlink(sub), 0);
+    /* A configured address: a world-writable directory is a warning, a
+     * sticky one (like /tmp) the administrator's choice. */
+    assert_int_equal(mkdir(sub, 0700), 0);
+    assert_int_equal(chmod(sub, 0777), 0);
+    assert_int_equal(zh_ipc_check(url, 0, msg, sizeof msg), 1);
+    assert_non_null(strstr(msg, "another local user can replace"));
+    assert_int_equal(chmod(sub, 01777), 0);
+    assert_int_equal(zh_ipc_check(url, 0, msg, sizeof msg), 0);
+    assert_int_equal(zh_ipc_check("tcp://127.0.0.1:7350", ZH_IPC_PRIVATE, msg, sizeof msg), 0);
+    assert_int_equal(rmdir(sub), 0);
+    assert_int_equal(rmdir(real), 0);
+    assert_int_equal(rmdir(base), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_call_roundtrip),  cmocka_unit_test(test_reply_roundtrip),
         cmocka_unit_test(test_garbage),         cmocka_unit_test(test_names),
-        cmocka_unit_test(test_default_address),
+        cmocka_unit_test(test_default_address), cmocka_unit_test(test_socket_directory_trust),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

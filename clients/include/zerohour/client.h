@@ -10,7 +10,11 @@
  * zh_client_last_error() gives this thread's detail text for the last failure.
  *
  * Time: a call first waits up to connect_timeout_ms for a connected engine
- * (ZH_E_UNREACHABLE), then up to timeout_ms for the answer (ZH_E_TIMEOUT). */
+ * (ZH_E_UNREACHABLE), then up to timeout_ms for the answer (ZH_E_TIMEOUT).
+ * When the connection carrying a request closes (the engine stopped or
+ * crashed), the request goes at once to another connected engine; with none
+ * left the call fails at once with ZH_E_UNREACHABLE, never waiting out
+ * timeout_ms. */
 #ifndef ZEROHOUR_CLIENT_H
 #define ZEROHOUR_CLIENT_H
 
@@ -30,7 +34,8 @@ enum zh_client_error {
     ZH_E_ADDRESS = -3,     /* an address nng cannot parse */
     ZH_E_UNREACHABLE = -4, /* no engine connected at any address */
     ZH_E_TIMEOUT = -5,     /* no reply within the timeout */
-    ZH_E_TOOBIG = -6,      /* message larger than the engine accepts (checked locally) */
+    ZH_E_TOOBIG = -6,      /* message larger than the engine accepts (checked locally, or the
+                              engine closed the connection on it and said its limit after) */
     ZH_E_PROTOCOL = -7,    /* reply could not be decoded */
     ZH_E_IO = -8,          /* reading a file failed */
     /* The engine answered with a non-OK status; zh_client_last_error() has its message. */
@@ -169,7 +174,11 @@ const char *zh_client_strerror(int err);
 /* Detail of this thread's last failed call (engine message, dial error...);
  * each call clears it, so it is valid until the thread's next call. Never NULL. */
 const char *zh_client_last_error(void);
-/* Default address (see zerohour/wire.h): $ZEROHOUR_ADDRESS or a per-user ipc path. */
+/* Default address (see zerohour/wire.h): $ZEROHOUR_ADDRESS or a per-user ipc
+ * path. ZH_E_ADDRESS when that path's directory exists but could have been
+ * made by another local user (not ours or root's, writable by others, or a
+ * symlink): zh_client_last_error() says which and why. ZH_E_INVAL when buf is
+ * too small. */
 int zh_client_default_address(char *buf, size_t n);
 
 #ifdef __cplusplus
