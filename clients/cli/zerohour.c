@@ -58,6 +58,7 @@ struct cli {
     size_t n_rcpt;
     int64_t received_at;
     unsigned jobs;
+    int observe; /* --observe 1, --no-observe 0, neither -1 (see cmd_scan) */
 };
 
 /* ---- help ---------------------------------------------------------------- */
@@ -177,6 +178,13 @@ static const char help_scan[] =
     "    -j, --jobs N             requests in flight at once (default: number of\n"
     "                             online CPUs)\n"
     "        --envelopes FILE     replay FILE.jsonl as described above\n"
+    "        --observe            let the engine learn from these messages: count\n"
+    "                             them in its outbreak and sender tables, as it\n"
+    "                             does an MTA's traffic. Default for --envelopes.\n"
+    "        --no-observe         judge the messages with what the engine knows,\n"
+    "                             without teaching it anything: a hunt through\n"
+    "                             old mail must not feed the live outbreak\n"
+    "                             counters. Default for PATHs.\n"
     "        --json               JSON lines output\n"
     "    Global options (--address, --timeout, --connect-timeout) apply too; see\n"
     "    zerohour --help.\n"
@@ -1025,7 +1033,9 @@ static int cmd_scan(const struct cli *o, char **args, size_t n)
                                  .mail_from = o->mail_from,
                                  .rcpt_to = o->rcpt,
                                  .n_rcpt = o->n_rcpt,
-                                 .received_at = o->received_at};
+                                 .received_at = o->received_at,
+                                 /* Replays are traffic; files are a hunt. */
+                                 .no_observe = o->observe < 0 ? !o->envelopes : !o->observe};
     pthread_mutex_init(&j.mu, NULL);
     pthread_cond_init(&j.q_not_empty, NULL);
     pthread_cond_init(&j.q_not_full, NULL);
@@ -1383,6 +1393,8 @@ enum {
     OPT_RCPT,
     OPT_RECEIVED_AT,
     OPT_ENVELOPES,
+    OPT_OBSERVE,
+    OPT_NO_OBSERVE,
 };
 
 static const struct option longopts[] = {
@@ -1399,6 +1411,8 @@ static const struct option longopts[] = {
     {"received-at", required_argument, NULL, OPT_RECEIVED_AT},
     {"jobs", required_argument, NULL, OPT_JOBS},
     {"envelopes", required_argument, NULL, OPT_ENVELOPES},
+    {"observe", no_argument, NULL, OPT_OBSERVE},
+    {"no-observe", no_argument, NULL, OPT_NO_OBSERVE},
     {NULL, 0, NULL, 0},
 };
 
@@ -1416,6 +1430,8 @@ static unsigned option_scope(int opt)
     case OPT_RECEIVED_AT:
     case OPT_JOBS:
     case OPT_ENVELOPES:
+    case OPT_OBSERVE:
+    case OPT_NO_OBSERVE:
         return CMD_SCAN;
     default:
         return CMD_ALL;
@@ -1523,6 +1539,10 @@ static int parse_options(struct cli *o, int argc, char **argv, bool stop_at_comm
         case OPT_ENVELOPES:
             o->envelopes = optarg;
             break;
+        case OPT_OBSERVE:
+        case OPT_NO_OBSERVE:
+            o->observe = opt == OPT_OBSERVE;
+            break;
         }
         /* --version is a command of its own; remember it like an option. */
         if (*n_seen < 64)
@@ -1533,7 +1553,7 @@ static int parse_options(struct cli *o, int argc, char **argv, bool stop_at_comm
 
 int main(int argc, char **argv)
 {
-    struct cli o = {.timeout_ms = 30000, .connect_timeout_ms = 1000};
+    struct cli o = {.timeout_ms = 30000, .connect_timeout_ms = 1000, .observe = -1};
     int seen[64];
     size_t n_seen = 0;
     int st = EXIT_ERROR;

@@ -212,6 +212,31 @@ out:
     pthread_mutex_unlock(&ob->lock);
 }
 
+void zhi_outbreaks_peek(struct zhi_outbreaks *ob, uint64_t fp, int64_t now_ms,
+                        struct zhi_ob_status *st)
+{
+    memset(st, 0, sizeof *st);
+    fp = fp ? fp : 1;
+    pthread_mutex_lock(&ob->lock);
+    size_t start = (size_t)(fp % ob->n);
+    for (size_t k = 0; k < PROBE; k++) {
+        const struct entry *e = &ob->e[(start + k) % ob->n];
+        if (e->fp != fp)
+            continue;
+        int64_t since = now_ms - ob->window;
+        st->copies = count_times(e->times, since);
+        st->senders = count_set(e->senders, since);
+        st->client_ips = count_set(e->ips, since);
+        st->rcpt_domains = count_set(e->rdoms, since);
+        st->total = e->total;
+        st->first_seen = e->first_seen;
+        /* The hold runs from the last copy observed, as in see(). */
+        st->active = e->active && e->risky && e->last_seen + ob->hold >= now_ms;
+        break;
+    }
+    pthread_mutex_unlock(&ob->lock);
+}
+
 void zhi_outbreaks_mark_active(struct zhi_outbreaks *ob, uint64_t fp, int64_t now_ms)
 {
     pthread_mutex_lock(&ob->lock);
