@@ -24,7 +24,7 @@
 
 #include <libmilter/mfapi.h>
 
-#include "settings.h"
+#include "milter-settings.h"
 #include "txn.h"
 #include "zerohour/client.h"
 
@@ -537,56 +537,17 @@ enum {
     OPT_CHECK,
     OPT_VERSION,
     OPT_HELP,
-    OPT_SETTING_BASE = 2000, /* + index in zhm_settings */
 };
 
-static struct option *build_options(void)
-{
-    static const struct option fixed[] = {
-        {"config", required_argument, NULL, OPT_CONFIG},
-        {"foreground", no_argument, NULL, OPT_FOREGROUND},
-        {"print-config", no_argument, NULL, OPT_PRINT_CONFIG},
-        {"settings-markdown", no_argument, NULL, OPT_MARKDOWN},
-        {"check", no_argument, NULL, OPT_CHECK},
-        {"version", no_argument, NULL, OPT_VERSION},
-        {"help", no_argument, NULL, OPT_HELP},
-    };
-    size_t n_fixed = sizeof fixed / sizeof *fixed, n = 0;
-    while (zhm_settings[n].name)
-        n++;
-    struct option *o = calloc(n_fixed + n + 1, sizeof *o);
-    char **names = calloc(n, sizeof *names);
-    if (!o || !names)
-        goto fail;
-    memcpy(o, fixed, sizeof fixed);
-    for (size_t i = 0; i < n; i++) {
-        if (!(names[i] = strdup(zhm_settings[i].name)))
-            goto fail;
-        for (char *p = names[i]; *p; p++)
-            if (*p == '_')
-                *p = '-';
-        o[n_fixed + i] =
-            (struct option){names[i], required_argument, NULL, OPT_SETTING_BASE + (int)i};
-    }
-    free(names); /* the strings now belong to the option array */
-    return o;
-fail:
-    for (size_t i = 0; names && i < n; i++)
-        free(names[i]);
-    free(names);
-    free(o);
-    return NULL;
-}
-
-static void free_options(struct option *o)
-{
-    if (!o)
-        return;
-    for (struct option *p = o; p->name; p++)
-        if (p->val >= OPT_SETTING_BASE)
-            free((char *)p->name);
-    free(o);
-}
+static const struct option fixed_options[] = {
+    {"config", required_argument, NULL, OPT_CONFIG},
+    {"foreground", no_argument, NULL, OPT_FOREGROUND},
+    {"print-config", no_argument, NULL, OPT_PRINT_CONFIG},
+    {"settings-markdown", no_argument, NULL, OPT_MARKDOWN},
+    {"check", no_argument, NULL, OPT_CHECK},
+    {"version", no_argument, NULL, OPT_VERSION},
+    {"help", no_argument, NULL, OPT_HELP},
+};
 
 int main(int argc, char **argv)
 {
@@ -594,12 +555,13 @@ int main(int argc, char **argv)
     const char *config_path = NULL;
     char err[512];
     int opt, status = 1, mode = 0;
-    bool engines_from_flags = false;
     const char **addrs = NULL;
     size_t n_addrs = 0;
     char default_addr[512];
 
-    if (zhm_config_defaults(&cfg) != 0 || !(longopts = build_options())) {
+    if (zhc_config_defaults(&zhm_table, &cfg) != 0 ||
+        !(longopts = zhc_options_build(&zhm_table, fixed_options,
+                                       sizeof fixed_options / sizeof *fixed_options))) {
         fprintf(stderr, "zerohour-milter: out of memory\n");
         goto out;
     }
@@ -613,7 +575,7 @@ int main(int argc, char **argv)
             break;
         case OPT_HELP:
             fputs(help_head, stdout);
-            zhm_config_write_help(stdout);
+            zhc_config_write_help(&zhm_table, stdout);
             status = 0;
             goto out;
         case OPT_VERSION:
@@ -643,42 +605,31 @@ int main(int argc, char **argv)
         goto out;
     }
     if (mode == OPT_PRINT_CONFIG) {
-        zhm_config_write_sample(stdout);
+        zhc_config_write_sample(&zhm_table, stdout);
         status = 0;
         goto out;
     }
     if (mode == OPT_MARKDOWN) {
-        zhm_config_write_markdown(stdout);
+        zhc_config_write_markdown(&zhm_table, stdout);
         status = 0;
         goto out;
     }
-    if (config_path && zhm_config_load(&cfg, config_path, err, sizeof err) != 0) {
+    if (config_path && zhc_config_load(&zhm_table, &cfg, config_path, err, sizeof err) != 0) {
         fprintf(stderr, "zerohour-milter: %s\n", err);
         status = 2;
         goto out;
     }
 
     /* Pass 2: flags override the file. */
-    optind = 0;
-    while ((opt = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
-        if (opt < OPT_SETTING_BASE)
-            continue;
-        const struct zhm_setting *s = &zhm_settings[opt - OPT_SETTING_BASE];
-        int append = 0;
-        if (s->type == ZHM_LIST) {
-            append = engines_from_flags;
-            engines_from_flags = true;
-        }
-        if (zhm_config_set(&cfg, s, optarg, append, err, sizeof err) != 0) {
-            fprintf(stderr, "zerohour-milter: --%s\n", err);
-            status = 2;
-            goto out;
-        }
+    if (zhc_config_apply_flags(&zhm_table, &cfg, argc, argv, longopts, err, sizeof err) != 0) {
+        fprintf(stderr, "zerohour-milter: --%s\n", err);
+        status = 2;
+        goto out;
     }
 
-    if (cfg.n_engines) {
-        addrs = (const char **)cfg.engines;
-        n_addrs = cfg.n_engines;
+    if (cfg.engines.n) {
+        addrs = (const char **)cfg.engines.v;
+        n_addrs = cfg.engines.n;
     } else {
         if (zh_client_default_address(default_addr, sizeof default_addr) != ZH_OK) {
             fprintf(stderr, "zerohour-milter: cannot compute the default engine address\n");
@@ -762,10 +713,10 @@ int main(int argc, char **argv)
             "on_suspicious=%s on_unavailable=%s add_header=%s max_message_bytes=%" PRId64
             " timeout=%" PRId64 "ms",
             ZH_VERSION, cfg.socket, addrs[0], n_addrs > 1 ? " and others" : "",
-            zhm_choice_name(zhm_setting_find("on_malicious"), cfg.on_malicious, choice[0], 32),
-            zhm_choice_name(zhm_setting_find("on_suspicious"), cfg.on_suspicious, choice[1], 32),
-            zhm_choice_name(zhm_setting_find("on_unavailable"), cfg.on_unavailable, choice[2], 32),
-            zhm_choice_name(zhm_setting_find("add_header"), cfg.add_header, choice[3], 32),
+            zhc_choice_of(&zhm_table, "on_malicious", cfg.on_malicious, choice[0], 32),
+            zhc_choice_of(&zhm_table, "on_suspicious", cfg.on_suspicious, choice[1], 32),
+            zhc_choice_of(&zhm_table, "on_unavailable", cfg.on_unavailable, choice[2], 32),
+            zhc_choice_of(&zhm_table, "add_header", cfg.add_header, choice[3], 32),
             cfg.max_message_bytes, cfg.timeout_ms);
     /* libmilter handles SIGTERM/SIGINT/SIGHUP itself: smfi_main returns
      * once the sessions in progress have finished. */
@@ -777,7 +728,7 @@ int main(int argc, char **argv)
     status = 0;
 out:
     zh_client_close(client);
-    free_options(longopts);
-    zhm_config_free(&cfg);
+    zhc_options_free(longopts);
+    zhc_config_free(&zhm_table, &cfg);
     return status;
 }
