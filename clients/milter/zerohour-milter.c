@@ -24,6 +24,7 @@
 
 #include <libmilter/mfapi.h>
 
+#include "log.h"
 #include "milter-settings.h"
 #include "txn.h"
 #include "zerohour/client.h"
@@ -37,35 +38,15 @@
 static struct zhm_config cfg;
 static zh_client *client;
 
-/* ---- logging --------------------------------------------------------------
- * One record per line on stderr, written with one write(2) so lines from
- * concurrent SMTP sessions never interleave. */
+/* ---- logging: clients/common/log.c, at the configured level ---------------- */
 
 static void log_msg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void log_msg(int level, const char *fmt, ...)
 {
-    static const char *const names[] = {"error", "warn", "info", "debug"};
-    char line[2048];
-    struct timespec ts;
-    struct tm tm;
     va_list ap;
-
-    if (level > cfg.log_level)
-        return;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    int n = snprintf(line, sizeof line, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s ",
-                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                     ts.tv_nsec / 1000000, names[level]);
     va_start(ap, fmt);
-    int m = vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);
+    zhc_vlog((int)cfg.log_level, level, fmt, ap);
     va_end(ap);
-    size_t len = (size_t)n + (m < 0 ? 0 : (size_t)m);
-    if (len > sizeof line - 2)
-        len = sizeof line - 2;
-    line[len++] = '\n';
-    ssize_t w = write(STDERR_FILENO, line, len);
-    (void)w;
 }
 
 static uint64_t now_ns(void)
