@@ -569,8 +569,10 @@ static void serve(struct conn *c)
                     zcl_parser_in_stream(p) ? "inside a stream"
                     : c->session            ? "waiting for the next command"
                                             : "waiting for a command");
-            if (!zcl_parser_in_stream(p))
+            if (!zcl_parser_in_stream(p)) {
+                c->framing = p->framing; /* of the command begun, if any */
                 reply(c, "COMMAND READ TIMED OUT");
+            }
             break;
         }
         struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
@@ -637,11 +639,31 @@ out:
     free(p);
 }
 
+/* Close so that the caller reads our last reply: a close with its unread
+ * bytes still queued would send a reset, and a caller still streaming would
+ * lose "size limit exceeded" to it. So: end our side, then discard what
+ * it still sends for a moment. */
+static void close_gently(int fd)
+{
+    char sink[16384];
+    shutdown(fd, SHUT_WR);
+    int64_t until = now_ms() + 1000;
+    for (;;) {
+        int64_t left = until - now_ms();
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        if (left <= 0 || poll(&pfd, 1, (int)left) <= 0)
+            break;
+        if (recv(fd, sink, sizeof sink, MSG_DONTWAIT) <= 0)
+            break;
+    }
+    close(fd);
+}
+
 static void *conn_thread(void *arg)
 {
     struct conn *c = arg;
     serve(c);
-    close(c->fd);
+    close_gently(c->fd);
     free(c);
     atomic_fetch_sub(&live, 1);
     return NULL;
