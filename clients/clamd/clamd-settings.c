@@ -51,6 +51,10 @@ static const struct zhc_setting rows[] = {
     {"on_tempfail", ZHC_CHOICE, OFF(on_tempfail), "error", 0, 0, "ok|found|error",
      "TEMPFAIL verdict (the engine could not finish the message): ERROR makes the caller "
      "try again later"},
+    {"on_error", ZHC_CHOICE, OFF(on_error), "reply", 0, 0, "reply|close",
+     "how errors reach the caller: clamd's \"... ERROR\" line, or the connection closed "
+     "without an answer (for rspamd 3.4, which takes an ERROR line for a scan that found "
+     "nothing)"},
     {"observe", ZHC_CHOICE, OFF(observe), "yes", 0, 0, "yes|no",
      "whether scans teach the engine (outbreak and sender counts): yes for an MTA's "
      "traffic, no for a bridge that only hunts through stored mail"},

@@ -12,6 +12,7 @@
 /* What a verdict other than CLEAN and MALICIOUS answers. */
 enum zcl_answer { ZCL_ANS_OK, ZCL_ANS_FOUND, ZCL_ANS_ERROR };
 enum zcl_paths { ZCL_PATHS_UNIX, ZCL_PATHS_ANY, ZCL_PATHS_OFF };
+enum zcl_on_error { ZCL_ONERR_REPLY, ZCL_ONERR_CLOSE };
 
 struct zcl_config {
     struct zhc_list sockets;
@@ -23,6 +24,7 @@ struct zcl_config {
     int64_t max_connections;
     int64_t memory_budget;
     int64_t on_suspicious, on_defer, on_tempfail; /* enum zcl_answer */
+    int64_t on_error;                             /* enum zcl_on_error */
     int64_t observe;                              /* 0 yes, 1 no */
     int64_t path_commands;                        /* enum zcl_paths */
     int64_t log_level;                            /* enum zhc_log_level */

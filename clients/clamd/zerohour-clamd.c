@@ -134,6 +134,13 @@ static bool reply(struct conn *c, const char *fmt, ...)
     for (size_t i = 0; i < n; i++)
         if (line[i] == '\n' || line[i] == '\0')
             line[i] = ' ';
+    /* on_error = close: the caller learns of an error by the connection
+     * closing without an answer, which every caller counts as a failed
+     * scan (some mis-read clamd's ERROR lines). */
+    if (cfg.on_error == ZCL_ONERR_CLOSE && n >= 6 && !memcmp(line + n - 6, " ERROR", 6)) {
+        log_msg(ZHC_LOG_DEBUG, "%s: closing instead of answering \"%.*s\"", c->peer, (int)n, line);
+        return false;
+    }
     line[n++] = zcl_terminator(c->framing);
     return send_all(c, line, n);
 }

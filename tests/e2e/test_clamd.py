@@ -259,6 +259,19 @@ class BridgeLifecycleTest(unittest.TestCase):
             bridge.stop()
             engine.stop()
 
+    def test_on_error_close(self):
+        # No engine at all: with on_error = close an error is a closed
+        # connection without an answer (never an OK); clean replies still flow.
+        home = tempfile.mkdtemp(prefix="zh-clamd-noengine-")
+        bridge = Bridge(f"ipc://{home}/none.sock",
+                        args=["--on-error", "close", "--connect-timeout", "200ms"])
+        try:
+            self.assertEqual(bridge.talk(instream(read(CLEAN))), b"")
+            self.assertRegex(bridge.talk(b"zVERSION\0").decode(), r"^Zerohour ")
+        finally:
+            bridge.stop()
+            shutil.rmtree(home, ignore_errors=True)
+
     def test_help_config_and_shutdown(self):
         exe = os.path.join(os.environ.get("ZH_BIN", ""), "zerohour-clamd")
         h = subprocess.run([exe, "--help"], capture_output=True, text=True)
