@@ -924,17 +924,6 @@ static const char help_tail[] =
     "    # rspamd antivirus.conf: type = \"clamav\"; servers = \"127.0.0.1:3310\";\n"
     "    # clamdscan: LocalSocket /run/zerohour/clamd.sock in its clamd.conf\n";
 
-enum { OPT_CONFIG = 1000, OPT_PRINT_CONFIG, OPT_MARKDOWN, OPT_CHECK, OPT_VERSION, OPT_HELP };
-
-static const struct option fixed_options[] = {
-    {"config", required_argument, NULL, OPT_CONFIG},
-    {"print-config", no_argument, NULL, OPT_PRINT_CONFIG},
-    {"settings-markdown", no_argument, NULL, OPT_MARKDOWN},
-    {"check", no_argument, NULL, OPT_CHECK},
-    {"version", no_argument, NULL, OPT_VERSION},
-    {"help", no_argument, NULL, OPT_HELP},
-};
-
 static void on_signal(int sig)
 {
     (void)sig;
@@ -943,94 +932,52 @@ static void on_signal(int sig)
 
 int main(int argc, char **argv)
 {
-    struct option *longopts = NULL;
-    const char *config_path = NULL;
     char err[512];
-    int opt, status = 1, mode = 0;
+    int status = 1;
     struct listener ls[MAX_LISTENERS];
     size_t n_ls = 0;
-    const char *one[1];
-    const char **addrs;
+    const char *const *addrs;
     size_t n_addrs;
     char default_addr[512];
 
-    if (zhc_config_defaults(&zcl_table, &cfg) != 0 ||
-        !(longopts = zhc_options_build(&zcl_table, fixed_options,
-                                       sizeof fixed_options / sizeof *fixed_options))) {
+    if (zhc_config_defaults(&zcl_table, &cfg) != 0) {
         fprintf(stderr, "zerohour-clamd: out of memory\n");
         goto out;
     }
-    /* Pass 1: --config and the informational options. */
-    opterr = 0;
-    while ((opt = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
-        switch (opt) {
-        case OPT_CONFIG:
-            config_path = optarg;
-            break;
-        case OPT_HELP:
-            fputs(help_head, stdout);
-            zhc_config_write_help(&zcl_table, stdout);
-            fputs(help_tail, stdout);
-            status = 0;
-            goto out;
-        case OPT_VERSION:
-            printf("zerohour-clamd %s\n", ZH_VERSION);
-            status = 0;
-            goto out;
-        case OPT_PRINT_CONFIG:
-        case OPT_MARKDOWN:
-        case OPT_CHECK:
-            mode = opt;
-            break;
-        case ':':
-            fprintf(stderr, "zerohour-clamd: option %s needs a value\n", argv[optind - 1]);
-            status = 2;
-            goto out;
-        case '?':
-            fprintf(stderr, "zerohour-clamd: unknown option %s; try --help\n", argv[optind - 1]);
-            status = 2;
-            goto out;
-        default:
-            break;
-        }
-    }
-    if (optind < argc) {
-        fprintf(stderr, "zerohour-clamd: unexpected argument \"%s\"; try --help\n", argv[optind]);
-        status = 2;
-        goto out;
-    }
-    if (mode == OPT_PRINT_CONFIG || mode == OPT_MARKDOWN) {
-        (mode == OPT_PRINT_CONFIG ? zhc_config_write_sample : zhc_config_write_markdown)(&zcl_table,
-                                                                                         stdout);
+    enum zhc_cli_what what = zhc_cli_configure(&zcl_table, &cfg, argc, argv, NULL, err, sizeof err);
+    switch (what) {
+    case ZHC_CLI_HELP:
+        fputs(help_head, stdout);
+        zhc_config_write_help(&zcl_table, stdout);
+        fputs(help_tail, stdout);
         status = 0;
         goto out;
-    }
-    if (config_path && zhc_config_load(&zcl_table, &cfg, config_path, err, sizeof err) != 0) {
+    case ZHC_CLI_VERSION:
+        printf("zerohour-clamd %s\n", ZH_VERSION);
+        status = 0;
+        goto out;
+    case ZHC_CLI_DONE:
+        status = 0;
+        goto out;
+    case ZHC_CLI_USAGE:
         fprintf(stderr, "zerohour-clamd: %s\n", err);
         status = 2;
         goto out;
-    }
-    if (zhc_config_apply_flags(&zcl_table, &cfg, argc, argv, longopts, err, sizeof err) != 0) {
-        fprintf(stderr, "zerohour-clamd: --%s\n", err);
-        status = 2;
+    case ZHC_CLI_NOMEM:
+        fprintf(stderr, "zerohour-clamd: out of memory\n");
         goto out;
+    case ZHC_CLI_RUN:
+    case ZHC_CLI_CHECK:
+        break;
     }
     if (!cfg.sockets.n) {
         fprintf(stderr, "zerohour-clamd: no socket to listen on\n");
         status = 2;
         goto out;
     }
-    if (cfg.engines.n) {
-        addrs = (const char **)cfg.engines.v;
-        n_addrs = cfg.engines.n;
-    } else {
-        if (zh_client_default_address(default_addr, sizeof default_addr) != ZH_OK) {
-            fprintf(stderr, "zerohour-clamd: cannot compute the default engine address\n");
-            goto out;
-        }
-        one[0] = default_addr;
-        addrs = one;
-        n_addrs = 1;
+    if (zhc_engine_addresses(&cfg.engines, default_addr, sizeof default_addr, &addrs, &n_addrs)) {
+        fprintf(stderr, "zerohour-clamd: cannot compute the default engine address\n");
+        goto out;
     }
 
     /* Only the main thread takes SIGTERM/SIGINT (inside ppoll); nng's and
@@ -1059,7 +1006,7 @@ int main(int argc, char **argv)
         status = 2;
         goto out;
     }
-    if (mode == OPT_CHECK) {
+    if (what == ZHC_CLI_CHECK) {
         printf("zerohour-clamd: configuration OK\n");
         status = 0;
         goto out;
@@ -1130,7 +1077,6 @@ out:
      * the process's end rather than free it under them. */
     if (!atomic_load(&live))
         zh_client_close(client);
-    zhc_options_free(longopts);
     if (!atomic_load(&live))
         zhc_config_free(&zcl_table, &cfg);
     return status;

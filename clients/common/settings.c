@@ -3,6 +3,7 @@
  * and README table generated from the same rows. Not the programs' own
  * options (--config, --help...): each main() keeps those. */
 #include "settings.h"
+#include "zerohour/client.h"
 #include "zerohour/values.h"
 
 #include <errno.h>
@@ -405,5 +406,103 @@ int zhc_config_apply_flags(const struct zhc_table *t, void *cfg, int argc, char 
         if (zhc_config_set(cfg, s, value, append, err, errlen) != 0)
             return -1;
     }
+    return 0;
+}
+
+enum { OPT_CONFIG = 1000, OPT_PRINT, OPT_MARKDOWN, OPT_CHECK, OPT_VERSION, OPT_HELP, OPT_EXTRA };
+
+enum zhc_cli_what zhc_cli_configure(const struct zhc_table *t, void *cfg, int argc, char **argv,
+                                    const char *const *extra, char *err, size_t errlen)
+{
+    struct option fixed[16] = {
+        {"config", required_argument, NULL, OPT_CONFIG},
+        {"print-config", no_argument, NULL, OPT_PRINT},
+        {"settings-markdown", no_argument, NULL, OPT_MARKDOWN},
+        {"check", no_argument, NULL, OPT_CHECK},
+        {"version", no_argument, NULL, OPT_VERSION},
+        {"help", no_argument, NULL, OPT_HELP},
+    };
+    size_t n_fixed = 6;
+    for (; extra && *extra && n_fixed < sizeof fixed / sizeof *fixed; extra++)
+        fixed[n_fixed++] = (struct option){*extra, no_argument, NULL, OPT_EXTRA};
+    struct option *longopts = zhc_options_build(t, fixed, n_fixed);
+    if (!longopts)
+        return ZHC_CLI_NOMEM;
+    const char *config_path = NULL;
+    enum zhc_cli_what what = ZHC_CLI_RUN;
+    int opt, mode = 0;
+
+    /* Pass 1: --config and the informational options. */
+    optind = 0;
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
+        switch (opt) {
+        case OPT_CONFIG:
+            config_path = optarg;
+            break;
+        case OPT_HELP:
+            what = ZHC_CLI_HELP;
+            goto out;
+        case OPT_VERSION:
+            what = ZHC_CLI_VERSION;
+            goto out;
+        case OPT_PRINT:
+        case OPT_MARKDOWN:
+        case OPT_CHECK:
+            mode = opt;
+            break;
+        case ':':
+            set_err(err, errlen, "option %s needs a value", argv[optind - 1]);
+            what = ZHC_CLI_USAGE;
+            goto out;
+        case '?':
+            set_err(err, errlen, "unknown option %s; try --help", argv[optind - 1]);
+            what = ZHC_CLI_USAGE;
+            goto out;
+        default:
+            break;
+        }
+    }
+    if (optind < argc) {
+        set_err(err, errlen, "unexpected argument \"%s\"; try --help", argv[optind]);
+        what = ZHC_CLI_USAGE;
+        goto out;
+    }
+    if (mode == OPT_PRINT || mode == OPT_MARKDOWN) {
+        (mode == OPT_PRINT ? zhc_config_write_sample : zhc_config_write_markdown)(t, stdout);
+        what = ZHC_CLI_DONE;
+        goto out;
+    }
+    if (config_path && zhc_config_load(t, cfg, config_path, err, errlen) != 0) {
+        what = ZHC_CLI_USAGE;
+        goto out;
+    }
+    /* Pass 2: flags override the file. */
+    char ferr[512];
+    if (zhc_config_apply_flags(t, cfg, argc, argv, longopts, ferr, sizeof ferr) != 0) {
+        set_err(err, errlen, "--%s", ferr);
+        what = ZHC_CLI_USAGE;
+        goto out;
+    }
+    what = mode == OPT_CHECK ? ZHC_CLI_CHECK : ZHC_CLI_RUN;
+out:
+    zhc_options_free(longopts);
+    return what;
+}
+
+int zhc_engine_addresses(const struct zhc_list *list, char *def, size_t deflen,
+                         const char *const **addrs, size_t *n)
+{
+    static const char *one[1];
+    if (list->n) {
+        *addrs = (const char *const *)list->v;
+        *n = list->n;
+        return 0;
+    }
+    if (zh_client_default_address(def, deflen) != ZH_OK)
+        return -1;
+    one[0] = def;
+    *addrs = one;
+    *n = 1;
     return 0;
 }

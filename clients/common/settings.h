@@ -99,4 +99,29 @@ void zhc_options_free(struct option *o);
 int zhc_config_apply_flags(const struct zhc_table *t, void *cfg, int argc, char **argv,
                            const struct option *longopts, char *err, size_t errlen);
 
+/* ---- a thin client's whole command line ------------------------------------
+ * Every thin client has --config FILE, --print-config, --settings-markdown,
+ * --check, --version and --help, plus the settings' flags; extra holds a
+ * program's other no-argument flags (accepted and otherwise ignored).
+ * zhc_cli_configure parses argv, prints the sample or the README table when
+ * asked, loads --config, then applies the flags (they win over the file). */
+enum zhc_cli_what {
+    ZHC_CLI_RUN,     /* cfg is ready: serve */
+    ZHC_CLI_CHECK,   /* cfg is ready: --check was asked */
+    ZHC_CLI_HELP,    /* print the program's help, exit 0 */
+    ZHC_CLI_VERSION, /* print the version, exit 0 */
+    ZHC_CLI_DONE,    /* the sample or the table was printed, exit 0 */
+    ZHC_CLI_USAGE,   /* err says what is wrong, exit 2 */
+    ZHC_CLI_NOMEM,
+};
+enum zhc_cli_what zhc_cli_configure(const struct zhc_table *t, void *cfg, int argc, char **argv,
+                                    const char *const *extra, char *err, size_t errlen);
+
+/* The engine addresses of a configuration: its list, or the client
+ * library's default (one address written into def). *addrs points into
+ * list or at a static one-element array for def. -1 when the default does
+ * not fit def. */
+int zhc_engine_addresses(const struct zhc_list *list, char *def, size_t deflen,
+                         const char *const **addrs, size_t *n);
+
 #endif

@@ -510,116 +510,48 @@ static const char help_head[] =
     "    --help              this text\n"
     "\n";
 
-enum {
-    OPT_CONFIG = 1000,
-    OPT_FOREGROUND,
-    OPT_PRINT_CONFIG,
-    OPT_MARKDOWN,
-    OPT_CHECK,
-    OPT_VERSION,
-    OPT_HELP,
-};
-
-static const struct option fixed_options[] = {
-    {"config", required_argument, NULL, OPT_CONFIG},
-    {"foreground", no_argument, NULL, OPT_FOREGROUND},
-    {"print-config", no_argument, NULL, OPT_PRINT_CONFIG},
-    {"settings-markdown", no_argument, NULL, OPT_MARKDOWN},
-    {"check", no_argument, NULL, OPT_CHECK},
-    {"version", no_argument, NULL, OPT_VERSION},
-    {"help", no_argument, NULL, OPT_HELP},
-};
-
 int main(int argc, char **argv)
 {
-    struct option *longopts = NULL;
-    const char *config_path = NULL;
+    static const char *const extra[] = {"foreground", NULL}; /* always the case */
     char err[512];
-    int opt, status = 1, mode = 0;
-    const char **addrs = NULL;
+    int status = 1;
+    const char *const *addrs = NULL;
     size_t n_addrs = 0;
     char default_addr[512];
 
-    if (zhc_config_defaults(&zhm_table, &cfg) != 0 ||
-        !(longopts = zhc_options_build(&zhm_table, fixed_options,
-                                       sizeof fixed_options / sizeof *fixed_options))) {
+    if (zhc_config_defaults(&zhm_table, &cfg) != 0) {
         fprintf(stderr, "zerohour-milter: out of memory\n");
         goto out;
     }
-
-    /* Pass 1: find --config and the informational options. */
-    opterr = 0;
-    while ((opt = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
-        switch (opt) {
-        case OPT_CONFIG:
-            config_path = optarg;
-            break;
-        case OPT_HELP:
-            fputs(help_head, stdout);
-            zhc_config_write_help(&zhm_table, stdout);
-            status = 0;
-            goto out;
-        case OPT_VERSION:
-            printf("zerohour-milter %s\n", ZH_VERSION);
-            status = 0;
-            goto out;
-        case OPT_PRINT_CONFIG:
-        case OPT_MARKDOWN:
-        case OPT_CHECK:
-            mode = opt;
-            break;
-        case ':':
-            fprintf(stderr, "zerohour-milter: option %s needs a value\n", argv[optind - 1]);
-            status = 2;
-            goto out;
-        case '?':
-            fprintf(stderr, "zerohour-milter: unknown option %s; try --help\n", argv[optind - 1]);
-            status = 2;
-            goto out;
-        default:
-            break;
-        }
-    }
-    if (optind < argc) {
-        fprintf(stderr, "zerohour-milter: unexpected argument \"%s\"; try --help\n", argv[optind]);
-        status = 2;
-        goto out;
-    }
-    if (mode == OPT_PRINT_CONFIG) {
-        zhc_config_write_sample(&zhm_table, stdout);
+    enum zhc_cli_what what =
+        zhc_cli_configure(&zhm_table, &cfg, argc, argv, extra, err, sizeof err);
+    switch (what) {
+    case ZHC_CLI_HELP:
+        fputs(help_head, stdout);
+        zhc_config_write_help(&zhm_table, stdout);
         status = 0;
         goto out;
-    }
-    if (mode == OPT_MARKDOWN) {
-        zhc_config_write_markdown(&zhm_table, stdout);
+    case ZHC_CLI_VERSION:
+        printf("zerohour-milter %s\n", ZH_VERSION);
         status = 0;
         goto out;
-    }
-    if (config_path && zhc_config_load(&zhm_table, &cfg, config_path, err, sizeof err) != 0) {
+    case ZHC_CLI_DONE:
+        status = 0;
+        goto out;
+    case ZHC_CLI_USAGE:
         fprintf(stderr, "zerohour-milter: %s\n", err);
         status = 2;
         goto out;
-    }
-
-    /* Pass 2: flags override the file. */
-    if (zhc_config_apply_flags(&zhm_table, &cfg, argc, argv, longopts, err, sizeof err) != 0) {
-        fprintf(stderr, "zerohour-milter: --%s\n", err);
-        status = 2;
+    case ZHC_CLI_NOMEM:
+        fprintf(stderr, "zerohour-milter: out of memory\n");
         goto out;
+    case ZHC_CLI_RUN:
+    case ZHC_CLI_CHECK:
+        break;
     }
-
-    if (cfg.engines.n) {
-        addrs = (const char **)cfg.engines.v;
-        n_addrs = cfg.engines.n;
-    } else {
-        if (zh_client_default_address(default_addr, sizeof default_addr) != ZH_OK) {
-            fprintf(stderr, "zerohour-milter: cannot compute the default engine address\n");
-            goto out;
-        }
-        static const char *one[1];
-        one[0] = default_addr;
-        addrs = one;
-        n_addrs = 1;
+    if (zhc_engine_addresses(&cfg.engines, default_addr, sizeof default_addr, &addrs, &n_addrs)) {
+        fprintf(stderr, "zerohour-milter: cannot compute the default engine address\n");
+        goto out;
     }
 
     /* libmilter waits for SIGTERM/SIGINT/SIGHUP in a thread of its own; block
@@ -644,7 +576,7 @@ int main(int argc, char **argv)
         status = 2;
         goto out;
     }
-    if (mode == OPT_CHECK) {
+    if (what == ZHC_CLI_CHECK) {
         printf("zerohour-milter: configuration OK\n");
         status = 0;
         goto out;
@@ -709,7 +641,6 @@ int main(int argc, char **argv)
     status = 0;
 out:
     zh_client_close(client);
-    zhc_options_free(longopts);
     zhc_config_free(&zhm_table, &cfg);
     return status;
 }
