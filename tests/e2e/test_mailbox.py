@@ -6,12 +6,17 @@ and a hunt through a mailbox full of a new worm leaves the engine's
 outbreak table as it was."""
 import json
 import os
+import pty
+import signal
+import subprocess
+import threading
+import time
 import re
 import shutil
 import tempfile
 import unittest
 
-from zhtest import SAMPLES, Engine, cli
+from zhtest import SAMPLES, Engine, binary, cli
 import test_outbreak  # its worm maker; not its tests (no class imported by name)
 
 T0 = 1075111200000
@@ -122,6 +127,49 @@ class MailboxTest(unittest.TestCase):
         self.assertIn("Skipped: 2 excluded", r.err)
         r = self.scan("--infected-only", "--no-summary", os.path.join(md, "new"))
         self.assertEqual((r.returncode, r.out, r.err), (0, "", ""))
+
+    def test_progress_line_on_a_terminal(self):
+        """A scan that takes more than a second shows a progress line on a
+        terminal's stderr (erased before the summary); not on a pipe. Once
+        results flow, the engine is frozen for 1.5 s, so the scan surely
+        takes longer than a second."""
+        box = os.path.join(self.tmp, "big.mbox")
+        with open(box, "wb") as f:
+            f.write(mboxrd([sample("01-clean-plain.eml")] * 3000))
+        engine = Engine()
+        master, slave = pty.openpty()
+        try:
+            p = subprocess.Popen([binary("zerohour"), "scan", "--jobs", "2", "--address",
+                                  engine.address, box], stdout=subprocess.PIPE, stderr=slave)
+            os.close(slave)
+            first = p.stdout.read(1)  # results are flowing: the client is connected
+            engine.signal(signal.SIGSTOP)
+            time.sleep(1.5)
+            engine.signal(signal.SIGCONT)
+            out = first + p.stdout.read()
+            p.wait(timeout=300)
+            err = b""
+            while True:
+                try:
+                    d = os.read(master, 65536)
+                except OSError:
+                    break
+                if not d:
+                    break
+                err += d
+            self.assertEqual(p.returncode, 0, err)
+            self.assertEqual(len(out.splitlines()), 3000)  # stdout untouched by the progress line
+            self.assertRegex(err.decode(), r"\r\x1b\[Kscanned \d+, flagged 0, errors 0, [\d.]+ messages/s")
+            self.assertIn("\r\x1b[K----------- SCAN SUMMARY", err.decode())
+            self.assertIn("Scanned messages: 3000", err.decode())
+        finally:
+            os.close(master)
+            engine.signal(signal.SIGCONT)
+            engine.stop()
+        # On a pipe: no progress line, only the summary.
+        r = self.scan(box)
+        self.assertNotIn("\r", r.err)
+        self.assertIn("Scanned messages: 3000", r.err)
 
     def test_hunt_through_a_mailbox_teaches_nothing(self):
         """Twelve copies of a new worm from twelve senders in one mbox: the
