@@ -342,7 +342,8 @@ struct option *zhc_options_build(const struct zhc_table *t, const struct option 
     struct option *o = calloc(n_fixed + n + 2, sizeof *o);
     if (!o)
         return NULL;
-    memcpy(o, fixed, n_fixed * sizeof *o);
+    if (n_fixed)
+        memcpy(o, fixed, n_fixed * sizeof *o);
     for (size_t i = 0; i < n; i++) {
         char flag[64];
         flag_name(&t->settings[i], flag, sizeof flag);
