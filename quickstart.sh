@@ -13,7 +13,8 @@ PACKAGES=(build-essential cmake pkg-config python3 zip unzip clang-format
   libgmime-3.0-dev libinih-dev libjson-c-dev libcmocka-dev libhiredis-dev redis-server
   clamav-testfiles libpython3.11-testsuite golang-github-jhillyerd-enmime-dev
   libarchive-tools mtools liblnk-utils libgsf-bin
-  libmilter-dev postfix swaks opendkim-tools)
+  libmilter-dev postfix swaks opendkim-tools
+  clamdscan rspamd libnss-wrapper)
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
@@ -27,6 +28,27 @@ install_deps() {
     as_root apt-get update -qq
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
   fi
+}
+
+# Exim's malware ACL is tested with exim4-daemon-heavy, which conflicts with
+# postfix (the milter's tests): its package is unpacked into a private folder,
+# never installed, and tests/e2e/test_callers.py runs it from there.
+EXIM_ROOT=${ZH_EXIM_ROOT:-/opt/zerohour-test/exim4}
+private_exim() {
+  [ -x "$EXIM_ROOT/usr/sbin/exim4" ] && return 0
+  local tmp
+  tmp=$(mktemp -d)
+  chmod 755 "$tmp"
+  if ! (cd "$tmp" && apt-get download -q exim4-daemon-heavy exim4-base >/dev/null 2>&1); then
+    as_root apt-get update -qq
+    (cd "$tmp" && apt-get download -q exim4-daemon-heavy exim4-base >/dev/null 2>&1) ||
+      echo "== exim4-daemon-heavy could not be downloaded: Exim's test will skip"
+  fi
+  if ls "$tmp"/*.deb >/dev/null 2>&1; then
+    as_root mkdir -p "$EXIM_ROOT"
+    for d in "$tmp"/*.deb; do as_root dpkg-deb -x "$d" "$EXIM_ROOT"; done
+  fi
+  rm -rf "$tmp"
 }
 
 build() { # build DIR [cmake args...]
@@ -64,6 +86,7 @@ demo() {
 
 run_tests() {
   install_deps
+  private_exim
   build build
   (cd build && ctest --output-on-failure -j2)
   echo "== again under AddressSanitizer + UndefinedBehaviorSanitizer"

@@ -2,6 +2,8 @@
  * JSONL replay of SMTP envelopes, and ask an engine for ping, stats, reload.
  * Not a scanner: every verdict comes from zerohourd through libzerohour-client. */
 #include <dirent.h>
+#include <fcntl.h>
+#include <fnmatch.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -19,6 +21,7 @@
 
 #include <json-c/json.h>
 
+#include "mailbox.h"
 #include "rules.h"
 #include "zerohour/client.h"
 #include "zerohour/wire.h"
@@ -58,6 +61,10 @@ struct cli {
     size_t n_rcpt;
     int64_t received_at;
     unsigned jobs;
+    int observe; /* --observe 1, --no-observe 0, neither -1 (see cmd_scan) */
+    const char **excludes;
+    size_t n_excludes;
+    bool infected_only, no_summary;
 };
 
 /* ---- help ---------------------------------------------------------------- */
@@ -138,6 +145,26 @@ static const char help_scan[] =
     "    read whole and sent to the engine with the SMTP envelope given by the\n"
     "    options below.\n"
     "\n"
+    "    Mail stores are scanned message by message. A file that starts with an\n"
+    "    mbox \"From \" separator line is an mbox: each message after a separator\n"
+    "    is scanned on its own (without its From_ line, with \">From \" quoting\n"
+    "    undone the mboxrd way) and reported as PATH:N, N counting from 1, with\n"
+    "    its Message-ID (an mbox of one message is reported as PATH). A\n"
+    "    directory with cur/, new/ and tmp/ is a Maildir: the files of cur/ and\n"
+    "    new/ are messages, tmp/ (deliveries in progress) is left alone, and the\n"
+    "    mail server's own files (dovecot.index*, dovecot-uidlist, subscriptions,\n"
+    "    maildirfolder, courierimap*...) are skipped, not errors; Maildir++\n"
+    "    subfolders (.Sent/...) are walked the same way.\n"
+    "\n"
+    "    Scanning files does not teach the engine: the outbreak and sender\n"
+    "    detectors judge them with what they know but count nothing (see\n"
+    "    --observe). A hunt through old mail must not feed the live counters.\n"
+    "\n"
+    "    With more than one message, a summary follows on standard error\n"
+    "    (messages scanned, flagged by verdict, errors, skipped, time), and a\n"
+    "    progress line is kept there while the scan runs, when standard error\n"
+    "    is a terminal and the scan takes more than a second.\n"
+    "\n"
     "    With several files, --jobs requests are in flight at once, so results\n"
     "    may come in any order; each result is one whole line.\n"
     "\n"
@@ -180,7 +207,21 @@ static const char help_scan[] =
     "    -j, --jobs N             requests in flight at once (default: number of\n"
     "                             online CPUs)\n"
     "        --envelopes FILE     replay FILE.jsonl as described above\n"
-    "        --json               JSON lines output\n"
+    "        --observe            let the engine learn from these messages: count\n"
+    "                             them in its outbreak and sender tables, as it\n"
+    "                             does an MTA's traffic. Default for --envelopes.\n"
+    "        --no-observe         judge the messages with what the engine knows,\n"
+    "                             without teaching it anything: a hunt through\n"
+    "                             old mail must not feed the live outbreak\n"
+    "                             counters. Default for PATHs.\n"
+    "        --json               JSON lines output; mbox messages add the keys\n"
+    "                             mbox (the file), offset (of the message in it)\n"
+    "                             and message_id\n"
+    "        --exclude GLOB       skip files and directories whose path or name\n"
+    "                             matches GLOB (fnmatch); repeat for several\n"
+    "    -i, --infected-only      print only messages that are not CLEAN (and\n"
+    "                             errors), like clamscan -i\n"
+    "        --no-summary         no summary and no progress line\n"
     "    Global options (--address, --timeout, --connect-timeout) apply too; see\n"
     "    zerohour --help.\n"
     "\n"
@@ -198,7 +239,8 @@ static const char help_scan[] =
     "    zerohour scan --client-ip 192.0.2.7 --helo pc17 --mail-from a@example.com \\\n"
     "        --rcpt b@example.org --rcpt c@example.org - < message.eml\n"
     "    zerohour scan --json -j 16 /srv/quarantine | jq -c 'select(.score > 0)'\n"
-    "    zerohour scan --envelopes /var/tmp/replay.jsonl\n";
+    "    zerohour scan --envelopes /var/tmp/replay.jsonl\n"
+    "    zerohour scan -i --exclude '*.bak' ~/Maildir /var/mail/alice\n";
 
 static const char help_ping[] =
     "NAME\n"
@@ -400,10 +442,22 @@ static const char help_help[] = "NAME\n"
 
 static pthread_mutex_t out_mu = PTHREAD_MUTEX_INITIALIZER;
 
+/* A progress line is on stderr (a terminal): erase it before other output.
+ * Under out_mu. */
+static bool progress_shown;
+static void progress_erase(void)
+{
+    if (progress_shown) {
+        fputs("\r\033[K", stderr);
+        progress_shown = false;
+    }
+}
+
 /* Write one whole line to stdout; lines from concurrent scans never mix. */
 static void emit_line(const char *line)
 {
     pthread_mutex_lock(&out_mu);
+    progress_erase();
     fputs(line, stdout);
     fputc('\n', stdout);
     pthread_mutex_unlock(&out_mu);
@@ -419,6 +473,7 @@ __attribute__((format(printf, 1, 2))) static void warn(const char *fmt, ...)
 {
     va_list ap;
     pthread_mutex_lock(&out_mu);
+    progress_erase();
     fflush(stdout);
     fputs("zerohour: ", stderr);
     va_start(ap, fmt);
@@ -532,11 +587,32 @@ struct scan_job {
     bool unreachable;
     unsigned long skipped;
     /* Bounded queue from the directory walker to the workers. */
-    char **queue;
+    struct item *queue;
     size_t q_cap, q_head, q_len;
     bool q_done;
     pthread_cond_t q_not_empty, q_not_full;
+    /* For the summary and the progress line (under mu). */
+    unsigned long scanned, flagged, errors, excluded, store_files;
+    unsigned long by_verdict[6];
+    uint64_t t0_ms;
+    bool progress_stop;
 };
+
+/* One unit of work: a file, or one message of an mbox file (len bytes at
+ * offset; name is "PATH:N", or PATH when the mbox holds one message). */
+struct item {
+    char *path, *name;
+    bool mbox;
+    off_t offset;
+    size_t len;
+};
+
+static uint64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
 
 static void raise_status(struct scan_job *j, int st)
 {
@@ -578,11 +654,17 @@ static void report_error(const struct scan_job *j, const char *path, const char 
     }
 }
 
-static void report_json(const char *path, const struct zh_scan_result *r)
+static void report_json(const struct item *it, const char *mid, const struct zh_scan_result *r)
 {
     json_object *o = json_object_new_object();
     json_object *hits = json_object_new_array();
-    json_object_object_add(o, "path", json_object_new_string(path));
+    json_object_object_add(o, "path", json_object_new_string(it->name));
+    if (it->mbox) {
+        json_object_object_add(o, "mbox", json_object_new_string(it->path));
+        json_object_object_add(o, "offset", json_object_new_int64((int64_t)it->offset));
+    }
+    if (mid)
+        json_object_object_add(o, "message_id", json_object_new_string(mid));
     json_object_object_add(o, "verdict", json_object_new_string(zh_verdict_label(r->verdict)));
     json_object_object_add(o, "score", json_object_new_int(r->score));
     for (size_t i = 0; i < r->n_hits; i++) {
@@ -622,7 +704,7 @@ static bool same_str(const char *a, const char *b)
     return strcmp(a, b) == 0;
 }
 
-static void report_human(const char *path, const struct zh_scan_result *r)
+static void report_human(const char *path, const char *mid, const struct zh_scan_result *r)
 {
     char *line = NULL;
     size_t len = 0;
@@ -654,93 +736,180 @@ static void report_human(const char *path, const struct zh_scan_result *r)
         fputc(')', m);
     if (r->verdict == ZH_VERDICT_DEFER && r->retry_after_s)
         fprintf(m, " retry after %u s", r->retry_after_s);
+    if (mid)
+        fprintf(m, " %s", mid);
     fclose(m);
     emit_line(line);
     free(line);
 }
 
-/* Scan one file (path "-" = stdin), print its line and fold its status in. */
-static void scan_one(struct scan_job *j, const char *path, const struct zh_envelope *env)
+/* Read one message of an mbox: its bytes, >From unquoted. NULL with errno. */
+static uint8_t *read_mbox_message(const struct item *it, size_t *len)
+{
+    /* The engine refuses what is larger than its limit anyway; do not read
+     * a runaway "message" (an mbox without separators) into memory. */
+    if (it->len > (size_t)1 << 30) {
+        errno = EFBIG;
+        return NULL;
+    }
+    int fd = open(it->path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return NULL;
+    uint8_t *buf = malloc(it->len ? it->len : 1);
+    size_t got = 0;
+    while (buf && got < it->len) {
+        ssize_t n = pread(fd, buf + got, it->len - got, it->offset + (off_t)got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            free(buf);
+            buf = NULL;
+            if (n == 0)
+                errno = EIO; /* the file shrank under us */
+            break;
+        }
+        got += (size_t)n;
+    }
+    int err = errno;
+    close(fd);
+    errno = err;
+    if (buf)
+        *len = mbx_unquote(buf, it->len);
+    return buf;
+}
+
+/* Scan one item (a file, "-" for stdin, or an mbox message), print its line
+ * and fold its status and counts in. */
+static void scan_item(struct scan_job *j, const struct item *it, const struct zh_envelope *env)
 {
     struct zh_scan_result *r = NULL;
-    char id[64];
+    char id[64], mid[256];
+    bool have_mid = false;
 
     pthread_mutex_lock(&j->mu);
     unsigned long seq = ++j->seq;
-    pthread_mutex_unlock(&j->mu);
-    /* Unique enough to find this request in the engine's log. */
-    snprintf(id, sizeof id, "zerohour-%ld-%lu", (long)getpid(), seq);
-
-    pthread_mutex_lock(&j->mu);
     bool give_up = j->unreachable;
     j->skipped += give_up;
     pthread_mutex_unlock(&j->mu);
     if (give_up)
         return;
+    /* Unique enough to find this request in the engine's log. */
+    snprintf(id, sizeof id, "zerohour-%ld-%lu", (long)getpid(), seq);
 
-    int rc = zh_client_scan_file(j->client, path, env, id, 0, &r);
+    int rc;
+    if (it->mbox) {
+        size_t len = 0;
+        uint8_t *msg = read_mbox_message(it, &len);
+        if (!msg) {
+            rc = ZH_E_IO;
+            char err[512];
+            snprintf(err, sizeof err, "%s: %s", zh_client_strerror(rc), strerror(errno));
+            report_error(j, it->name, err);
+            raise_status(j, EXIT_ERROR);
+            pthread_mutex_lock(&j->mu);
+            j->errors++;
+            pthread_mutex_unlock(&j->mu);
+            return;
+        }
+        have_mid = mbx_message_id(msg, len, mid, sizeof mid);
+        rc = zh_client_scan(j->client, msg, len, env, id, 0, &r);
+        free(msg);
+    } else {
+        rc = zh_client_scan_file(j->client, it->path, env, id, 0, &r);
+    }
     if (rc == ZH_E_UNREACHABLE) {
         pthread_mutex_lock(&j->mu);
         j->unreachable = true;
         pthread_mutex_unlock(&j->mu);
     }
+    pthread_mutex_lock(&j->mu);
+    j->scanned += rc == ZH_OK;
+    j->errors += rc != ZH_OK || r->verdict == ZH_VERDICT_TEMPFAIL;
+    if (rc == ZH_OK) {
+        j->flagged += r->verdict != ZH_VERDICT_CLEAN && r->verdict != ZH_VERDICT_TEMPFAIL;
+        if (r->verdict >= 0 && r->verdict < 6)
+            j->by_verdict[r->verdict]++;
+    }
+    pthread_mutex_unlock(&j->mu);
     if (rc != ZH_OK) {
         char err[1200];
-        error_text(err, sizeof err, rc, path);
-        report_error(j, path, err);
+        error_text(err, sizeof err, rc, it->path);
+        report_error(j, it->name, err);
         raise_status(j, EXIT_ERROR);
         return;
     }
-    if (j->o->json)
-        report_json(path, r);
-    else
-        report_human(path, r);
+    if (!(j->o->infected_only && r->verdict == ZH_VERDICT_CLEAN)) {
+        if (j->o->json)
+            report_json(it, have_mid ? mid : NULL, r);
+        else
+            report_human(it->name, have_mid ? mid : NULL, r);
+    }
     raise_status(j, verdict_status(r->verdict));
     zh_scan_result_free(r);
 }
 
+static void scan_one(struct scan_job *j, const char *path, const struct zh_envelope *env)
+{
+    struct item it = {.path = (char *)path, .name = (char *)path};
+    scan_item(j, &it, env);
+}
+
 /* ---- scan: many files ------------------------------------------------- */
 
-static void queue_push(struct scan_job *j, char *path)
+static void item_free(struct item *it)
+{
+    if (it->name != it->path)
+        free(it->name);
+    free(it->path);
+}
+
+/* Hand it to the workers (who free its strings). */
+static void queue_push_item(struct scan_job *j, struct item it)
 {
     pthread_mutex_lock(&j->mu);
     if (j->unreachable) {
         j->skipped++;
         pthread_mutex_unlock(&j->mu);
-        free(path);
+        item_free(&it);
         return;
     }
     while (j->q_len == j->q_cap)
         pthread_cond_wait(&j->q_not_full, &j->mu);
-    j->queue[(j->q_head + j->q_len++) % j->q_cap] = path;
+    j->queue[(j->q_head + j->q_len++) % j->q_cap] = it;
     pthread_cond_signal(&j->q_not_empty);
     pthread_mutex_unlock(&j->mu);
 }
 
-/* Next path for a worker, or NULL when the walk is over and the queue empty. */
-static char *queue_pop(struct scan_job *j)
+static void queue_push(struct scan_job *j, char *path)
 {
-    char *p = NULL;
+    queue_push_item(j, (struct item){.path = path, .name = path});
+}
+
+/* Next item for a worker; false when the walk is over and the queue empty. */
+static bool queue_pop(struct scan_job *j, struct item *p)
+{
+    bool got = false;
     pthread_mutex_lock(&j->mu);
     while (j->q_len == 0 && !j->q_done)
         pthread_cond_wait(&j->q_not_empty, &j->mu);
     if (j->q_len) {
-        p = j->queue[j->q_head];
+        got = true;
+        *p = j->queue[j->q_head];
         j->q_head = (j->q_head + 1) % j->q_cap;
         j->q_len--;
         pthread_cond_signal(&j->q_not_full);
     }
     pthread_mutex_unlock(&j->mu);
-    return p;
+    return got;
 }
 
 static void *worker(void *arg)
 {
     struct scan_job *j = arg;
-    char *path;
-    while ((path = queue_pop(j))) {
-        scan_one(j, path, &j->env);
-        free(path);
+    struct item it;
+    while (queue_pop(j, &it)) {
+        scan_item(j, &it, &j->env);
+        item_free(&it);
     }
     return NULL;
 }
@@ -761,12 +930,100 @@ static void walk_error(struct scan_job *j, const char *path, int err)
     raise_status(j, EXIT_ERROR);
 }
 
+static bool excluded(const struct scan_job *j, const char *path)
+{
+    const char *base = strrchr(path, '/');
+    base = base && base[1] ? base + 1 : path;
+    for (size_t i = 0; i < j->o->n_excludes; i++)
+        if (fnmatch(j->o->excludes[i], path, 0) == 0 || fnmatch(j->o->excludes[i], base, 0) == 0)
+            return true;
+    return false;
+}
+
+/* An open regular file that starts with an mbox From_ line. */
+static bool starts_as_mbox(FILE *f)
+{
+    char first[1024];
+    size_t n = fread(first, 1, sizeof first, f);
+    const char *nl = memchr(first, '\n', n);
+    rewind(f);
+    return mbx_from_line(first, nl ? (size_t)(nl - first) + 1 : n);
+}
+
+static bool is_mbox(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    bool yes = f && starts_as_mbox(f);
+    if (f)
+        fclose(f);
+    return yes;
+}
+
+/* Queue each message of the mbox f (path) on its own. Names are "PATH:N";
+ * an mbox of one message keeps the plain PATH. */
+static void queue_mbox(struct scan_job *j, const char *path, FILE *f)
+{
+    struct mbx_reader r;
+    struct item held = {0};
+    bool have = false;
+    off_t start;
+    size_t len;
+    int rc;
+    mbx_reader_init(&r, f);
+    while ((rc = mbx_reader_next(&r, &start, &len)) == 1) {
+        if (have) {
+            size_t n = strlen(path) + 24;
+            held.name = xmalloc(n);
+            snprintf(held.name, n, "%s:%lu", path, r.n - 1);
+            queue_push_item(j, held);
+        }
+        held = (struct item){.path = xstrdup(path), .mbox = true, .offset = start, .len = len};
+        have = true;
+    }
+    if (rc < 0)
+        walk_error(j, path, errno);
+    if (have) {
+        size_t n = strlen(path) + 24;
+        held.name = r.n > 1 ? xmalloc(n) : held.path;
+        if (r.n > 1)
+            snprintf(held.name, n, "%s:%lu", path, r.n);
+        queue_push_item(j, held);
+    }
+    mbx_reader_free(&r);
+}
+
+/* A regular file: its messages when it is an mbox, else itself. Takes path. */
+static void queue_file(struct scan_job *j, char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (f && starts_as_mbox(f)) {
+        queue_mbox(j, path, f);
+        fclose(f);
+        free(path);
+        return;
+    }
+    if (f)
+        fclose(f);
+    queue_push(j, path); /* an unreadable file's error is reported by the scan */
+}
+
+static void count_skip(struct scan_job *j, unsigned long *what)
+{
+    pthread_mutex_lock(&j->mu);
+    (*what)++;
+    pthread_mutex_unlock(&j->mu);
+}
+
 /* Queue every regular file below dir (sorted by name within a directory, so
- * --jobs 1 gives a stable order). */
+ * --jobs 1 gives a stable order). Inside a Maildir (cur/ new/ tmp/) the
+ * mail server's own files are skipped and so is tmp/, where deliveries are
+ * still being written. */
 static void walk(struct scan_job *j, const char *dir, const struct stat *st,
-                 const struct dir_chain *up)
+                 const struct dir_chain *up, bool in_maildir)
 {
     const struct dir_chain here = {.dev = st->st_dev, .ino = st->st_ino, .up = up};
+    bool maildir_root = mbx_is_maildir(dir);
+    bool maildir = in_maildir || maildir_root;
     struct dirent **names = NULL;
     int n = scandir(dir, &names, NULL, alphasort);
     if (n < 0) {
@@ -781,7 +1038,14 @@ static void walk(struct scan_job *j, const char *dir, const struct stat *st,
         }
         char *child = path_join(dir, name);
         struct stat cst;
+        bool store = maildir && mbx_store_file(name);
+        bool tmp = maildir_root && strcmp(name, "tmp") == 0;
         free(names[i]);
+        if (excluded(j, child)) {
+            count_skip(j, &j->excluded);
+            free(child);
+            continue;
+        }
         if (stat(child, &cst) != 0) {
             int err = errno;
             struct stat lst;
@@ -792,22 +1056,73 @@ static void walk(struct scan_job *j, const char *dir, const struct stat *st,
             free(child);
             continue;
         }
-        if (S_ISDIR(cst.st_mode)) {
+        if (S_ISDIR(cst.st_mode) && tmp) {
+            free(child);
+        } else if (S_ISDIR(cst.st_mode)) {
             bool loop = false;
             for (const struct dir_chain *c = &here; c && !loop; c = c->up)
                 loop = c->dev == cst.st_dev && c->ino == cst.st_ino;
             if (loop)
                 warn("%s: skipped, a symbolic link loop", child);
             else
-                walk(j, child, &cst, &here);
+                walk(j, child, &cst, &here, maildir);
+            free(child);
+        } else if (S_ISREG(cst.st_mode) && store) {
+            count_skip(j, &j->store_files);
             free(child);
         } else if (S_ISREG(cst.st_mode)) {
-            queue_push(j, child); /* the worker frees it */
+            queue_file(j, child);
         } else {
             free(child); /* fifos, sockets, devices: not mail */
         }
     }
     free(names);
+}
+
+/* The progress line: on a terminal, once a scan has run a second. */
+static void *progress(void *arg)
+{
+    struct scan_job *j = arg;
+    for (;;) {
+        struct timespec ts = {0, 100 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+        pthread_mutex_lock(&j->mu);
+        bool done = j->progress_stop;
+        unsigned long sc = j->scanned, fl = j->flagged, er = j->errors;
+        pthread_mutex_unlock(&j->mu);
+        if (done)
+            return NULL;
+        uint64_t ms = mono_ms() - j->t0_ms;
+        if (ms < 1000)
+            continue;
+        pthread_mutex_lock(&out_mu);
+        fprintf(stderr, "\r\033[Kscanned %lu, flagged %lu, errors %lu, %.1f messages/s", sc, fl, er,
+                (double)sc * 1000.0 / (double)ms);
+        progress_shown = true;
+        pthread_mutex_unlock(&out_mu);
+    }
+}
+
+/* clamscan's closing summary, on stderr so that standard output stays one
+ * line per message. */
+static void summary(const struct scan_job *j)
+{
+    double s = (double)(mono_ms() - j->t0_ms) / 1000.0;
+    pthread_mutex_lock(&out_mu);
+    progress_erase();
+    fflush(stdout);
+    fprintf(stderr,
+            "----------- SCAN SUMMARY -----------\n"
+            "Scanned messages: %lu\n"
+            "Flagged: %lu (MALICIOUS %lu, SUSPICIOUS %lu, DEFER %lu)\n"
+            "Errors: %lu\n",
+            j->scanned, j->flagged, j->by_verdict[ZH_VERDICT_MALICIOUS],
+            j->by_verdict[ZH_VERDICT_SUSPICIOUS], j->by_verdict[ZH_VERDICT_DEFER], j->errors);
+    if (j->excluded || j->store_files)
+        fprintf(stderr, "Skipped: %lu excluded, %lu mail store files\n", j->excluded,
+                j->store_files);
+    fprintf(stderr, "Time: %.3f s (%.1f messages/s)\n", s, s > 0 ? (double)j->scanned / s : 0.0);
+    pthread_mutex_unlock(&out_mu);
 }
 
 static int scan_paths(struct scan_job *j, char **paths, size_t n)
@@ -820,16 +1135,19 @@ static int scan_paths(struct scan_job *j, char **paths, size_t n)
         warn("scan: standard input (-) can be given only once");
         return EXIT_ERROR;
     }
-    /* A single message needs no threads. */
-    if (n == 1 &&
-        (strcmp(paths[0], "-") == 0 || stat(paths[0], &st) != 0 || !S_ISDIR(st.st_mode))) {
-        scan_one(j, paths[0], &j->env);
+    j->t0_ms = mono_ms();
+    /* A single message needs no threads and no summary. */
+    if (n == 1 && (strcmp(paths[0], "-") == 0 || stat(paths[0], &st) != 0 ||
+                   (!S_ISDIR(st.st_mode) && !is_mbox(paths[0])))) {
+        if (!excluded(j, paths[0]))
+            scan_one(j, paths[0], &j->env);
         return j->status;
     }
 
     unsigned jobs = j->o->jobs;
-    pthread_t *th = xmalloc(jobs * sizeof *th);
+    pthread_t *th = xmalloc(jobs * sizeof *th), prog;
     unsigned started = 0;
+    bool show = isatty(STDERR_FILENO) && !j->o->no_summary;
     j->q_cap = 4 * (size_t)jobs;
     j->queue = xmalloc(j->q_cap * sizeof *j->queue);
     for (; started < jobs; started++)
@@ -841,9 +1159,14 @@ static int scan_paths(struct scan_job *j, char **paths, size_t n)
         free(j->queue);
         return EXIT_ERROR;
     }
+    show = show && pthread_create(&prog, NULL, progress, j) == 0;
     for (size_t i = 0; i < n; i++) {
-        if (strcmp(paths[i], "-") != 0 && stat(paths[i], &st) == 0 && S_ISDIR(st.st_mode))
-            walk(j, paths[i], &st, NULL);
+        if (strcmp(paths[i], "-") != 0 && excluded(j, paths[i]))
+            count_skip(j, &j->excluded);
+        else if (strcmp(paths[i], "-") != 0 && stat(paths[i], &st) == 0 && S_ISDIR(st.st_mode))
+            walk(j, paths[i], &st, NULL, false);
+        else if (strcmp(paths[i], "-") != 0 && stat(paths[i], &st) == 0 && S_ISREG(st.st_mode))
+            queue_file(j, xstrdup(paths[i]));
         else
             queue_push(j, xstrdup(paths[i])); /* errors are reported by the scan */
     }
@@ -853,6 +1176,14 @@ static int scan_paths(struct scan_job *j, char **paths, size_t n)
     pthread_mutex_unlock(&j->mu);
     for (unsigned i = 0; i < started; i++)
         pthread_join(th[i], NULL);
+    if (show) {
+        pthread_mutex_lock(&j->mu);
+        j->progress_stop = true;
+        pthread_mutex_unlock(&j->mu);
+        pthread_join(prog, NULL);
+    }
+    if (!j->o->no_summary)
+        summary(j);
     free(th);
     free(j->queue);
     return j->status;
@@ -1033,7 +1364,9 @@ static int cmd_scan(const struct cli *o, char **args, size_t n)
                                  .mail_from = o->mail_from,
                                  .rcpt_to = o->rcpt,
                                  .n_rcpt = o->n_rcpt,
-                                 .received_at = o->received_at};
+                                 .received_at = o->received_at,
+                                 /* Replays are traffic; files are a hunt. */
+                                 .no_observe = o->observe < 0 ? !o->envelopes : !o->observe};
     pthread_mutex_init(&j.mu, NULL);
     pthread_cond_init(&j.q_not_empty, NULL);
     pthread_cond_init(&j.q_not_full, NULL);
@@ -1391,6 +1724,11 @@ enum {
     OPT_RCPT,
     OPT_RECEIVED_AT,
     OPT_ENVELOPES,
+    OPT_OBSERVE,
+    OPT_NO_OBSERVE,
+    OPT_EXCLUDE,
+    OPT_NO_SUMMARY,
+    OPT_INFECTED_ONLY = 'i',
 };
 
 static const struct option longopts[] = {
@@ -1407,6 +1745,11 @@ static const struct option longopts[] = {
     {"received-at", required_argument, NULL, OPT_RECEIVED_AT},
     {"jobs", required_argument, NULL, OPT_JOBS},
     {"envelopes", required_argument, NULL, OPT_ENVELOPES},
+    {"observe", no_argument, NULL, OPT_OBSERVE},
+    {"no-observe", no_argument, NULL, OPT_NO_OBSERVE},
+    {"exclude", required_argument, NULL, OPT_EXCLUDE},
+    {"infected-only", no_argument, NULL, OPT_INFECTED_ONLY},
+    {"no-summary", no_argument, NULL, OPT_NO_SUMMARY},
     {NULL, 0, NULL, 0},
 };
 
@@ -1424,6 +1767,11 @@ static unsigned option_scope(int opt)
     case OPT_RECEIVED_AT:
     case OPT_JOBS:
     case OPT_ENVELOPES:
+    case OPT_OBSERVE:
+    case OPT_NO_OBSERVE:
+    case OPT_EXCLUDE:
+    case OPT_INFECTED_ONLY:
+    case OPT_NO_SUMMARY:
         return CMD_SCAN;
     default:
         return CMD_ALL;
@@ -1458,7 +1806,7 @@ static int parse_options(struct cli *o, int argc, char **argv, bool stop_at_comm
     /* optind = 0 makes glibc start afresh, which the second pass needs. */
     optind = 0;
     opterr = 0;
-    while ((opt = getopt_long(argc, argv, stop_at_command ? "+:a:ht:j:V" : ":a:ht:j:V", longopts,
+    while ((opt = getopt_long(argc, argv, stop_at_command ? "+:a:ht:j:Vi" : ":a:ht:j:Vi", longopts,
                               NULL)) != -1) {
         switch (opt) {
         case '?':
@@ -1531,6 +1879,24 @@ static int parse_options(struct cli *o, int argc, char **argv, bool stop_at_comm
         case OPT_ENVELOPES:
             o->envelopes = optarg;
             break;
+        case OPT_OBSERVE:
+        case OPT_NO_OBSERVE:
+            o->observe = opt == OPT_OBSERVE;
+            break;
+        case OPT_EXCLUDE: {
+            const char **ne = realloc(o->excludes, (o->n_excludes + 1) * sizeof *ne);
+            if (!ne)
+                return -1;
+            o->excludes = ne;
+            o->excludes[o->n_excludes++] = optarg;
+            break;
+        }
+        case OPT_INFECTED_ONLY:
+            o->infected_only = true;
+            break;
+        case OPT_NO_SUMMARY:
+            o->no_summary = true;
+            break;
         }
         /* --version is a command of its own; remember it like an option. */
         if (*n_seen < 64)
@@ -1541,7 +1907,7 @@ static int parse_options(struct cli *o, int argc, char **argv, bool stop_at_comm
 
 int main(int argc, char **argv)
 {
-    struct cli o = {.timeout_ms = 30000, .connect_timeout_ms = 1000};
+    struct cli o = {.timeout_ms = 30000, .connect_timeout_ms = 1000, .observe = -1};
     int seen[64];
     size_t n_seen = 0;
     int st = EXIT_ERROR;
@@ -1608,5 +1974,6 @@ out:
     }
     free(o.addresses);
     free(o.rcpt);
+    free(o.excludes);
     return st;
 }

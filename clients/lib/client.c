@@ -57,6 +57,7 @@ struct zh_client {
     nng_socket sock;
     bool sock_open;
     unsigned timeout_ms, connect_timeout_ms;
+    bool no_observe; /* zh_client_options.no_observe */
 
     pthread_mutex_t mu; /* guards everything below plus zh_addr's marked fields */
     pthread_cond_t connected_cv;
@@ -368,6 +369,7 @@ int zh_client_open(zh_client **out, const char *const *addresses, size_t n,
     c->timeout_ms = opts && opts->timeout_ms ? opts->timeout_ms : DEFAULT_TIMEOUT_MS;
     c->connect_timeout_ms =
         opts && opts->connect_timeout_ms ? opts->connect_timeout_ms : DEFAULT_CONNECT_TIMEOUT_MS;
+    c->no_observe = opts && opts->no_observe;
     if (opts && opts->max_message_bytes) {
         c->limit = opts->max_message_bytes;
         c->limit_known = true;
@@ -827,6 +829,7 @@ int zh_client_scan(zh_client *c, const void *msg, size_t len, const struct zh_en
     req.deadline_ms = engine_ms;
     req.message.data = (uint8_t *)msg;
     req.message.len = len;
+    req.no_observe = c->no_observe || (env && env->no_observe);
     if (env) {
         e.client_ip = (char *)(env->client_ip ? env->client_ip : "");
         e.helo = (char *)(env->helo ? env->helo : "");

@@ -24,7 +24,8 @@
 
 #include <libmilter/mfapi.h>
 
-#include "settings.h"
+#include "log.h"
+#include "milter-settings.h"
 #include "txn.h"
 #include "zerohour/client.h"
 #include "zerohour/wire.h"
@@ -38,35 +39,15 @@
 static struct zhm_config cfg;
 static zh_client *client;
 
-/* ---- logging --------------------------------------------------------------
- * One record per line on stderr, written with one write(2) so lines from
- * concurrent SMTP sessions never interleave. */
+/* ---- logging: clients/common/log.c, at the configured level ---------------- */
 
 static void log_msg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void log_msg(int level, const char *fmt, ...)
 {
-    static const char *const names[] = {"error", "warn", "info", "debug"};
-    char line[2048];
-    struct timespec ts;
-    struct tm tm;
     va_list ap;
-
-    if (level > cfg.log_level)
-        return;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    int n = snprintf(line, sizeof line, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s ",
-                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                     ts.tv_nsec / 1000000, names[level]);
     va_start(ap, fmt);
-    int m = vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);
+    zhc_vlog((int)cfg.log_level, level, fmt, ap);
     va_end(ap);
-    size_t len = (size_t)n + (m < 0 ? 0 : (size_t)m);
-    if (len > sizeof line - 2)
-        len = sizeof line - 2;
-    line[len++] = '\n';
-    ssize_t w = write(STDERR_FILENO, line, len);
-    (void)w;
 }
 
 static uint64_t now_ns(void)
@@ -530,166 +511,49 @@ static const char help_head[] =
     "    --help              this text\n"
     "\n";
 
-enum {
-    OPT_CONFIG = 1000,
-    OPT_FOREGROUND,
-    OPT_PRINT_CONFIG,
-    OPT_MARKDOWN,
-    OPT_CHECK,
-    OPT_VERSION,
-    OPT_HELP,
-    OPT_SETTING_BASE = 2000, /* + index in zhm_settings */
-};
-
-static struct option *build_options(void)
-{
-    static const struct option fixed[] = {
-        {"config", required_argument, NULL, OPT_CONFIG},
-        {"foreground", no_argument, NULL, OPT_FOREGROUND},
-        {"print-config", no_argument, NULL, OPT_PRINT_CONFIG},
-        {"settings-markdown", no_argument, NULL, OPT_MARKDOWN},
-        {"check", no_argument, NULL, OPT_CHECK},
-        {"version", no_argument, NULL, OPT_VERSION},
-        {"help", no_argument, NULL, OPT_HELP},
-    };
-    size_t n_fixed = sizeof fixed / sizeof *fixed, n = 0;
-    while (zhm_settings[n].name)
-        n++;
-    struct option *o = calloc(n_fixed + n + 1, sizeof *o);
-    char **names = calloc(n, sizeof *names);
-    if (!o || !names)
-        goto fail;
-    memcpy(o, fixed, sizeof fixed);
-    for (size_t i = 0; i < n; i++) {
-        if (!(names[i] = strdup(zhm_settings[i].name)))
-            goto fail;
-        for (char *p = names[i]; *p; p++)
-            if (*p == '_')
-                *p = '-';
-        o[n_fixed + i] =
-            (struct option){names[i], required_argument, NULL, OPT_SETTING_BASE + (int)i};
-    }
-    free(names); /* the strings now belong to the option array */
-    return o;
-fail:
-    for (size_t i = 0; names && i < n; i++)
-        free(names[i]);
-    free(names);
-    free(o);
-    return NULL;
-}
-
-static void free_options(struct option *o)
-{
-    if (!o)
-        return;
-    for (struct option *p = o; p->name; p++)
-        if (p->val >= OPT_SETTING_BASE)
-            free((char *)p->name);
-    free(o);
-}
-
 int main(int argc, char **argv)
 {
-    struct option *longopts = NULL;
-    const char *config_path = NULL;
+    static const char *const extra[] = {"foreground", NULL}; /* always the case */
     char err[512];
-    int opt, status = 1, mode = 0;
-    bool engines_from_flags = false;
-    const char **addrs = NULL;
+    int status = 1;
+    const char *const *addrs = NULL;
     size_t n_addrs = 0;
     char default_addr[512];
 
-    if (zhm_config_defaults(&cfg) != 0 || !(longopts = build_options())) {
+    if (zhc_config_defaults(&zhm_table, &cfg) != 0) {
         fprintf(stderr, "zerohour-milter: out of memory\n");
         goto out;
     }
-
-    /* Pass 1: find --config and the informational options. */
-    opterr = 0;
-    while ((opt = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
-        switch (opt) {
-        case OPT_CONFIG:
-            config_path = optarg;
-            break;
-        case OPT_HELP:
-            fputs(help_head, stdout);
-            zhm_config_write_help(stdout);
-            status = 0;
-            goto out;
-        case OPT_VERSION:
-            printf("zerohour-milter %s\n", ZH_VERSION);
-            status = 0;
-            goto out;
-        case OPT_PRINT_CONFIG:
-        case OPT_MARKDOWN:
-        case OPT_CHECK:
-            mode = opt;
-            break;
-        case ':':
-            fprintf(stderr, "zerohour-milter: option %s needs a value\n", argv[optind - 1]);
-            status = 2;
-            goto out;
-        case '?':
-            fprintf(stderr, "zerohour-milter: unknown option %s; try --help\n", argv[optind - 1]);
-            status = 2;
-            goto out;
-        default:
-            break;
-        }
-    }
-    if (optind < argc) {
-        fprintf(stderr, "zerohour-milter: unexpected argument \"%s\"; try --help\n", argv[optind]);
-        status = 2;
-        goto out;
-    }
-    if (mode == OPT_PRINT_CONFIG) {
-        zhm_config_write_sample(stdout);
+    enum zhc_cli_what what =
+        zhc_cli_configure(&zhm_table, &cfg, argc, argv, extra, err, sizeof err);
+    switch (what) {
+    case ZHC_CLI_HELP:
+        fputs(help_head, stdout);
+        zhc_config_write_help(&zhm_table, stdout);
         status = 0;
         goto out;
-    }
-    if (mode == OPT_MARKDOWN) {
-        zhm_config_write_markdown(stdout);
+    case ZHC_CLI_VERSION:
+        printf("zerohour-milter %s\n", ZH_VERSION);
         status = 0;
         goto out;
-    }
-    if (config_path && zhm_config_load(&cfg, config_path, err, sizeof err) != 0) {
+    case ZHC_CLI_DONE:
+        status = 0;
+        goto out;
+    case ZHC_CLI_USAGE:
         fprintf(stderr, "zerohour-milter: %s\n", err);
         status = 2;
         goto out;
+    case ZHC_CLI_NOMEM:
+        fprintf(stderr, "zerohour-milter: out of memory\n");
+        goto out;
+    case ZHC_CLI_RUN:
+    case ZHC_CLI_CHECK:
+        break;
     }
-
-    /* Pass 2: flags override the file. */
-    optind = 0;
-    while ((opt = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
-        if (opt < OPT_SETTING_BASE)
-            continue;
-        const struct zhm_setting *s = &zhm_settings[opt - OPT_SETTING_BASE];
-        int append = 0;
-        if (s->type == ZHM_LIST) {
-            append = engines_from_flags;
-            engines_from_flags = true;
-        }
-        if (zhm_config_set(&cfg, s, optarg, append, err, sizeof err) != 0) {
-            fprintf(stderr, "zerohour-milter: --%s\n", err);
-            status = 2;
-            goto out;
-        }
-    }
-
-    if (cfg.n_engines) {
-        addrs = (const char **)cfg.engines;
-        n_addrs = cfg.n_engines;
-    } else {
-        if (zh_client_default_address(default_addr, sizeof default_addr) != ZH_OK) {
-            fprintf(stderr, "zerohour-milter: %s\n", zh_client_last_error());
-            status = 2;
-            goto out;
-        }
-        static const char *one[1];
-        one[0] = default_addr;
-        addrs = one;
-        n_addrs = 1;
+    if (zhc_engine_addresses(&cfg.engines, default_addr, sizeof default_addr, &addrs, &n_addrs)) {
+        fprintf(stderr, "zerohour-milter: %s\n", zh_client_last_error());
+        status = 2;
+        goto out;
     }
 
     /* libmilter waits for SIGTERM/SIGINT/SIGHUP in a thread of its own; block
@@ -714,7 +578,7 @@ int main(int argc, char **argv)
         status = 2;
         goto out;
     }
-    if (mode == OPT_CHECK) {
+    if (what == ZHC_CLI_CHECK) {
         printf("zerohour-milter: configuration OK\n");
         status = 0;
         goto out;
@@ -764,14 +628,14 @@ int main(int argc, char **argv)
             "on_suspicious=%s on_unavailable=%s add_header=%s max_message_bytes=%" PRId64
             " timeout=%" PRId64 "ms",
             ZH_VERSION, cfg.socket, addrs[0], n_addrs > 1 ? " and others" : "",
-            zhm_choice_name(zhm_setting_find("on_malicious"), cfg.on_malicious, choice[0], 32),
-            zhm_choice_name(zhm_setting_find("on_suspicious"), cfg.on_suspicious, choice[1], 32),
-            zhm_choice_name(zhm_setting_find("on_unavailable"), cfg.on_unavailable, choice[2], 32),
-            zhm_choice_name(zhm_setting_find("add_header"), cfg.add_header, choice[3], 32),
+            zhc_choice_of(&zhm_table, "on_malicious", cfg.on_malicious, choice[0], 32),
+            zhc_choice_of(&zhm_table, "on_suspicious", cfg.on_suspicious, choice[1], 32),
+            zhc_choice_of(&zhm_table, "on_unavailable", cfg.on_unavailable, choice[2], 32),
+            zhc_choice_of(&zhm_table, "add_header", cfg.add_header, choice[3], 32),
             cfg.max_message_bytes, cfg.timeout_ms);
-    for (size_t i = 0; i < cfg.n_engines; i++) {
+    for (size_t i = 0; i < n_addrs; i++) {
         char why[512];
-        if (zh_ipc_check(cfg.engines[i], 0, why, sizeof why) != 0)
+        if (zh_ipc_check(addrs[i], 0, why, sizeof why) != 0)
             log_msg(ZHM_LOG_WARN, "%s", why);
     }
     /* libmilter handles SIGTERM/SIGINT/SIGHUP itself: smfi_main returns
@@ -784,7 +648,6 @@ int main(int argc, char **argv)
     status = 0;
 out:
     zh_client_close(client);
-    free_options(longopts);
-    zhm_config_free(&cfg);
+    zhc_config_free(&zhm_table, &cfg);
     return status;
 }

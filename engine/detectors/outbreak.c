@@ -123,18 +123,26 @@ static zh_err outbreak_scan(struct zhi_scan *s, void *state, void *tstate)
         .now_ms = s->received_at,
     };
     struct zhi_ob_status st;
-    zhi_outbreaks_see(ob, &si, &st);
-    /* With a fleet's Redis, the fleet's figures decide; this engine's own
-     * table keeps counting for the listing and for Redis outages. */
-    struct zhi_ob_status fleet;
-    int shared = zhi_ob_shared_see(tstate, &si, st.active, &fleet);
-    if (shared > 0) {
-        /* The fleet's view includes this engine's copies, unless Redis lost
-         * them (a restart, an outage): an outbreak either side found stands,
-         * and one found here during an outage is handed to the fleet. */
-        if (fleet.active && !st.active)
-            zhi_outbreaks_mark_active(ob, fp, si.now_ms);
-        st = fleet;
+    int shared = 0;
+    if (env->no_observe) {
+        /* A hunt through stored mail: flag what is an outbreak now, count
+         * nothing. The fleet's Redis is not asked (its script counts as it
+         * reads); outbreaks it found reach this table through mark_active. */
+        zhi_outbreaks_peek(ob, fp, si.now_ms, &st);
+    } else {
+        zhi_outbreaks_see(ob, &si, &st);
+        /* With a fleet's Redis, the fleet's figures decide; this engine's own
+         * table keeps counting for the listing and for Redis outages. */
+        struct zhi_ob_status fleet;
+        shared = zhi_ob_shared_see(tstate, &si, st.active, &fleet);
+        if (shared > 0) {
+            /* The fleet's view includes this engine's copies, unless Redis lost
+             * them (a restart, an outage): an outbreak either side found stands,
+             * and one found here during an outage is handed to the fleet. */
+            if (fleet.active && !st.active)
+                zhi_outbreaks_mark_active(ob, fp, si.now_ms);
+            st = fleet;
+        }
     }
     zh_err rc = ZH_ERR_OK;
     if (st.active) {

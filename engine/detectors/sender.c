@@ -88,8 +88,11 @@ static uint64_t entry(uint64_t from_hash, int64_t second)
 }
 
 /* Distinct From addresses this client used within the window, counting this one. */
+/* How many distinct From addresses ip used within the window, this one
+ * included. With observe false the table is only read (a hunt through stored
+ * mail must not make a client look like a worm's next time). */
 static int client_from_count(struct sender_state *st, const struct zhi_heuristics *h,
-                             const char *ip, const char *from, int64_t now_ms)
+                             const char *ip, const char *from, int64_t now_ms, bool observe)
 {
     struct table *t = table_for(st, (size_t)h->table_slots);
     if (!t)
@@ -98,6 +101,8 @@ static int client_from_count(struct sender_state *st, const struct zhi_heuristic
     uint64_t ih = hash(ip), fh = hash(from) | (1ULL << 32); /* never an empty entry */
     struct slot *sl = &t->slots[ih % t->n_slots];
     uint64_t owner = atomic_load(&sl->ip);
+    if (!observe && owner != ih)
+        return 1; /* nothing known of this client: this message's address alone */
     /* Free, or another client's: the newest client takes the slot. */
     if (owner != ih && atomic_compare_exchange_strong(&sl->ip, &owner, ih))
         for (int i = 0; i < ZHI_SENDER_FROM_SLOTS; i++)
@@ -114,7 +119,8 @@ static int client_from_count(struct sender_state *st, const struct zhi_heuristic
             continue;
         }
         if ((e >> 32) == (fh >> 32)) {
-            atomic_store(&sl->from[i], entry(fh, now > seen ? now : seen));
+            if (observe)
+                atomic_store(&sl->from[i], entry(fh, now > seen ? now : seen));
             known = true;
         }
         if (seen < oldest) {
@@ -123,7 +129,9 @@ static int client_from_count(struct sender_state *st, const struct zhi_heuristic
         }
         count++;
     }
-    if (!known) {
+    if (!known && !observe)
+        count += free_i >= 0 ? 1 : 0;
+    else if (!known) {
         /* A stale or free entry, else the oldest: the newest address replaces it. */
         atomic_store(&sl->from[free_i >= 0 ? free_i : oldest_i], entry(fh, now));
         count += free_i >= 0 ? 1 : 0;
@@ -329,7 +337,7 @@ static zh_err sender_scan(struct zhi_scan *s, void *state, void *tstate)
                      "Date is %lld hours after the message arrived",
                      (long long)((s->date_unix - s->received_at / 1000) / 3600));
     if (rc == ZH_ERR_OK && env->client_ip && *env->client_ip && *from) {
-        int n = client_from_count(st, h, env->client_ip, from, s->received_at);
+        int n = client_from_count(st, h, env->client_ip, from, s->received_at, !env->no_observe);
         if (n > h->many_from_threshold)
             rc = zhi_hit(s, ZHI_SRC_sender, "many_from_addresses", "headers",
                          h->scores[ZHI_S_sender_many_from],

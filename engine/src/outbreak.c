@@ -140,6 +140,16 @@ static unsigned count_times(const int64_t *times, int64_t since)
     return n;
 }
 
+static void window_counts(const struct entry *e, int64_t since, struct zhi_ob_status *st)
+{
+    st->copies = count_times(e->times, since);
+    st->senders = count_set(e->senders, since);
+    st->client_ips = count_set(e->ips, since);
+    st->rcpt_domains = count_set(e->rdoms, since);
+    st->total = e->total;
+    st->first_seen = e->first_seen;
+}
+
 static struct entry *find_or_make(struct zhi_outbreaks *ob, uint64_t fp, int64_t now)
 {
     size_t start = (size_t)(fp % ob->n);
@@ -198,12 +208,7 @@ void zhi_outbreaks_see(struct zhi_outbreaks *ob, const struct zhi_ob_sighting *s
         snprintf(e->summary, sizeof e->summary, "%s", s->summary);
     if (s->hits && *s->hits)
         snprintf(e->hits, sizeof e->hits, "%s", s->hits);
-    st->copies = count_times(e->times, since);
-    st->senders = count_set(e->senders, since);
-    st->client_ips = count_set(e->ips, since);
-    st->rcpt_domains = count_set(e->rdoms, since);
-    st->total = e->total;
-    st->first_seen = e->first_seen;
+    window_counts(e, since, st);
     if (e->risky && !e->active && st->copies >= ob->min_copies && st->senders >= ob->min_senders &&
         st->client_ips >= ob->min_ips) {
         e->active = 1;
@@ -212,6 +217,26 @@ void zhi_outbreaks_see(struct zhi_outbreaks *ob, const struct zhi_ob_sighting *s
     st->active = e->active && e->risky;
     st->growing = zhi_ob_is_growing(st, e->risky, ob->defer_min);
 out:
+    pthread_mutex_unlock(&ob->lock);
+}
+
+void zhi_outbreaks_peek(struct zhi_outbreaks *ob, uint64_t fp, int64_t now_ms,
+                        struct zhi_ob_status *st)
+{
+    memset(st, 0, sizeof *st);
+    fp = fp ? fp : 1;
+    pthread_mutex_lock(&ob->lock);
+    size_t start = (size_t)(fp % ob->n);
+    for (size_t k = 0; k < PROBE; k++) {
+        const struct entry *e = &ob->e[(start + k) % ob->n];
+        if (e->fp != fp)
+            continue;
+        int64_t since = now_ms - ob->window;
+        window_counts(e, since, st);
+        /* The hold runs from the last copy observed, as in see(). */
+        st->active = e->active && e->risky && e->last_seen + ob->hold >= now_ms;
+        break;
+    }
     pthread_mutex_unlock(&ob->lock);
 }
 

@@ -50,6 +50,11 @@ zh_err zhi_outbreaks_new(const struct zh_config *cfg, struct zhi_outbreaks **out
 void zhi_outbreaks_free(struct zhi_outbreaks *ob);
 void zhi_outbreaks_see(struct zhi_outbreaks *ob, const struct zhi_ob_sighting *s,
                        struct zhi_ob_status *st);
+/* What the state says about fp as of now_ms without counting a copy (a scan
+ * that does not observe: ZH envelope no_observe). Changes nothing, not even
+ * the table's clock; growing is never set (a hunt is not asked to retry). */
+void zhi_outbreaks_peek(struct zhi_outbreaks *ob, uint64_t fp, int64_t now_ms,
+                        struct zhi_ob_status *st);
 
 /* Listing for the Outbreaks call: active outbreaks and fingerprints seen
  * within the window with at least two copies, most copies first. now_ms 0

@@ -1,5 +1,6 @@
-"""The README's settings table is the one zerohourd prints from its settings
-table; this keeps the documentation of limits from drifting."""
+"""The README's settings tables are the ones zerohourd, zerohour-milter and
+zerohour-clamd print from their settings tables; this keeps the
+documentation of limits from drifting."""
 import subprocess
 import unittest
 
@@ -14,6 +15,15 @@ class DocsTest(unittest.TestCase):
             readme = f.read()
         self.assertIn(table, readme, "README.md's settings table differs from "
                       "`zerohourd --settings-markdown`; paste the new output into it")
+
+    def test_client_settings_tables_in_readme(self):
+        with open(f"{SRC}/README.md", encoding="utf-8") as f:
+            readme = f.read()
+        for prog in ("zerohour-milter", "zerohour-clamd"):
+            table = subprocess.run([binary(prog), "--settings-markdown"], capture_output=True,
+                                   text=True, check=True).stdout
+            self.assertIn(table, readme, f"README.md's {prog} settings table differs from "
+                          f"`{prog} --settings-markdown`; paste the new output into it")
 
 
 if __name__ == "__main__":

@@ -44,8 +44,9 @@ class OutbreakTest(unittest.TestCase):
         self.engine = Engine(args=["--set", f"outbreak.state_file={self.state}",
                                    "--set", "outbreak.snapshot_ms=1s"])
 
-    def stream(self, count, start_ms):
-        """count worm copies, one every 20 s, each from a new sender and client."""
+    def write_copies(self, where, count, start_ms):
+        """count worm copies as files in where; returns their envelopes, one
+        every 20 s, each from a new sender and client."""
         lines = []
         for _ in range(count):
             self.n += 1
@@ -55,7 +56,7 @@ class OutbreakTest(unittest.TestCase):
                    ("Subject", self.rng.choice(["hello", "hi", "test"])),
                    ("Date", "Mon, 26 Jan 2004 10:00:00 +0000"), ("Message-ID", f"<{i}@h{i}.example>")]
             path = f"w{i}.eml"
-            with open(os.path.join(self.tmp, path), "wb") as f:
+            with open(os.path.join(where, path), "wb") as f:
                 f.write(message(hdr, "hi", "b", [(
                     [f'Content-Type: application/octet-stream; name="{name}"',
                      "Content-Transfer-Encoding: base64"],
@@ -63,10 +64,18 @@ class OutbreakTest(unittest.TestCase):
             lines.append({"path": path, "client_ip": f"198.51.100.{i % 250 + 1}",
                           "helo": f"mx{i}.h{i}.example", "mail_from": f"u{i}@h{i}.example",
                           "rcpt_to": ["alice@corp.example.com"], "received_at": start_ms + i * 20000})
+        return lines
+
+    def stream(self, count, start_ms, *extra):
+        """count worm copies replayed as live traffic (see write_copies)."""
+        lines = self.write_copies(self.tmp, count, start_ms)
+        if not lines:
+            return []
         jl = os.path.join(self.tmp, f"s{self.n}.jsonl")
         with open(jl, "w") as f:
             f.write("\n".join(json.dumps(l) for l in lines) + "\n")
-        r = cli("scan", "--json", "--address", self.engine.address, "--envelopes", jl, check=False)
+        r = cli("scan", "--json", "--address", self.engine.address, "--envelopes", jl, *extra,
+                check=False)
         return [json.loads(l) for l in r.out.splitlines()]
 
     def test_surge_restart_and_listing(self):
@@ -95,6 +104,51 @@ class OutbreakTest(unittest.TestCase):
         self.assertTrue(all(any(h["detector"] == "outbreak" for h in r["hits"]) for r in recs))
         obs = json.loads(cli("outbreaks", "--json", "--address", self.engine.address).out)["outbreaks"]
         self.assertEqual(obs[0]["total"], 10)
+
+    def outbreak_table(self):
+        return json.loads(cli("outbreaks", "--json", "--address", self.engine.address,
+                              check=False).out)["outbreaks"]
+
+    def test_hunt_does_not_teach(self):
+        """Scanning stored mail (the CLI on files, by default) judges it with
+        what the engine knows but counts nothing: no DEFER, no new or rising
+        entry in the outbreak table. --observe opts back in; an outbreak the
+        live traffic established is still flagged by a hunt."""
+        self.start()
+        self.stream(8, T0)  # writes w1..w8.eml and replays them as live traffic
+        base = self.outbreak_table()
+        self.assertEqual(base[0]["total"], 8)
+        hunt = os.path.join(self.tmp, "hunt")
+        os.mkdir(hunt)
+        for i in range(1, 9):
+            shutil.copy(os.path.join(self.tmp, f"w{i}.eml"), hunt)
+        # Inside the outbreak's hold: every stored copy is flagged, nothing counted.
+        r = cli("scan", "--json", "--address", self.engine.address, "--received-at",
+                str(T0 + 9 * 20000), hunt, check=False)
+        recs = [json.loads(l) for l in r.out.splitlines()]
+        self.assertEqual(len(recs), 8)
+        self.assertTrue(all(any(h["detector"] == "outbreak" for h in x["hits"]) for x in recs))
+        self.assertEqual(self.outbreak_table(), base)
+        # Replayed as traffic but with --no-observe: still nothing counted.
+        self.stream(4, T0 + 3600 * 1000, "--no-observe")
+        self.assertEqual(self.outbreak_table(), base)
+
+    def test_hunt_of_a_new_worm_leaves_no_trace(self):
+        self.start()
+        self.stream(0, T0)
+        hunt = os.path.join(self.tmp, "hunt")
+        os.mkdir(hunt)
+        self.write_copies(hunt, 12, T0)
+        r = cli("scan", "--json", "--address", self.engine.address, hunt, check=False)
+        recs = [json.loads(l) for l in r.out.splitlines()]
+        self.assertEqual(len(recs), 12)
+        self.assertNotIn("DEFER", [x["verdict"] for x in recs])
+        self.assertEqual(self.outbreak_table(), [])
+        # The same files with --observe are counted (the default of an MTA).
+        cli("scan", "--json", "--observe", "--address", self.engine.address, hunt, check=False)
+        table = self.outbreak_table()
+        self.assertEqual(len(table), 1)
+        self.assertEqual(table[0]["total"], 12)
 
     def test_corrupt_snapshot_is_ignored(self):
         with open(self.state, "wb") as f:

@@ -122,6 +122,68 @@ class Engine(Daemon):
 
 
 
+class Bridge(Daemon):
+    """A zerohour-clamd on a unix socket in its temp folder (and a loopback
+    TCP port when tcp=True), in front of engine_address. .sock, .port."""
+    name = "zerohour-clamd"
+
+    def __init__(self, engine_address, args=(), tcp=False):
+        super().__init__("zh-clamd-")
+        self.sock = os.path.join(self.tmp, "clamd.sock")
+        self.port = None
+        for _ in range(20):  # a free port may be taken before we bind it
+            cmd = [binary("zerohour-clamd"), "--socket", f"unix:{self.sock}",
+                   "--engine", engine_address, "--log-level", "debug"]
+            if tcp:
+                self.port = free_port()
+                cmd += ["--socket", f"inet:{self.port}@127.0.0.1"]
+            self.spawn(cmd + list(args))
+            if self.wait_listening():
+                return
+        self.stop(expect_rc=None)
+        raise AssertionError(f"zerohour-clamd did not start:\n{self.logtext()}")
+
+    def wait_listening(self):
+        deadline = time.time() + START_TIMEOUT
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                if "Address already in use" in self.logtext():
+                    return False
+                raise AssertionError(f"zerohour-clamd exited {self.proc.returncode}:\n{self.logtext()}")
+            if "listening on" in self.logtext():
+                return True
+            time.sleep(0.05)
+        raise AssertionError(f"zerohour-clamd not listening after {START_TIMEOUT}s")
+
+    def connect(self, timeout=30):
+        s = socket.socket(socket.AF_UNIX)
+        s.settimeout(timeout)
+        s.connect(self.sock)
+        return s
+
+    def talk(self, data, timeout=30, tcp=False):
+        """Send data on a new connection; return everything until the bridge closes."""
+        s = socket.create_connection(("127.0.0.1", self.port), timeout) if tcp else self.connect(timeout)
+        with s:
+            s.sendall(data)
+            out = b""
+            while True:
+                d = s.recv(65536)
+                if not d:
+                    return out
+                out += d
+
+
+def instream(data, chunk=8192, framing=b"z"):
+    """The bytes of one INSTREAM command carrying data."""
+    term = b"\0" if framing == b"z" else b"\n"
+    out = framing + b"INSTREAM" + term
+    for i in range(0, len(data), chunk):
+        piece = data[i:i + chunk]
+        out += len(piece).to_bytes(4, "big") + piece
+    return out + b"\0\0\0\0"
+
+
 class Redis(Daemon):
     """A private redis-server on a unix socket in its temp folder (no TCP port,
     no persistence); .url is what outbreak.redis takes. Skips the test when

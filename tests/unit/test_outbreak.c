@@ -99,6 +99,34 @@ static const struct zh_result *scan(zh_scanner *s, const char *msg, unsigned i, 
     return r;
 }
 
+/* Copy i from one client that uses a new From each time, observed or not. */
+static const struct zh_result *scan_one_client(zh_scanner *s, const char *msg, unsigned i,
+                                               int64_t t, bool no_observe)
+{
+    char from[64];
+    snprintf(from, sizeof from, "user%u@host%u.example", i, i);
+    static const char *const rcpt[] = {"a@corp.example.com"};
+    struct zh_scan_envelope env = {.client_ip = "203.0.113.9",
+                                   .helo = "mx.host.example",
+                                   .mail_from = from,
+                                   .rcpt_to = rcpt,
+                                   .n_rcpt = 1,
+                                   .received_at = t,
+                                   .no_observe = no_observe};
+    const struct zh_result *r;
+    zh_scanner_scan(s, (const uint8_t *)msg, strlen(msg), &env, 0, &r);
+    assert_int_equal(r->status, 0);
+    return r;
+}
+
+static bool has_rule(const struct zh_result *r, const char *rule)
+{
+    for (size_t i = 0; i < r->n_hits; i++)
+        if (!strcmp(r->hits[i].rule, rule))
+            return true;
+    return false;
+}
+
 static bool has(const struct zh_result *r, const char *det)
 {
     for (size_t i = 0; i < r->n_hits; i++)
@@ -239,6 +267,51 @@ static void test_bounded_memory(void **state)
     assert_true(zhi_outbreaks_used(ob) <= cap);
     zhi_outbreaks_free(ob);
     zh_config_free(&cfg);
+}
+
+/* A hunt (no_observe) reads the outbreak and sender tables but writes
+ * neither: twelve copies from one client under twelve From addresses leave
+ * no fingerprint, no DEFER and no many-From count; the same copies observed
+ * do all three. */
+static void test_no_observe_teaches_nothing(void **state)
+{
+    (void)state;
+    zh_engine *e = new_engine(NULL, NULL);
+    zh_scanner *s;
+    zh_scanner_new(e, &s);
+    struct zh_outbreak_info info[4];
+    int64_t t0 = 1075111200000;
+    for (unsigned i = 1; i <= 12; i++) {
+        char *m = worm(i);
+        const struct zh_result *r = scan_one_client(s, m, i, t0 + i * 1000, true);
+        assert_int_not_equal(r->verdict, ZH_VERDICT_DEFER);
+        assert_false(has(r, "outbreak"));
+        assert_false(has_rule(r, "many_from_addresses"));
+        free(m);
+    }
+    assert_int_equal(zh_engine_outbreaks(e, t0 + 13000, info, 4), 0);
+    bool deferred = false, many_from = false;
+    for (unsigned i = 1; i <= 12; i++) {
+        char *m = worm(i);
+        const struct zh_result *r = scan_one_client(s, m, i, t0 + i * 1000, false);
+        deferred |= r->verdict == ZH_VERDICT_DEFER;
+        many_from |= has_rule(r, "many_from_addresses");
+        free(m);
+    }
+    assert_true(deferred);
+    assert_true(many_from);
+    assert_int_equal(zh_engine_outbreaks(e, t0 + 13000, info, 4), 1);
+    uint64_t total = info[0].total;
+    /* Once known, a hunt still sees the state (the many-From client is
+     * flagged) and still counts nothing. */
+    char *m = worm(40);
+    const struct zh_result *r = scan_one_client(s, m, 40, t0 + 13000, true);
+    assert_true(has_rule(r, "many_from_addresses"));
+    free(m);
+    assert_int_equal(zh_engine_outbreaks(e, t0 + 13000, info, 4), 1);
+    assert_int_equal(info[0].total, total);
+    zh_scanner_free(s);
+    zh_engine_free(e);
 }
 
 static void test_snapshot_roundtrip_and_bad_files(void **state)
@@ -402,6 +475,7 @@ int main(void)
         cmocka_unit_test(test_million_unique_within_budget),
         cmocka_unit_test(test_snapshot_roundtrip_and_bad_files),
         cmocka_unit_test(test_snapshot_files_are_not_hijacked),
+        cmocka_unit_test(test_no_observe_teaches_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

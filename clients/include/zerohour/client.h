@@ -51,6 +51,9 @@ struct zh_client_options {
     unsigned timeout_ms;         /* per call; 0 = 30000 */
     unsigned connect_timeout_ms; /* how long a call waits for a first connection; 0 = 1000 */
     size_t max_message_bytes;    /* refuse larger messages locally; 0 = ask the engine (Ping) */
+    /* Nonzero: every scan of this client looks without teaching the engine
+     * (as zh_envelope.no_observe). For programs that only ever hunt. */
+    int no_observe;
 };
 
 /* The SMTP envelope sent with a scan. All strings may be NULL. Borrowed. */
@@ -65,6 +68,10 @@ struct zh_envelope {
      * input that is not RFC 5322 as one object of that name.
      * zh_client_scan_file sends the path's base name when this is NULL. */
     const char *filename;
+    /* Nonzero: the engine judges this message with what it knows but does
+     * not count it in its outbreak and sender tables (ScanRequest.no_observe).
+     * For hunts through stored mail; leave 0 for live traffic. */
+    int no_observe;
 };
 
 struct zh_hit {

@@ -34,6 +34,10 @@ struct zh_scan_envelope {
     /* The input's file name when it is a file rather than mail: input that is
      * not RFC 5322 is scanned as one object of that name. */
     const char *filename;
+    /* Look without learning: the stateful detectors (outbreak, sender) read
+     * their tables but count nothing of this scan. For hunts through stored
+     * mail; live traffic leaves it false. */
+    bool no_observe;
 };
 
 /* One hit of a result: which detector (or stage) found what, where. */

@@ -1,0 +1,15 @@
+/* log.h — the thin clients' log: one record per line on stderr, written with
+ * one write(2) so lines from concurrent sessions never interleave, with a UTC
+ * timestamp and the level's name. Thread-safe. */
+#ifndef ZHC_LOG_H
+#define ZHC_LOG_H
+
+#include <stdarg.h>
+
+enum zhc_log_level { ZHC_LOG_ERROR, ZHC_LOG_WARN, ZHC_LOG_INFO, ZHC_LOG_DEBUG };
+
+/* Write the record when level <= max (enum zhc_log_level). */
+void zhc_vlog(int max, int level, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
+
+#endif
