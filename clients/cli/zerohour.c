@@ -142,7 +142,7 @@ static const char help_scan[] =
     "    order, one request at a time. Each line is a JSON object\n"
     "      {\"path\": \"m.eml\", \"client_ip\": \"192.0.2.1\", \"helo\": \"mx.example\",\n"
     "       \"mail_from\": \"a@example.com\", \"rcpt_to\": [\"b@example.org\"],\n"
-    "       \"received_at\": 1075111200000}\n"
+    "       \"received_at\": 1075111200000, \"queue_id\": \"4TqL2c1Xz9\"}\n"
     "    where only path is required; a relative path is relative to the\n"
     "    directory of FILE.jsonl, and a missing field takes the value of the\n"
     "    matching option. Blank lines are skipped. A line that is not such an\n"
@@ -869,8 +869,9 @@ static const char *json_type_word(json_object *v)
 static const char *envelope_from_json(const struct scan_job *j, json_object *obj,
                                       struct line_env *le, char *why, size_t why_n)
 {
-    static const char *const str_keys[] = {"client_ip", "helo", "mail_from"};
-    const char **str_dst[] = {&le->env.client_ip, &le->env.helo, &le->env.mail_from};
+    static const char *const str_keys[] = {"client_ip", "helo", "mail_from", "queue_id"};
+    const char **str_dst[] = {&le->env.client_ip, &le->env.helo, &le->env.mail_from,
+                              &le->env.queue_id};
     json_object *v;
 
     le->env = j->env;

@@ -734,6 +734,7 @@ int zh_client_scan(zh_client *c, const void *msg, size_t len, const struct zh_en
         e.received_at = env->received_at;
         req.envelope = &e;
         req.filename = (char *)(env->filename ? env->filename : "");
+        req.queue_id = (char *)(env->queue_id ? env->queue_id : "");
     }
     if ((rc = call(c, "Scan", &req.base, wait_ms, &resp)) != ZH_OK)
         return rc;

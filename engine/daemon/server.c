@@ -87,6 +87,7 @@ static void svc_scan(Zerohour__V1__ZeroHour_Service *svc, const Zerohour__V1__Sc
         env.received_at = pe->received_at;
     }
     env.filename = in->filename && *in->filename ? in->filename : NULL;
+    env.queue_id = in->queue_id && *in->queue_id ? in->queue_id : NULL;
     const struct zh_result *r = NULL;
     zh_scanner_scan(c->w->scanner, in->message.data, in->message.len, &env, in->deadline_ms, &r);
     set_status(c, r->status, "%s", r->status_message);

@@ -60,6 +60,9 @@ struct zh_envelope {
      * input that is not RFC 5322 as one object of that name.
      * zh_client_scan_file sends the path's base name when this is NULL. */
     const char *filename;
+    /* The MTA's queue id (Postfix/Sendmail's `i` macro), kept with the
+     * message when the engine stores scans. NULL: none. */
+    const char *queue_id;
 };
 
 struct zh_hit {

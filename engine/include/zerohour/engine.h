@@ -34,6 +34,8 @@ struct zh_scan_envelope {
     /* The input's file name when it is a file rather than mail: input that is
      * not RFC 5322 is scanned as one object of that name. */
     const char *filename;
+    /* The MTA's queue id, when the client sent one (kept by the store). */
+    const char *queue_id;
 };
 
 /* One hit of a result: which detector (or stage) found what, where. */
