@@ -258,7 +258,7 @@ static void svc_stats(Zerohour__V1__ZeroHour_Service *svc, const Zerohour__V1__S
     } else if (section && a.n_sections == 0) {
         set_status(
             c, ZEROHOUR__V1__STATUS__STATUS_INVALID_ARGUMENT,
-            "unknown stats section \"%s\" (server, scans, detectors, rules, rulestats, limits, "
+            "unknown stats section \"%s\" (server, scans, detectors, rules, rulestats, limits, store, "
             "requests)",
             section);
         closure(NULL, cd);

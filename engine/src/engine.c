@@ -3,6 +3,7 @@
  * MIME lives in mime.c, scoring in verdict.c, counters in stats.c. */
 #include "zhi.h"
 #include "outbreak.h"
+#include "store.h"
 #include "zerohour/log.h"
 #include "zerohour/wire.h"
 
@@ -22,6 +23,7 @@ struct zh_engine {
     struct zhi_stats *stats;
     struct zhi_outbreaks *outbreaks;
     struct zhi_profiler *profiler; /* NULL when rule_profile_interval_ms = 0 */
+    struct zhi_store *store;       /* NULL when [store] is off or could not open */
     uint64_t started_us;
     /* last reload, for Stats (under reload_lock) */
     int64_t last_reload_unix_ms;
@@ -168,6 +170,12 @@ zh_err zh_engine_new(const struct zh_config *cfg, zh_engine **out, struct zh_rul
         goto fail;
     if ((rc = zhi_profiler_start(&e->rules, &e->cfg, &e->profiler)) != ZH_ERR_OK)
         goto fail;
+    if (e->cfg.store_enabled) {
+        /* The store serves hunts later; mail must flow without it. */
+        char err[512] = "";
+        if (zhi_store_open(&e->cfg, &e->store, err, sizeof err) != ZH_ERR_OK)
+            zh_log(ZH_LOG_ERROR, "store: %s; scanning goes on without a store", err);
+    }
     *out = e;
     if (!report)
         zh_rules_report_free(&local);
@@ -192,6 +200,7 @@ void zh_engine_free(zh_engine *e)
     if (!e)
         return;
     zhi_profiler_stop(e->profiler);
+    zhi_store_close(e->store); /* writes what is queued */
     for (size_t i = ZHI_N_DETECTORS; i-- > 0;)
         if (zhi_detectors[i]->fini)
             zhi_detectors[i]->fini(e->det_state[i]);
@@ -388,6 +397,7 @@ zh_err zh_scanner_scan(zh_scanner *sc, const uint8_t *msg, size_t len,
         goto out;
     }
     zhi_profiler_offer(e->profiler, s);
+    zhi_store_offer(e->store, s, r);
     if (sc->meter)
         zhi_rule_meter_capture(sc->meter, s);
 out:
@@ -412,7 +422,7 @@ out:
 void zh_engine_stats(zh_engine *e, const char *section, zh_stats_fn fn, void *ud)
 {
     struct zhi_stats_view v = {
-        .st = e->stats, .cfg = &e->cfg, .rules = zhi_slot_acquire(&e->rules)};
+        .st = e->stats, .cfg = &e->cfg, .rules = zhi_slot_acquire(&e->rules), .store = e->store};
     pthread_mutex_lock(&e->reload_lock);
     v.last_reload_unix_ms = e->last_reload_unix_ms;
     v.last_reload_ok = e->last_reload_ok;
