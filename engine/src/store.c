@@ -54,7 +54,7 @@ struct zhi_store {
     pthread_cond_t wake, idle;
     struct rec *head, *tail;
     size_t q_len, q_bytes;
-    bool stopping, busy;
+    bool stopping, busy, held;
     uint64_t flush_req, flush_done;       /* flush generations */
     int64_t maintain_req_ms;              /* a maintain with this clock is asked for; 0: none */
     uint64_t maintain_gen, maintain_done; /* generations of maintain requests */
@@ -787,8 +787,16 @@ static void maintain(struct zhi_store *st, int64_t now_ms)
         st->w.expired += (uint64_t)n;
     uint64_t low = (uint64_t)st->max_bytes / 10 * 9;
     if (used_bytes(st) > (uint64_t)st->max_bytes) {
-        while (used_bytes(st) > low && (n = delete_oldest(st, false, 0, DELETE_BATCH / 4)) > 0)
+        uint64_t used;
+        while ((used = used_bytes(st)) > low && st->w.messages) {
+            /* as many as the average message's share says, in batches */
+            uint64_t avg = used / st->w.messages + 1;
+            uint64_t want = (used - low + avg - 1) / avg;
+            if ((n = delete_oldest(st, false, 0, want > DELETE_BATCH ? DELETE_BATCH : (int)want)) <=
+                0)
+                break;
             st->w.evicted += (uint64_t)n;
+        }
         exec(st->db, "PRAGMA incremental_vacuum");
         exec(st->db, "PRAGMA wal_checkpoint(TRUNCATE)");
         used_bytes(st);
@@ -801,12 +809,12 @@ static void *writer_main(void *arg)
     int64_t last_maintain = 0;
     pthread_mutex_lock(&st->lock);
     for (;;) {
-        while (!st->head && !st->stopping && st->flush_req == st->flush_done &&
-               st->maintain_gen == st->maintain_done) {
+        while (!st->stopping && (st->held || (!st->head && st->flush_req == st->flush_done &&
+                                              st->maintain_gen == st->maintain_done))) {
             struct timespec ts;
             clock_gettime(CLOCK_REALTIME, &ts);
             ts.tv_sec += 1;
-            if (pthread_cond_timedwait(&st->wake, &st->lock, &ts) != 0)
+            if (pthread_cond_timedwait(&st->wake, &st->lock, &ts) != 0 && !st->held)
                 break; /* a second passed: time for maintenance */
         }
         struct rec *batch = st->head;
@@ -956,6 +964,14 @@ void zhi_store_maintain(struct zhi_store *st, int64_t now_ms)
     pthread_cond_signal(&st->wake);
     while (st->maintain_done < gen && !st->stopping)
         pthread_cond_wait(&st->idle, &st->lock);
+    pthread_mutex_unlock(&st->lock);
+}
+
+void zhi_store_hold(struct zhi_store *st, bool hold)
+{
+    pthread_mutex_lock(&st->lock);
+    st->held = hold;
+    pthread_cond_signal(&st->wake);
     pthread_mutex_unlock(&st->lock);
 }
 

@@ -41,6 +41,10 @@ void zhi_store_flush(struct zhi_store *st);
  * writer does it by itself every second with zhi_store_now); waits for it. */
 void zhi_store_maintain(struct zhi_store *st, int64_t now_ms);
 
+/* Hold the writer (it finishes its round, then takes nothing more from the
+ * queue) or let it go on: a slow disk made to order, for tests. */
+void zhi_store_hold(struct zhi_store *st, bool hold);
+
 /* The store's clock, unix ms: the newest received_at written, or the wall
  * clock when that is earlier or nothing was written (a replay of old
  * traffic keeps its own time, as the outbreak table does). Retention and
