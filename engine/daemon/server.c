@@ -256,11 +256,11 @@ static void svc_stats(Zerohour__V1__ZeroHour_Service *svc, const Zerohour__V1__S
         set_status(c, ZEROHOUR__V1__STATUS__STATUS_INTERNAL, "out of memory");
         closure(NULL, cd);
     } else if (section && a.n_sections == 0) {
-        set_status(
-            c, ZEROHOUR__V1__STATUS__STATUS_INVALID_ARGUMENT,
-            "unknown stats section \"%s\" (server, scans, detectors, rules, rulestats, limits, store, "
-            "requests)",
-            section);
+        set_status(c, ZEROHOUR__V1__STATUS__STATUS_INVALID_ARGUMENT,
+                   "unknown stats section \"%s\" (server, scans, detectors, rules, rulestats, "
+                   "limits, store, "
+                   "requests)",
+                   section);
         closure(NULL, cd);
     } else {
         resp.sections = a.sections;
