@@ -4,6 +4,7 @@
 #include "zhi.h"
 #include "outbreak.h"
 #include "store.h"
+#include "hunt.h"
 #include "zerohour/log.h"
 #include "zerohour/wire.h"
 
@@ -24,6 +25,9 @@ struct zh_engine {
     struct zhi_outbreaks *outbreaks;
     struct zhi_profiler *profiler; /* NULL when rule_profile_interval_ms = 0 */
     struct zhi_store *store;       /* NULL when [store] is off or could not open */
+    pthread_mutex_t hunt_lock;     /* the latest hunt */
+    struct zhi_hunt *hunt;
+    uint64_t hunt_id;
     uint64_t started_us;
     /* last reload, for Stats (under reload_lock) */
     int64_t last_reload_unix_ms;
@@ -138,6 +142,7 @@ zh_err zh_engine_new(const struct zh_config *cfg, zh_engine **out, struct zh_rul
     }
     zhi_slot_init(&e->rules);
     pthread_mutex_init(&e->reload_lock, NULL);
+    pthread_mutex_init(&e->hunt_lock, NULL);
     e->started_us = zhi_now_us();
     size_t inited = 0;
     if (!(e->stats = zhi_stats_new(ZHI_N_DETECTORS))) {
@@ -189,6 +194,7 @@ fail:
     zh_config_free(&e->cfg);
     zhi_slot_destroy(&e->rules);
     pthread_mutex_destroy(&e->reload_lock);
+    pthread_mutex_destroy(&e->hunt_lock);
     free(e);
     if (!report)
         zh_rules_report_free(&local);
@@ -200,7 +206,9 @@ void zh_engine_free(zh_engine *e)
     if (!e)
         return;
     zhi_profiler_stop(e->profiler);
+    zhi_hunt_free(e->hunt);    /* reads the store */
     zhi_store_close(e->store); /* writes what is queued */
+    pthread_mutex_destroy(&e->hunt_lock);
     for (size_t i = ZHI_N_DETECTORS; i-- > 0;)
         if (zhi_detectors[i]->fini)
             zhi_detectors[i]->fini(e->det_state[i]);
@@ -222,6 +230,48 @@ zh_err zh_engine_save_state(zh_engine *e, char *err, size_t errlen)
     if (!e->outbreaks || !e->cfg.outbreak_state_file || !*e->cfg.outbreak_state_file)
         return ZH_ERR_OK;
     return zhi_outbreaks_save(e->outbreaks, e->cfg.outbreak_state_file, err, errlen);
+}
+
+zh_err zh_engine_hunt_start(zh_engine *e, const struct zh_hunt_request *req, uint64_t *id,
+                            char *err, size_t errlen)
+{
+    if (!e->store) {
+        snprintf(err, errlen,
+                 e->cfg.store_enabled ? "the store could not be opened (see the engine's log)"
+                                      : "this engine keeps no store (set store.enabled=1 and "
+                                        "store.directory)");
+        return ZH_ERR_FAILED;
+    }
+    pthread_mutex_lock(&e->hunt_lock);
+    zh_err rc = ZH_ERR_OK;
+    if (e->hunt && zhi_hunt_running(e->hunt)) {
+        snprintf(err, errlen, "retrohunt %llu is still running; cancel it or wait",
+                 (unsigned long long)e->hunt_id);
+        rc = ZH_ERR_FAILED;
+    } else {
+        struct zhi_hunt *h = NULL;
+        rc = zhi_hunt_start(e->store, &e->cfg, req, e->hunt_id + 1, &h, err, errlen);
+        if (rc == ZH_ERR_OK) {
+            zhi_hunt_free(e->hunt);
+            e->hunt = h;
+            *id = ++e->hunt_id;
+        }
+    }
+    pthread_mutex_unlock(&e->hunt_lock);
+    return rc;
+}
+
+zh_err zh_engine_hunt_poll(zh_engine *e, uint64_t id, bool cancel, struct zh_hunt_status *out)
+{
+    pthread_mutex_lock(&e->hunt_lock);
+    zh_err rc = ZH_ERR_INVALID;
+    if (e->hunt && id == e->hunt_id) {
+        if (cancel)
+            zhi_hunt_cancel(e->hunt);
+        rc = zhi_hunt_status(e->hunt, out);
+    }
+    pthread_mutex_unlock(&e->hunt_lock);
+    return rc;
 }
 
 const struct zh_config *zh_engine_config(const zh_engine *e)

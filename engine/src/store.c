@@ -1041,7 +1041,8 @@ static const char *col(sqlite3_stmt *q, int i)
 static const char blob_sql[] =
     "SELECT o.sha256, o.name, o.declared_type, o.sniffed_type, o.kind, o.path, o.size"
     " FROM objects o JOIN messages m ON m.id = o.message"
-    " WHERE o.kept = 1 AND m.received_at >= ?1 GROUP BY o.sha256 ORDER BY o.sha256";
+    " WHERE o.kept = 1 AND m.received_at >= ?1 AND o.sha256 > ?2"
+    " GROUP BY o.sha256 ORDER BY o.sha256 LIMIT ?3";
 
 zh_err zhi_store_count_blobs(struct zhi_store *st, int64_t since_ms, uint64_t *n, char *err,
                              size_t errlen)
@@ -1068,8 +1069,8 @@ zh_err zhi_store_count_blobs(struct zhi_store *st, int64_t since_ms, uint64_t *n
     return rc == SQLITE_OK ? ZH_ERR_OK : ZH_ERR_FAILED;
 }
 
-zh_err zhi_store_each_blob(struct zhi_store *st, int64_t since_ms, zhi_store_blob_fn fn, void *ud,
-                           char *err, size_t errlen)
+zh_err zhi_store_each_blob(struct zhi_store *st, int64_t since_ms, const char *after, int limit,
+                           zhi_store_blob_fn fn, void *ud, char *err, size_t errlen)
 {
     sqlite3 *db = NULL;
     sqlite3_stmt *q = NULL;
@@ -1078,6 +1079,8 @@ zh_err zhi_store_each_blob(struct zhi_store *st, int64_t since_ms, zhi_store_blo
     int rc = sqlite3_prepare_v2(db, blob_sql, -1, &q, NULL);
     if (rc == SQLITE_OK) {
         sqlite3_bind_int64(q, 1, since_ms);
+        sqlite3_bind_text(q, 2, after ? after : "", -1, SQLITE_STATIC);
+        sqlite3_bind_int(q, 3, limit);
         while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
             char path[4200];
             snprintf(path, sizeof path, "%s/%s", st->blob_dir, col(q, 0));

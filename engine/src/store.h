@@ -70,11 +70,13 @@ struct zhi_store_blob {
 /* Return non-zero from the callback to stop. */
 typedef int (*zhi_store_blob_fn)(void *ud, const struct zhi_store_blob *b);
 /* How many distinct kept objects messages received at or after since_ms
- * carry, and call fn for each (in hash order). */
+ * carry; and fn for each of the next `limit` of them whose hash sorts after
+ * `after` ("" = from the start), in hash order: a hunt pages through them
+ * so no read lasts long. */
 zh_err zhi_store_count_blobs(struct zhi_store *st, int64_t since_ms, uint64_t *n, char *err,
                              size_t errlen);
-zh_err zhi_store_each_blob(struct zhi_store *st, int64_t since_ms, zhi_store_blob_fn fn, void *ud,
-                           char *err, size_t errlen);
+zh_err zhi_store_each_blob(struct zhi_store *st, int64_t since_ms, const char *after, int limit,
+                           zhi_store_blob_fn fn, void *ud, char *err, size_t errlen);
 
 /* One stored message, and which of its objects made it a match. */
 struct zhi_store_message {

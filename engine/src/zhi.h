@@ -276,6 +276,9 @@ extern const size_t zhi_n_externals;
  * for integer and boolean ones. Returns a libyara error code. */
 int zhi_external_define(void *yr_scanner, const struct zhi_external *x, const char *str,
                         int64_t num);
+/* Declare every external on a YR_COMPILER (before adding rules that use
+ * them), with empty values. Returns a libyara error code. */
+int zhi_rules_declare_externals(void *compiler);
 
 /* ---- the scan context (scan.c) ---------------------------------------------
  * What every stage, extractor and detector of one scan shares: the message's

@@ -147,6 +147,62 @@ size_t zh_engine_outbreaks(zh_engine *e, int64_t now_ms, struct zh_outbreak_info
  * without one. err receives the reason on failure. */
 zh_err zh_engine_save_state(zh_engine *e, char *err, size_t errlen);
 
+/* Retro-hunt over the store of recent scans ([store] enabled): YARA rules
+ * run over every kept object (each distinct SHA-256 once) of the messages in
+ * the window, or the messages holding an object of one SHA-256, or those
+ * whose payload had one outbreak fingerprint. A hunt runs on a thread of its
+ * own, using at most [store] hunt_cpu_percent of one core; one at a time,
+ * and only the latest one's results are kept.
+ *   zh_engine_hunt_start: the request is borrowed for the call (rules are
+ *     compiled before it returns). ZH_ERR_INVALID with err for rules that do
+ *     not compile or a malformed hash or fingerprint; ZH_ERR_FAILED when the
+ *     store is off or a hunt is running. *id names the hunt.
+ *   zh_engine_hunt_poll: fills *out (caller frees with zh_hunt_status_free);
+ *     cancel stops the hunt first. ZH_ERR_INVALID for an unknown id.
+ * Messages are listed once the hunt is no longer running. Thread-safe. */
+struct zh_hunt_rule {
+    const char *name, *source;
+};
+struct zh_hunt_request {
+    const struct zh_hunt_rule *rules; /* one of rules, sha256, outbreak */
+    size_t n_rules;
+    const char *sha256;   /* 64 hex digits */
+    const char *outbreak; /* 16 hex digits */
+    int64_t window_ms;    /* the last window_ms of the store's clock; 0 = everything stored */
+    uint32_t deadline_ms; /* 0 = none */
+};
+enum zh_hunt_state {
+    ZH_HUNT_RUNNING = 1,
+    ZH_HUNT_DONE = 2,
+    ZH_HUNT_CANCELLED = 3,
+    ZH_HUNT_EXPIRED = 4,
+    ZH_HUNT_FAILED = 5
+};
+struct zh_hunt_message {
+    int64_t received_at;
+    int verdict, score; /* as scanned then */
+    char *message_id, *mail_from, *client_ip, *helo, *subject, *queue_id, *hits, *fingerprint;
+    char **rcpt_to;
+    size_t n_rcpt;
+    char **rules; /* rules matching now, or "sha256:HASH" / "outbreak:FP" */
+    size_t n_rules;
+    char **objects; /* paths of the matching objects */
+    size_t n_objects;
+};
+struct zh_hunt_status {
+    uint64_t id;
+    int state; /* enum zh_hunt_state */
+    char error[512];
+    uint64_t objects_total, objects_done, objects_unreadable, bytes_done, elapsed_us;
+    int64_t since; /* unix ms, the window's start */
+    struct zh_hunt_message *messages;
+    size_t n_messages;
+};
+zh_err zh_engine_hunt_start(zh_engine *e, const struct zh_hunt_request *req, uint64_t *id,
+                            char *err, size_t errlen);
+zh_err zh_engine_hunt_poll(zh_engine *e, uint64_t id, bool cancel, struct zh_hunt_status *out);
+void zh_hunt_status_free(struct zh_hunt_status *st);
+
 /* Counters, Redis INFO style. Calls fn(section, key, value) for each entry of
  * `section` (NULL or "" = all) in a stable order. */
 typedef void (*zh_stats_fn)(void *ud, const char *section, const char *key, const char *value);
