@@ -123,6 +123,50 @@ struct zh_outbreaks_result {
     int64_t now; /* the engine's clock, unix ms */
 };
 
+/* Retrohunt over an engine's store (see RetrohuntRequest in the proto):
+ * hunt_id 0 starts a hunt with one of rules, sha256 or outbreak; a hunt_id
+ * polls that hunt (cancel stops it). Strings borrowed for the call. */
+struct zh_retrohunt_rule {
+    const char *name, *source;
+};
+struct zh_retrohunt_request {
+    uint64_t hunt_id;
+    int cancel;
+    const struct zh_retrohunt_rule *rules;
+    size_t n_rules;
+    const char *sha256, *outbreak;
+    int64_t window_ms;    /* 0 = everything stored */
+    unsigned deadline_ms; /* 0 = none */
+};
+struct zh_retrohunt_message {
+    int64_t received_at;
+    int verdict, score; /* then */
+    char *message_id, *mail_from, *queue_id, *subject, *client_ip, *helo, *hits, *fingerprint;
+    char **rcpt_to;
+    size_t n_rcpt;
+    char **rules; /* matching now */
+    size_t n_rules;
+    char **objects;
+    size_t n_objects;
+};
+enum zh_retrohunt_state {
+    ZH_RETROHUNT_RUNNING = 1,
+    ZH_RETROHUNT_DONE,
+    ZH_RETROHUNT_CANCELLED,
+    ZH_RETROHUNT_EXPIRED,
+    ZH_RETROHUNT_FAILED
+};
+struct zh_retrohunt_result {
+    uint64_t hunt_id;
+    int state; /* enum zh_retrohunt_state */
+    int done;
+    char *error;
+    uint64_t objects_total, objects_done, objects_unreadable, bytes_done, elapsed_us;
+    int64_t since;                         /* unix ms */
+    struct zh_retrohunt_message *messages; /* when done, oldest first */
+    size_t n_messages;
+};
+
 typedef struct zh_client zh_client;
 
 /* Connect to n addresses (n >= 1; nng URLs such as ipc:///path or
@@ -166,6 +210,12 @@ void zh_ping_result_free(struct zh_ping_result *r);
 
 int zh_client_outbreaks(zh_client *c, struct zh_outbreaks_result **out);
 void zh_outbreaks_result_free(struct zh_outbreaks_result *r);
+
+/* A hunt lives in one engine: poll it at the address that started it (a
+ * client of one address). On ZH_OK *out is the caller's. */
+int zh_client_retrohunt(zh_client *c, const struct zh_retrohunt_request *req,
+                        struct zh_retrohunt_result **out);
+void zh_retrohunt_result_free(struct zh_retrohunt_result *r);
 
 /* Static name of an error code ("engine unreachable", ...). */
 const char *zh_client_strerror(int err);
