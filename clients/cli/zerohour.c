@@ -361,7 +361,11 @@ static const char help_outbreaks[] =
     "    the fingerprint's summary, when it was first seen, copies (in the window\n"
     "    and in all), distinct senders, client IPs and recipient domains, and the\n"
     "    rules that fired with it. This is the window of vulnerability made\n"
-    "    visible: how long a payload spread before it was blocked.\n"
+    "    visible: how long a payload spread before it was blocked. With the\n"
+    "    engine's store on, an active outbreak also says how many earlier copies\n"
+    "    were delivered (CLEAN or SUSPICIOUS) before it was declared\n"
+    "    (delivered_before in --json; null without a store); zerohour retrohunt\n"
+    "    --outbreak FINGERPRINT lists them.\n"
     "\n"
     "EXIT STATUS\n"
     "    0 no active outbreak, 1 at least one active outbreak, 2 errors.\n"
@@ -1396,12 +1400,20 @@ static int cmd_outbreaks(const struct cli *o, char **args, size_t n)
             json_object_object_add(j, "rcpt_domains", json_object_new_int((int)b->rcpt_domains));
             json_object_object_add(j, "active", json_object_new_boolean(b->active));
             json_object_object_add(j, "blocking", json_object_new_boolean(b->blocking));
+            json_object_object_add(j, "delivered_before",
+                                   b->delivered_known ? json_object_new_uint64(b->delivered_before)
+                                                      : NULL);
             json_object_array_add(arr, j);
         } else {
             printf("%-16s %-6s %-20s %7u %7llu %7u %5u %5u  %s%s%s\n", b->fingerprint,
                    b->active ? "ACTIVE" : "rising", first, b->copies, (unsigned long long)b->total,
                    b->senders, b->client_ips, b->rcpt_domains, b->summary, *b->hits ? " / " : "",
                    b->hits);
+            if (b->active && b->delivered_known)
+                printf("%-16s %llu cop%s delivered before detection (zerohour retrohunt "
+                       "--outbreak %s lists them)\n",
+                       "", (unsigned long long)b->delivered_before,
+                       b->delivered_before == 1 ? "y" : "ies", b->fingerprint);
         }
     }
     if (o->json) {

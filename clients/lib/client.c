@@ -1022,6 +1022,8 @@ int zh_client_outbreaks(zh_client *c, struct zh_outbreaks_result **out)
         d->rcpt_domains = o->rcpt_domains;
         d->active = o->active;
         d->blocking = o->blocking;
+        d->delivered_before = o->delivered_before;
+        d->delivered_known = o->delivered_known;
     }
     *out = r;
     r = NULL;

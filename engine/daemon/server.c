@@ -318,6 +318,8 @@ static void svc_outbreaks(Zerohour__V1__ZeroHour_Service *svc,
         ob[i].rcpt_domains = info[i].rcpt_domains;
         ob[i].active = info[i].active;
         ob[i].blocking = info[i].active;
+        ob[i].delivered_before = info[i].delivered_before;
+        ob[i].delivered_known = info[i].delivered_known;
         obp[i] = &ob[i];
     }
     resp.outbreaks = obp;

@@ -222,7 +222,13 @@ void zh_engine_free(zh_engine *e)
 
 size_t zh_engine_outbreaks(zh_engine *e, int64_t now_ms, struct zh_outbreak_info *out, size_t max)
 {
-    return e->outbreaks ? zhi_outbreaks_list(e->outbreaks, now_ms, out, max) : 0;
+    size_t n = e->outbreaks ? zhi_outbreaks_list(e->outbreaks, now_ms, out, max) : 0;
+    for (size_t i = 0; e->store && i < n; i++)
+        if (out[i].active &&
+            zhi_store_count_delivered(e->store, out[i].fingerprint, out[i].active_since,
+                                      &out[i].delivered_before) == ZH_ERR_OK)
+            out[i].delivered_known = true;
+    return n;
 }
 
 zh_err zh_engine_save_state(zh_engine *e, char *err, size_t errlen)

@@ -1191,3 +1191,29 @@ zh_err zhi_store_messages_by_fingerprint(struct zhi_store *st, int64_t since_ms,
     sqlite3_close(db);
     return rc == SQLITE_DONE ? ZH_ERR_OK : ZH_ERR_FAILED;
 }
+
+zh_err zhi_store_count_delivered(struct zhi_store *st, const char *fp, int64_t before_ms,
+                                 uint64_t *n)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *q = NULL;
+    if (reader_open(st, &db, NULL, 0) != SQLITE_OK)
+        return ZH_ERR_FAILED;
+    int rc = sqlite3_prepare_v2(db,
+                                "SELECT count(*) FROM messages WHERE fingerprint = ?1 AND "
+                                "received_at < ?2 AND verdict IN (?3, ?4)",
+                                -1, &q, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_text(q, 1, fp, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(q, 2, before_ms);
+        sqlite3_bind_int(q, 3, ZH_VERDICT_CLEAN);
+        sqlite3_bind_int(q, 4, ZH_VERDICT_SUSPICIOUS);
+        if ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+            *n = (uint64_t)sqlite3_column_int64(q, 0);
+            rc = SQLITE_OK;
+        }
+    }
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+    return rc == SQLITE_OK ? ZH_ERR_OK : ZH_ERR_FAILED;
+}

@@ -92,6 +92,11 @@ typedef int (*zhi_store_message_fn)(void *ud, const struct zhi_store_message *m)
 zh_err zhi_store_messages_by_hash(struct zhi_store *st, int64_t since_ms, const char *const *sha256,
                                   size_t n, zhi_store_message_fn fn, void *ud, char *err,
                                   size_t errlen);
+/* How many messages whose payload had fingerprint fp (16 hex digits) were
+ * received before before_ms and delivered (verdict CLEAN or SUSPICIOUS). */
+zh_err zhi_store_count_delivered(struct zhi_store *st, const char *fp, int64_t before_ms,
+                                 uint64_t *n);
+
 /* Messages received at or after since_ms whose outbreak fingerprint is fp
  * (16 hex digits), oldest first. */
 zh_err zhi_store_messages_by_fingerprint(struct zhi_store *st, int64_t since_ms, const char *fp,

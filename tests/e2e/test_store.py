@@ -226,6 +226,11 @@ class StoreTest(unittest.TestCase):
         ob = json.loads(cli("outbreaks", "--json", "--address", self.engine.address).out)
         active = [o for o in ob["outbreaks"] if o["active"]]
         self.assertEqual(len(active), 1)
+        first = flagged.index(True)
+        delivered = sum(r["verdict"] in ("CLEAN", "SUSPICIOUS") for r in recs[5:5 + first])
+        self.assertGreater(first, 0)
+        self.assertEqual(active[0]["delivered_before"], delivered,
+                         "the copies delivered before the outbreak was declared")
         r, found = self.hunt("--outbreak", active[0]["fingerprint"])
         self.assertEqual(r.returncode, 1, r.err)
         self.assertEqual([m["rcpt_to"][0] for m in found],
@@ -240,6 +245,8 @@ class StoreTest(unittest.TestCase):
                  [attach("statement.pdf", fake_pdf(self.rng, MARKER), "application/pdf")])
         self.replay()
         self.assertEqual(self.stats()["store_enabled"], "0")
+        ob = json.loads(cli("outbreaks", "--json", "--address", self.engine.address).out)
+        self.assertTrue(all(o["delivered_before"] is None for o in ob["outbreaks"]))
         r, _ = self.hunt("--sha256", "0" * 64, check=False)
         self.assertEqual(r.returncode, 2)
         self.assertIn("keeps no store", r.err)

@@ -116,6 +116,10 @@ struct zh_outbreak {
     uint64_t total;
     unsigned copies, senders, client_ips, rcpt_domains; /* within the window */
     int active, blocking;
+    /* active outbreaks on an engine with a store: copies delivered (CLEAN or
+     * SUSPICIOUS) before the outbreak was declared */
+    uint64_t delivered_before;
+    int delivered_known;
 };
 struct zh_outbreaks_result {
     struct zh_outbreak *outbreaks; /* active first, then by copies */

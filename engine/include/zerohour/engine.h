@@ -141,6 +141,10 @@ struct zh_outbreak_info {
     uint64_t total;                                     /* copies since first seen */
     unsigned copies, senders, client_ips, rcpt_domains; /* within the window */
     bool active, risky;
+    /* Active outbreaks, with the store on: copies received before it was
+     * declared that were delivered (CLEAN or SUSPICIOUS). */
+    uint64_t delivered_before;
+    bool delivered_known;
 };
 size_t zh_engine_outbreaks(zh_engine *e, int64_t now_ms, struct zh_outbreak_info *out, size_t max);
 /* Save the outbreak state to [outbreak] state_file, atomically; a no-op
