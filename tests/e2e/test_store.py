@@ -239,6 +239,42 @@ class StoreTest(unittest.TestCase):
         self.assertEqual(found[0]["verdict"], recs[5]["verdict"])
         self.assertTrue(all(m["fingerprint"] == active[0]["fingerprint"] for m in found))
 
+    def test_killed_and_corrupt_store_recover(self):
+        """kill -9 while records are being written, then a corrupt index: each
+        time the engine starts, scans, and the store recovers or is rebuilt."""
+        self.start()
+        for k in range(40):
+            self.add(k + 1, T0 + k * 1000, f"a{k}@example.org", [f"b{k}@corp.example"],
+                     [attach(f"f{k}.pdf", fake_pdf(self.rng, None), "application/pdf")])
+        self.replay()
+        self.engine.proc.kill()  # SIGKILL: whatever was queued or half written
+        self.engine.proc.wait()
+        self.engine.stop(expect_rc=None)
+        self.start()
+        self.add(100, T0 + 100000, "c@example.org", ["d@corp.example"],
+                 [attach("statement.pdf", fake_pdf(self.rng, MARKER), "application/pdf")])
+        self.assertEqual(self.replay()[0]["verdict"], "CLEAN")
+        st = self.wait_stored(1)
+        self.assertEqual(st["store_rebuilds"], "0", "a killed writer leaves a consistent index")
+        self.assertGreaterEqual(int(st["store_messages"]), 1)
+        self.assertLessEqual(int(st["store_messages"]), 41)
+        kept = len(os.listdir(os.path.join(self.store, "objects")))
+        self.assertEqual(int(st["store_kept_objects"]), kept, "no file the index does not name")
+        r, found = self.hunt("--sha256", hashlib.sha256(fake_pdf(random.Random(0), b"")).hexdigest())
+        self.assertEqual(r.returncode, 0)
+        self.engine.stop()
+        self.engine = None
+        with open(os.path.join(self.store, "index.db"), "r+b") as f:
+            f.write(b"\x5a" * 8192)
+        self.start()
+        self.add(101, T0 + 200000, "e@example.org", ["f@corp.example"], [])
+        self.assertEqual(self.replay()[0]["verdict"], "CLEAN")
+        st = self.wait_stored(1)
+        self.assertEqual(st["store_rebuilds"], "1")
+        self.assertEqual(st["store_messages"], "1")
+        self.assertTrue(os.path.exists(os.path.join(self.store, "index.db.corrupt")))
+        self.assertIn("moving it aside", self.engine.logtext())
+
     def test_off_by_default(self):
         self.start(store=False, extra=["--set", f"store.directory={self.store}"])
         self.add(1, T0, "a@example.org", ["b@corp.example"],
