@@ -47,7 +47,8 @@ enum {
     CMD_RULES = 1 << 6,
     CMD_OUTBREAKS = 1 << 7,
     CMD_RETROHUNT = 1 << 8,
-    CMD_ALL = 0x1ff,
+    CMD_STORE = 1 << 9,
+    CMD_ALL = 0x3ff,
 };
 
 struct cli {
@@ -66,6 +67,9 @@ struct cli {
     const char *sha256, *outbreak;
     int64_t since_ms, deadline_ms;
     bool progress, no_progress;
+    /* store forget */
+    const char *forget_message_id;
+    int64_t older_than_ms;
 };
 
 /* ---- help ---------------------------------------------------------------- */
@@ -92,6 +96,7 @@ static const char help_main[] =
     "    outbreaks list active and growing outbreaks the engine is watching\n"
     "    retrohunt run a rule written now over the mail the engine stored: who\n"
     "              already received it, and what verdict it got then\n"
+    "    store     forget stored mail (privacy requests)\n"
     "    version   show the version of this program and of the engine\n"
     "    help      show the help of a command (same as COMMAND --help)\n"
     "\n"
@@ -448,6 +453,37 @@ static const char help_retrohunt[] =
     "    zerohour retrohunt --sha256 \\\n"
     "        4c5b1e9e2f0a6b7d8c9e0f1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e\n"
     "    zerohour outbreaks && zerohour retrohunt --outbreak d5d7f3d6ed1b8da2\n";
+
+static const char help_store[] =
+    "NAME\n"
+    "    zerohour store - manage the engine's store of recent scans\n"
+    "\n"
+    "SYNOPSIS\n"
+    "    zerohour store forget --message-id ID\n"
+    "    zerohour store forget --older-than DURATION\n"
+    "\n"
+    "DESCRIPTION\n"
+    "    For privacy requests. forget removes from the engine's store (see\n"
+    "    zerohour retrohunt --help and the README's \"Store and retro-hunt\") every\n"
+    "    message with the Message-ID ID (with or without <angle brackets>), or\n"
+    "    every message received more than DURATION (e.g. 12h, 30m) before the\n"
+    "    store's clock: its envelope, headers' facts, verdict, hits and object\n"
+    "    records, and the kept bytes of objects no remaining message shares.\n"
+    "    Messages still queued for writing are forgotten too. The index pages\n"
+    "    that held them are overwritten and its write-ahead log emptied. Prints\n"
+    "    how many messages were forgotten.\n"
+    "\n"
+    "OPTIONS\n"
+    "        --message-id ID      the Message-ID to forget\n"
+    "        --older-than DURATION  forget everything older than this\n"
+    "        --json               {\"forgotten\": N}\n"
+    "\n"
+    "EXIT STATUS\n"
+    "    0 done (also when nothing matched), 2 errors (no store, bad usage).\n"
+    "\n"
+    "EXAMPLES\n"
+    "    zerohour store forget --message-id '<20040126.1234@example.com>'\n"
+    "    zerohour store forget --older-than 24h\n";
 
 static const char help_version[] =
     "NAME\n"
@@ -1690,6 +1726,39 @@ out:
     return st;
 }
 
+static int cmd_store(const struct cli *o, char **args, size_t n)
+{
+    if (n != 1 || strcmp(args[0], "forget")) {
+        warn("store: the only subcommand is forget; see zerohour store --help");
+        return EXIT_ERROR;
+    }
+    if (!o->forget_message_id == !o->older_than_ms) {
+        warn("store forget: give --message-id ID or --older-than DURATION (one of them)");
+        return EXIT_ERROR;
+    }
+    zh_client *c = NULL;
+    if (open_client(o, &c) != EXIT_CLEAN)
+        return EXIT_ERROR;
+    uint64_t n_gone = 0;
+    int rc = zh_client_store_forget(c, o->forget_message_id, o->older_than_ms, &n_gone);
+    zh_client_close(c);
+    if (rc != ZH_OK) {
+        char err[1200];
+        error_text(err, sizeof err, rc, NULL);
+        warn("store forget: %s", err);
+        return EXIT_ERROR;
+    }
+    if (o->json) {
+        json_object *j = json_object_new_object();
+        json_object_object_add(j, "forgotten", json_object_new_uint64(n_gone));
+        emit_json(j);
+        json_object_put(j);
+    } else {
+        printf("forgot %" PRIu64 " message(s)\n", n_gone);
+    }
+    return EXIT_CLEAN;
+}
+
 static int cmd_help(const struct cli *o, char **args, size_t n);
 
 static const struct command {
@@ -1707,6 +1776,7 @@ static const struct command {
     {"rules", CMD_RULES, cmd_rules, help_rules, SIZE_MAX},
     {"outbreaks", CMD_OUTBREAKS, cmd_outbreaks, help_outbreaks, 0},
     {"retrohunt", CMD_RETROHUNT, cmd_retrohunt, help_retrohunt, SIZE_MAX},
+    {"store", CMD_STORE, cmd_store, help_store, 1},
     {"help", CMD_HELP, cmd_help, help_help, 1},
 };
 
@@ -1752,6 +1822,8 @@ enum {
     OPT_OUTBREAK,
     OPT_PROGRESS,
     OPT_NO_PROGRESS,
+    OPT_MESSAGE_ID,
+    OPT_OLDER_THAN,
 };
 
 static const struct option longopts[] = {
@@ -1775,6 +1847,8 @@ static const struct option longopts[] = {
     {"outbreak", required_argument, NULL, OPT_OUTBREAK},
     {"progress", no_argument, NULL, OPT_PROGRESS},
     {"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
+    {"message-id", required_argument, NULL, OPT_MESSAGE_ID},
+    {"older-than", required_argument, NULL, OPT_OLDER_THAN},
     {NULL, 0, NULL, 0},
 };
 
@@ -1801,6 +1875,9 @@ static unsigned option_scope(int opt)
     case OPT_PROGRESS:
     case OPT_NO_PROGRESS:
         return CMD_RETROHUNT;
+    case OPT_MESSAGE_ID:
+    case OPT_OLDER_THAN:
+        return CMD_STORE;
     default:
         return CMD_ALL;
     }
@@ -1910,7 +1987,11 @@ static int parse_options(struct cli *o, int argc, char **argv, bool stop_at_comm
         case OPT_QUEUE_ID:
             o->queue_id = optarg;
             break;
+        case OPT_MESSAGE_ID:
+            o->forget_message_id = optarg;
+            break;
         case OPT_SINCE:
+        case OPT_OLDER_THAN:
         case OPT_DEADLINE: {
             int64_t ms;
             if (zh_value_ms(optarg, &ms) != 0 || ms <= 0 ||
@@ -1919,7 +2000,9 @@ static int parse_options(struct cli *o, int argc, char **argv, bool stop_at_comm
                             option_name(opt), opt == OPT_DEADLINE ? " (at most 24h)" : "", optarg);
                 return -1;
             }
-            *(opt == OPT_SINCE ? &o->since_ms : &o->deadline_ms) = ms;
+            *(opt == OPT_SINCE        ? &o->since_ms
+              : opt == OPT_OLDER_THAN ? &o->older_than_ms
+                                      : &o->deadline_ms) = ms;
             break;
         }
         case OPT_SHA256:
@@ -1968,7 +2051,7 @@ int main(int argc, char **argv)
             st = cmd_version(&o, NULL, 0);
         } else {
             usage_error(NULL, "no command given (scan, ping, stats, reload, rules, outbreaks, "
-                              "retrohunt, version, help)");
+                              "retrohunt, store, version, help)");
         }
         goto out;
     }

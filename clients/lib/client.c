@@ -1128,3 +1128,21 @@ out:
     protobuf_c_message_free_unpacked(resp, NULL);
     return rc;
 }
+
+int zh_client_store_forget(zh_client *c, const char *message_id, int64_t older_than_ms,
+                           uint64_t *forgotten)
+{
+    Zerohour__V1__StoreForgetRequest req = ZEROHOUR__V1__STORE_FORGET_REQUEST__INIT;
+    ProtobufCMessage *resp = NULL;
+    clear_error();
+    if (!c || !forgotten)
+        return fail(ZH_E_INVAL, "zh_client_store_forget: NULL client or result pointer");
+    req.message_id = (char *)(message_id ? message_id : "");
+    req.older_than_ms = older_than_ms;
+    int rc = call(c, "StoreForget", &req.base, c->timeout_ms, &resp);
+    if (rc != ZH_OK)
+        return rc;
+    *forgotten = ((const Zerohour__V1__StoreForgetResponse *)resp)->messages;
+    protobuf_c_message_free_unpacked(resp, NULL);
+    return ZH_OK;
+}

@@ -431,6 +431,28 @@ static void svc_retrohunt(Zerohour__V1__ZeroHour_Service *svc,
     zh_hunt_status_free(&st);
 }
 
+static void svc_store_forget(Zerohour__V1__ZeroHour_Service *svc,
+                             const Zerohour__V1__StoreForgetRequest *in,
+                             Zerohour__V1__StoreForgetResponse_Closure closure, void *cd)
+{
+    struct call *c = cd;
+    char err[256] = "";
+    uint64_t n = 0;
+    zh_err rc = zh_engine_store_forget(c->w->srv->engine, in->message_id, in->older_than_ms, &n,
+                                       err, sizeof err);
+    if (rc != ZH_ERR_OK) {
+        set_status(c,
+                   rc == ZH_ERR_INVALID ? ZEROHOUR__V1__STATUS__STATUS_INVALID_ARGUMENT
+                                        : ZEROHOUR__V1__STATUS__STATUS_UNAVAILABLE,
+                   "%s", err);
+        closure(NULL, cd);
+        return;
+    }
+    Zerohour__V1__StoreForgetResponse resp = ZEROHOUR__V1__STORE_FORGET_RESPONSE__INIT;
+    resp.messages = n;
+    closure(&resp, cd);
+}
+
 static Zerohour__V1__ZeroHour_Service service = ZEROHOUR__V1__ZERO_HOUR__INIT(svc_);
 
 /* Decode the envelope, find the method in the service descriptor, unpack its
@@ -465,7 +487,7 @@ static void dispatch(struct worker *w, nng_msg *msg, struct call *c)
     if (!m) {
         set_status(c, ZEROHOUR__V1__STATUS__STATUS_UNIMPLEMENTED,
                    "unknown method \"%.64s\" (this engine serves Scan, Reload, Stats, Ping, "
-                   "Outbreaks, Retrohunt)",
+                   "Outbreaks, Retrohunt, StoreForget)",
                    call->method);
         goto reply;
     }

@@ -280,6 +280,33 @@ zh_err zh_engine_hunt_poll(zh_engine *e, uint64_t id, bool cancel, struct zh_hun
     return rc;
 }
 
+zh_err zh_engine_store_forget(zh_engine *e, const char *message_id, int64_t older_than_ms,
+                              uint64_t *n, char *err, size_t errlen)
+{
+    bool by_id = message_id && *message_id;
+    if (by_id == (older_than_ms > 0)) {
+        snprintf(err, errlen, "forget takes a Message-ID or an age, one of them");
+        return ZH_ERR_INVALID;
+    }
+    if (!e->store) {
+        snprintf(err, errlen, "this engine keeps no store");
+        return ZH_ERR_FAILED;
+    }
+    char id[1024] = "";
+    if (by_id) {
+        /* stored as the header gives it, without the angle brackets */
+        size_t l = strlen(message_id);
+        if (l >= 2 && message_id[0] == '<' && message_id[l - 1] == '>')
+            snprintf(id, sizeof id, "%.*s", (int)(l - 2), message_id + 1);
+        else
+            snprintf(id, sizeof id, "%s", message_id);
+    }
+    zh_err rc = zhi_store_forget(e->store, by_id ? id : NULL, older_than_ms, n);
+    if (rc != ZH_ERR_OK)
+        snprintf(err, errlen, "the store failed to forget (see the engine's log)");
+    return rc;
+}
+
 const struct zh_config *zh_engine_config(const zh_engine *e)
 {
     return &e->cfg;

@@ -59,6 +59,13 @@ struct zhi_store {
     int64_t maintain_req_ms;              /* a maintain with this clock is asked for; 0: none */
     uint64_t maintain_gen, maintain_done; /* generations of maintain requests */
     bool need_rebuild;
+    /* a forget request: one at a time (forget_lock), carried out by the writer */
+    pthread_mutex_t forget_lock;
+    uint64_t forget_gen, forget_done;
+    int forget_by; /* V_BEFORE or V_MESSAGE_ID */
+    int64_t forget_before;
+    const char *forget_mid;
+    int64_t forget_n;
     /* Counters: c.queued and c.dropped are the scanners' (under lock); w is
      * the writer's own, published to pub under lock after each round. */
     struct zhi_store_counters c, w, pub;
@@ -659,11 +666,25 @@ static void write_batch(struct zhi_store *st, struct rec *batch, size_t n)
     free(w.size);
 }
 
-/* Forget the `limit` oldest messages (received before `before` when
- * by_time): their rows, and the files no remaining message refers to. Returns
- * how many went, or -1 on an error. */
-static int64_t delete_oldest(struct zhi_store *st, bool by_time, int64_t before, int limit)
+/* Which messages delete_oldest takes: the oldest, those received before a
+ * time, or those of one Message-ID. */
+struct victims {
+    enum { V_OLDEST, V_BEFORE, V_MESSAGE_ID } by;
+    int64_t before;
+    const char *message_id;
+};
+
+/* Forget the `limit` oldest messages of v: their rows, and the files no
+ * remaining message refers to. Returns how many went, or -1 on an error. */
+static int64_t delete_oldest(struct zhi_store *st, const struct victims *v, int limit)
 {
+    static const char *const select_sql[] = {
+        [V_OLDEST] = "SELECT id FROM messages ORDER BY received_at, id LIMIT ?1",
+        [V_BEFORE] = "SELECT id FROM messages WHERE received_at < ?2 ORDER BY received_at, id "
+                     "LIMIT ?1",
+        [V_MESSAGE_ID] = "SELECT id FROM messages WHERE message_id = ?3 ORDER BY received_at, "
+                         "id LIMIT ?1",
+    };
     sqlite3 *db = st->db;
     sqlite3_stmt *sel = NULL, *objs = NULL, *unref = NULL, *del_o = NULL, *del_m = NULL,
                  *dead = NULL;
@@ -673,12 +694,7 @@ static int64_t delete_oldest(struct zhi_store *st, bool by_time, int64_t before,
     uint64_t gone_bytes = 0;
     int rc = exec(db, "BEGIN IMMEDIATE");
     if (rc == SQLITE_OK)
-        rc = sqlite3_prepare_v2(db,
-                                by_time ? "SELECT id FROM messages WHERE received_at < ? ORDER BY "
-                                          "received_at, id LIMIT ?"
-                                        : "SELECT id FROM messages WHERE ?=? ORDER BY received_at, "
-                                          "id LIMIT ?",
-                                -1, &sel, NULL);
+        rc = sqlite3_prepare_v2(db, select_sql[v->by], -1, &sel, NULL);
     if (rc == SQLITE_OK)
         rc = sqlite3_prepare_v2(db, "SELECT sha256 FROM objects WHERE message=? AND kept=1", -1,
                                 &objs, NULL);
@@ -693,14 +709,11 @@ static int64_t delete_oldest(struct zhi_store *st, bool by_time, int64_t before,
         rc = sqlite3_prepare_v2(db, "DELETE FROM blobs WHERE refs<=0 RETURNING sha256, size", -1,
                                 &dead, NULL);
     if (rc == SQLITE_OK) {
-        int k = 1;
-        if (by_time)
-            sqlite3_bind_int64(sel, k++, before);
-        else {
-            sqlite3_bind_int(sel, k++, 1);
-            sqlite3_bind_int(sel, k++, 1);
-        }
-        sqlite3_bind_int(sel, k, limit);
+        sqlite3_bind_int(sel, 1, limit);
+        if (v->by == V_BEFORE)
+            sqlite3_bind_int64(sel, 2, v->before);
+        if (v->by == V_MESSAGE_ID)
+            sqlite3_bind_text(sel, 3, v->message_id, -1, SQLITE_STATIC);
         int64_t ids[DELETE_BATCH];
         int n_ids = 0;
         while (n_ids < DELETE_BATCH && (rc = sqlite3_step(sel)) == SQLITE_ROW)
@@ -783,7 +796,9 @@ static void maintain(struct zhi_store *st, int64_t now_ms)
     if (!st->db)
         return;
     int64_t n;
-    while ((n = delete_oldest(st, true, now_ms - st->retention_ms, DELETE_BATCH)) > 0)
+    const struct victims expired = {V_BEFORE, now_ms - st->retention_ms, NULL};
+    const struct victims oldest = {V_OLDEST, 0, NULL};
+    while ((n = delete_oldest(st, &expired, DELETE_BATCH)) > 0)
         st->w.expired += (uint64_t)n;
     uint64_t low = (uint64_t)st->max_bytes / 10 * 9;
     if (used_bytes(st) > (uint64_t)st->max_bytes) {
@@ -792,7 +807,7 @@ static void maintain(struct zhi_store *st, int64_t now_ms)
             /* as many as the average message's share says, in batches */
             uint64_t avg = used / st->w.messages + 1;
             uint64_t want = (used - low + avg - 1) / avg;
-            if ((n = delete_oldest(st, false, 0, want > DELETE_BATCH ? DELETE_BATCH : (int)want)) <=
+            if ((n = delete_oldest(st, &oldest, want > DELETE_BATCH ? DELETE_BATCH : (int)want)) <=
                 0)
                 break;
             st->w.evicted += (uint64_t)n;
@@ -803,6 +818,25 @@ static void maintain(struct zhi_store *st, int64_t now_ms)
     }
 }
 
+/* A privacy request: every matching message, with the pages that held it
+ * overwritten (secure_delete) and the log emptied, so its text is gone from
+ * the disk too, not only from the index. */
+static int64_t forget_now(struct zhi_store *st, const struct victims *v)
+{
+    if (!st->db)
+        return -1;
+    int64_t total = 0, n;
+    exec(st->db, "PRAGMA secure_delete=ON");
+    while ((n = delete_oldest(st, v, DELETE_BATCH)) > 0)
+        total += n;
+    exec(st->db, "PRAGMA secure_delete=OFF");
+    exec(st->db, "PRAGMA wal_checkpoint(TRUNCATE)");
+    if (n < 0)
+        return -1;
+    zh_log(ZH_LOG_INFO, "store: forgot %lld message(s) on request", (long long)total);
+    return total;
+}
+
 static void *writer_main(void *arg)
 {
     struct zhi_store *st = arg;
@@ -810,7 +844,8 @@ static void *writer_main(void *arg)
     pthread_mutex_lock(&st->lock);
     for (;;) {
         while (!st->stopping && (st->held || (!st->head && st->flush_req == st->flush_done &&
-                                              st->maintain_gen == st->maintain_done))) {
+                                              st->maintain_gen == st->maintain_done &&
+                                              st->forget_gen == st->forget_done))) {
             struct timespec ts;
             clock_gettime(CLOCK_REALTIME, &ts);
             ts.tv_sec += 1;
@@ -821,6 +856,8 @@ static void *writer_main(void *arg)
         size_t n = st->q_len, bytes = st->q_bytes;
         uint64_t flush_gen = st->flush_req, maint_gen = st->maintain_gen;
         int64_t maint_ms = st->maintain_req_ms;
+        uint64_t forget_gen = st->forget_gen;
+        struct victims forget = {st->forget_by, st->forget_before, st->forget_mid};
         bool stop = st->stopping;
         st->head = st->tail = NULL;
         st->busy = true;
@@ -841,6 +878,9 @@ static void *writer_main(void *arg)
             maintain(st, now);
             last_maintain = now;
         }
+        int64_t forgotten = 0;
+        if (forget_gen != st->forget_done)
+            forgotten = forget_now(st, &forget);
         while (batch) {
             struct rec *next = batch->next;
             free(batch);
@@ -853,6 +893,10 @@ static void *writer_main(void *arg)
         st->busy = false;
         st->flush_done = flush_gen;
         st->maintain_done = maint_gen;
+        if (forget_gen != st->forget_done) {
+            st->forget_n = forgotten;
+            st->forget_done = forget_gen;
+        }
         st->pub = st->w;
         pthread_cond_broadcast(&st->idle);
         if (stop && !st->head)
@@ -878,6 +922,7 @@ zh_err zhi_store_open(const struct zh_config *cfg, struct zhi_store **out, char 
     st->keep_attachments = cfg->store_keep_attachments != 0;
     st->keep_bodies = cfg->store_keep_bodies != 0;
     pthread_mutex_init(&st->lock, NULL);
+    pthread_mutex_init(&st->forget_lock, NULL);
     pthread_cond_init(&st->wake, NULL);
     pthread_cond_init(&st->idle, NULL);
     zh_err rc = ZH_ERR_FAILED;
@@ -934,6 +979,7 @@ void zhi_store_close(struct zhi_store *st)
     }
     sqlite3_close(st->db);
     pthread_mutex_destroy(&st->lock);
+    pthread_mutex_destroy(&st->forget_lock);
     pthread_cond_destroy(&st->wake);
     pthread_cond_destroy(&st->idle);
     free(st->dir);
@@ -965,6 +1011,31 @@ void zhi_store_maintain(struct zhi_store *st, int64_t now_ms)
     while (st->maintain_done < gen && !st->stopping)
         pthread_cond_wait(&st->idle, &st->lock);
     pthread_mutex_unlock(&st->lock);
+}
+
+zh_err zhi_store_forget(struct zhi_store *st, const char *message_id, int64_t older_than_ms,
+                        uint64_t *n)
+{
+    if (!st->started)
+        return ZH_ERR_FAILED;
+    pthread_mutex_lock(&st->forget_lock);
+    zhi_store_flush(st); /* what is queued is forgotten too, and sets the clock */
+    pthread_mutex_lock(&st->lock);
+    st->forget_by = message_id ? V_MESSAGE_ID : V_BEFORE;
+    st->forget_mid = message_id;
+    st->forget_before = message_id ? 0 : zhi_store_now(st) - older_than_ms;
+    uint64_t gen = ++st->forget_gen;
+    pthread_cond_signal(&st->wake);
+    while (st->forget_done < gen && !st->stopping)
+        pthread_cond_wait(&st->idle, &st->lock);
+    int64_t got = st->forget_done >= gen ? st->forget_n : -1;
+    st->forget_mid = NULL;
+    pthread_mutex_unlock(&st->lock);
+    pthread_mutex_unlock(&st->forget_lock);
+    if (got < 0)
+        return ZH_ERR_FAILED;
+    *n = (uint64_t)got;
+    return ZH_ERR_OK;
 }
 
 void zhi_store_hold(struct zhi_store *st, bool hold)

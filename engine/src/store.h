@@ -41,6 +41,14 @@ void zhi_store_flush(struct zhi_store *st);
  * writer does it by itself every second with zhi_store_now); waits for it. */
 void zhi_store_maintain(struct zhi_store *st, int64_t now_ms);
 
+/* Forget, for a privacy request, every message with this Message-ID
+ * (without angle brackets), or (message_id NULL) every message received
+ * more than older_than_ms before the store's clock, with the kept files no
+ * other message shares; queued messages are written first, so they are
+ * forgotten too. Waits for the writer. ZH_ERR_FAILED on a store error. */
+zh_err zhi_store_forget(struct zhi_store *st, const char *message_id, int64_t older_than_ms,
+                        uint64_t *n);
+
 /* Hold the writer (it finishes its round, then takes nothing more from the
  * queue) or let it go on: a slow disk made to order, for tests. */
 void zhi_store_hold(struct zhi_store *st, bool hold);

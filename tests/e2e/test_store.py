@@ -275,6 +275,37 @@ class StoreTest(unittest.TestCase):
         self.assertTrue(os.path.exists(os.path.join(self.store, "index.db.corrupt")))
         self.assertIn("moving it aside", self.engine.logtext())
 
+    def test_forget(self):
+        """Privacy requests: one Message-ID, then everything older than an age;
+        a hunt no longer finds what was forgotten."""
+        self.start()
+        pdf = fake_pdf(self.rng, MARKER)
+        for k in range(6):
+            self.add(k + 1, T0 + k * 3600 * 1000, f"a{k}@example.org", [f"b{k}@corp.example"],
+                     [attach("statement.pdf", pdf, "application/pdf")])
+        self.replay()
+        sha = hashlib.sha256(pdf).hexdigest()
+        r = cli("store", "forget", "--message-id", "<m1@zh.test>", "--address",
+                self.engine.address)
+        self.assertEqual((r.returncode, r.out), (0, "forgot 1 message(s)\n"))
+        r, found = self.hunt("--sha256", sha)
+        self.assertEqual([m["rcpt_to"][0] for m in found], [f"b{k}@corp.example" for k in range(1, 6)])
+        # the store's clock is T0 + 5h: older than 2h30 means the copies of 1h and 2h
+        r = cli("store", "forget", "--json", "--older-than", "150m", "--address",
+                self.engine.address)
+        self.assertEqual(json.loads(r.out), {"forgotten": 2})
+        r, found = self.hunt("--sha256", sha)
+        self.assertEqual([m["rcpt_to"][0] for m in found], [f"b{k}@corp.example" for k in range(3, 6)])
+        self.assertEqual(len(os.listdir(os.path.join(self.store, "objects"))), 1, "still shared")
+        r = cli("store", "forget", "--older-than", "1m", "--address", self.engine.address)
+        self.assertEqual(r.out, "forgot 2 message(s)\n")
+        r = cli("store", "forget", "--message-id", "m6@zh.test", "--address", self.engine.address)
+        self.assertEqual(r.out, "forgot 1 message(s)\n")
+        self.assertEqual(os.listdir(os.path.join(self.store, "objects")), [],
+                         "the last message took the kept bytes with it")
+        r = cli("store", "forget", "--address", self.engine.address, check=False)
+        self.assertEqual(r.returncode, 2)
+
     def test_off_by_default(self):
         self.start(store=False, extra=["--set", f"store.directory={self.store}"])
         self.add(1, T0, "a@example.org", ["b@corp.example"],

@@ -104,7 +104,7 @@ static void offer(struct zhi_store *st, int64_t at, const char *rcpt, unsigned c
     struct zhi_scan s = {.env = &env,
                          .received_at = at,
                          .subject = "hi",
-                         .message_id = "<1@example.net>",
+                         .message_id = "1@example.net",
                          .from = "",
                          .objects = objs,
                          .n_objects = 2};
@@ -340,6 +340,35 @@ static void test_disk_full(void **state)
     zhi_store_close(st);
 }
 
+/* Privacy requests: by age, then by Message-ID; kept files go with the
+ * last message that shares them. */
+static void test_forget(void **state)
+{
+    (void)state;
+    struct zhi_store *st = open_store(NULL);
+    int64_t now = zhi_unix_ms();
+    for (int i = 0; i < 3; i++)
+        offer(st, now - 3 * 3600 * 1000 + i, "old@corp.example", 'X', 1000, 1);
+    offer(st, now, "a@corp.example", 'Y', 1000, 1);
+    offer(st, now, "b@corp.example", 'X', 1000, 1);
+    uint64_t n = 0;
+    assert_int_equal(zhi_store_forget(st, NULL, 3600 * 1000, &n), ZH_ERR_OK);
+    assert_int_equal(n, 3);
+    struct zhi_store_counters c;
+    zhi_store_counters(st, &c);
+    assert_int_equal(c.messages, 2);
+    assert_int_equal(c.blobs, 2); /* X is still shared by the newer message */
+    assert_int_equal(zhi_store_forget(st, "no-such-id@example.net", 0, &n), ZH_ERR_OK);
+    assert_int_equal(n, 0);
+    assert_int_equal(zhi_store_forget(st, "1@example.net", 0, &n), ZH_ERR_OK);
+    assert_int_equal(n, 2);
+    zhi_store_counters(st, &c);
+    assert_int_equal(c.messages, 0);
+    assert_int_equal(c.blobs, 0);
+    assert_int_equal(files_in(store_path("objects")), 0);
+    zhi_store_close(st);
+}
+
 /* The directory must be the engine user's and closed to others. */
 static void test_refuses_open_directory(void **state)
 {
@@ -404,6 +433,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_corrupt_index, setup, teardown),
         cmocka_unit_test_setup_teardown(test_full_queue, setup, teardown),
         cmocka_unit_test_setup_teardown(test_disk_full, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_forget, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refuses_open_directory, setup, teardown),
         cmocka_unit_test_setup_teardown(test_off_by_default, setup, teardown),
     };

@@ -221,6 +221,12 @@ int zh_client_retrohunt(zh_client *c, const struct zh_retrohunt_request *req,
                         struct zh_retrohunt_result **out);
 void zh_retrohunt_result_free(struct zh_retrohunt_result *r);
 
+/* Forget stored messages (privacy requests): those with message_id, or
+ * (message_id NULL) those received more than older_than_ms ago by the
+ * store's clock. *forgotten says how many. */
+int zh_client_store_forget(zh_client *c, const char *message_id, int64_t older_than_ms,
+                           uint64_t *forgotten);
+
 /* Static name of an error code ("engine unreachable", ...). */
 const char *zh_client_strerror(int err);
 /* Detail of this thread's last failed call (engine message, dial error...);

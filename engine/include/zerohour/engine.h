@@ -207,6 +207,15 @@ zh_err zh_engine_hunt_start(zh_engine *e, const struct zh_hunt_request *req, uin
 zh_err zh_engine_hunt_poll(zh_engine *e, uint64_t id, bool cancel, struct zh_hunt_status *out);
 void zh_hunt_status_free(struct zh_hunt_status *st);
 
+/* Forget stored messages for a privacy request: those with message_id
+ * (angle brackets optional), or, with message_id NULL or "", every one
+ * received more than older_than_ms before the store's clock; with the kept
+ * objects no other message shares, the freed pages overwritten. *n says how
+ * many. ZH_ERR_INVALID (err) for neither or both; ZH_ERR_FAILED when the
+ * store is off or failed. Blocks until done. */
+zh_err zh_engine_store_forget(zh_engine *e, const char *message_id, int64_t older_than_ms,
+                              uint64_t *n, char *err, size_t errlen);
+
 /* Counters, Redis INFO style. Calls fn(section, key, value) for each entry of
  * `section` (NULL or "" = all) in a stable order. */
 typedef void (*zh_stats_fn)(void *ud, const char *section, const char *key, const char *value);
