@@ -322,7 +322,7 @@ static const char schema[] =
     "CREATE INDEX IF NOT EXISTS objects_message ON objects(message);"
     "CREATE INDEX IF NOT EXISTS objects_sha ON objects(sha256);"
     "CREATE TABLE IF NOT EXISTS blobs(sha256 TEXT PRIMARY KEY, size INTEGER NOT NULL,"
-    " refs INTEGER NOT NULL) WITHOUT ROWID;"
+    " refs INTEGER NOT NULL, last_seen INTEGER NOT NULL) WITHOUT ROWID;"
     "INSERT OR IGNORE INTO meta VALUES('schema', '1');";
 
 static bool is_corrupt(int rc)
@@ -527,11 +527,12 @@ static int stmts_prepare(sqlite3 *db, struct stmts *s)
                                 "sniffed_type,size,sha256,kept) VALUES(?,?,?,?,?,?,?,?,?)",
                                 -1, &s->obj, NULL);
     if (rc == SQLITE_OK)
-        rc = sqlite3_prepare_v2(db, "UPDATE blobs SET refs=refs+1 WHERE sha256=?", -1, &s->ref,
-                                NULL);
+        rc = sqlite3_prepare_v2(
+            db, "UPDATE blobs SET refs=refs+1, last_seen=max(last_seen, ?2) WHERE sha256=?1", -1,
+            &s->ref, NULL);
     if (rc == SQLITE_OK)
-        rc = sqlite3_prepare_v2(db, "INSERT INTO blobs(sha256,size,refs) VALUES(?,?,1)", -1,
-                                &s->blob, NULL);
+        rc = sqlite3_prepare_v2(db, "INSERT INTO blobs(sha256,size,refs,last_seen) VALUES(?,?,1,?)",
+                                -1, &s->blob, NULL);
     return rc;
 }
 
@@ -571,6 +572,7 @@ static int insert_rec(struct zhi_store *st, struct stmts *s, const struct rec *r
         int kept = 0;
         if (o->data) {
             sqlite3_bind_text(s->ref, 1, o->sha256, -1, SQLITE_STATIC);
+            sqlite3_bind_int64(s->ref, 2, r->received_at);
             if ((rc = step_done(s->ref)) != SQLITE_OK)
                 return rc;
             if (sqlite3_changes(st->db) == 1) {
@@ -578,6 +580,7 @@ static int insert_rec(struct zhi_store *st, struct stmts *s, const struct rec *r
             } else if (write_blob(st, o) == 0) {
                 sqlite3_bind_text(s->blob, 1, o->sha256, -1, SQLITE_STATIC);
                 sqlite3_bind_int64(s->blob, 2, (sqlite3_int64)o->size);
+                sqlite3_bind_int64(s->blob, 3, r->received_at);
                 if ((rc = step_done(s->blob)) != SQLITE_OK)
                     return rc;
                 kept = 1;
@@ -1108,12 +1111,14 @@ static const char *col(sqlite3_stmt *q, int i)
     return t ? t : "";
 }
 
-/* Distinct kept hashes of the window, each with its first stored copy. */
+/* Distinct kept hashes of the window, each with its first stored copy: a
+ * kept file whose newest message is in the window (last_seen) is a
+ * candidate, so the cost follows the distinct objects, not the copies. */
 static const char blob_sql[] =
-    "SELECT o.sha256, o.name, o.declared_type, o.sniffed_type, o.kind, o.path, o.size"
-    " FROM objects o JOIN messages m ON m.id = o.message"
-    " WHERE o.kept = 1 AND m.received_at >= ?1 AND o.sha256 > ?2"
-    " GROUP BY o.sha256 ORDER BY o.sha256 LIMIT ?3";
+    "SELECT b.sha256, o.name, o.declared_type, o.sniffed_type, o.kind, o.path, b.size"
+    " FROM blobs b JOIN objects o ON o.rowid ="
+    " (SELECT rowid FROM objects WHERE sha256 = b.sha256 AND kept = 1 LIMIT 1)"
+    " WHERE b.last_seen >= ?1 AND b.sha256 > ?2 ORDER BY b.sha256 LIMIT ?3";
 
 zh_err zhi_store_count_blobs(struct zhi_store *st, int64_t since_ms, uint64_t *n, char *err,
                              size_t errlen)
@@ -1122,10 +1127,8 @@ zh_err zhi_store_count_blobs(struct zhi_store *st, int64_t since_ms, uint64_t *n
     sqlite3_stmt *q = NULL;
     if (reader_open(st, &db, err, errlen) != SQLITE_OK)
         return ZH_ERR_FAILED;
-    int rc = sqlite3_prepare_v2(db,
-                                "SELECT count(DISTINCT o.sha256) FROM objects o JOIN messages m"
-                                " ON m.id = o.message WHERE o.kept = 1 AND m.received_at >= ?1",
-                                -1, &q, NULL);
+    int rc =
+        sqlite3_prepare_v2(db, "SELECT count(*) FROM blobs WHERE last_seen >= ?1", -1, &q, NULL);
     if (rc == SQLITE_OK) {
         sqlite3_bind_int64(q, 1, since_ms);
         if ((rc = sqlite3_step(q)) == SQLITE_ROW) {
