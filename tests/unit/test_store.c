@@ -19,6 +19,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "hunt.h"
 #include "store.h"
 #include "zhi.h"
 
@@ -369,6 +370,77 @@ static void test_forget(void **state)
     zhi_store_close(st);
 }
 
+static struct zhi_hunt *hunt_wait(struct zhi_store *st, const struct zh_config *cfg,
+                                  const struct zh_hunt_request *req, bool cancel,
+                                  struct zh_hunt_status *out)
+{
+    struct zhi_hunt *h = NULL;
+    char err[512] = "";
+    assert_int_equal(zhi_hunt_start(st, cfg, req, 7, &h, err, sizeof err), ZH_ERR_OK);
+    if (cancel)
+        zhi_hunt_cancel(h);
+    for (int i = 0; i < 60000 && zhi_hunt_running(h); i++)
+        usleep(1000); /* a polled deadline: a loaded machine may be slow */
+    assert_false(zhi_hunt_running(h));
+    assert_int_equal(zhi_hunt_status(h, out), ZH_ERR_OK);
+    return h;
+}
+
+/* A hunt can be cancelled or bounded by a deadline, and reports what it did;
+ * a full one scans each distinct object once. */
+static void test_hunt_cancel_deadline(void **state)
+{
+    (void)state;
+    const char *set[] = {"store.max_bytes", "1G", NULL};
+    struct zhi_store *st = open_store(set);
+    struct zh_rules_report rep = {0};
+    zh_rules_check(ZH_SOURCE_DIR "/rules", &rep); /* libyara initialised once */
+    zh_rules_report_free(&rep);
+    int64_t now = zhi_unix_ms();
+    for (int i = 0; i < 2000; i++) {
+        offer(st, now, "a@corp.example", 'Z', 30000 + (size_t)i, 1);
+        if (i % 100 == 99)
+            zhi_store_flush(st);
+    }
+    offer(st, now, "b@corp.example", 'Z', 30000, 1); /* a second copy of the first */
+    zhi_store_flush(st);
+    struct zh_config cfg;
+    zh_config_defaults(&cfg);
+    zh_config_set(&cfg, "store.hunt_cpu_percent", "100", NULL, 0);
+    struct zh_hunt_rule rule = {"t.yar", "rule Z_Run { strings: $z = { 5a 5a 5a 5a } "
+                                         "condition: $z and filesize == 30000 }"};
+    struct zh_hunt_request req = {.rules = &rule, .n_rules = 1};
+    struct zh_hunt_status s;
+    struct zhi_hunt *h = hunt_wait(st, &cfg, &req, true, &s);
+    assert_int_equal(s.state, ZH_HUNT_CANCELLED);
+    assert_int_equal(s.objects_total, 2000);
+    assert_true(s.objects_done < 2000);
+    zh_hunt_status_free(&s);
+    zhi_hunt_free(h);
+    req.deadline_ms = 1;
+    h = hunt_wait(st, &cfg, &req, false, &s);
+    assert_int_equal(s.state, ZH_HUNT_EXPIRED);
+    assert_true(s.objects_done < 2000);
+    zh_hunt_status_free(&s);
+    zhi_hunt_free(h);
+    req.deadline_ms = 0;
+    h = hunt_wait(st, &cfg, &req, false, &s);
+    assert_int_equal(s.state, ZH_HUNT_DONE);
+    assert_int_equal(s.objects_done, 2000);
+    assert_int_equal(s.n_messages, 2); /* both copies of the one matching object */
+    assert_string_equal(s.messages[0].rules[0], "Z_Run");
+    zh_hunt_status_free(&s);
+    zhi_hunt_free(h);
+    /* rules that do not compile are refused at the start, with the name */
+    struct zh_hunt_rule bad = {"bad.yar", "rule B { condition: nope }"};
+    struct zh_hunt_request breq = {.rules = &bad, .n_rules = 1};
+    char err[512] = "";
+    assert_int_equal(zhi_hunt_start(st, &cfg, &breq, 8, &h, err, sizeof err), ZH_ERR_INVALID);
+    assert_non_null(strstr(err, "bad.yar:1"));
+    zh_config_free(&cfg);
+    zhi_store_close(st);
+}
+
 /* The directory must be the engine user's and closed to others. */
 static void test_refuses_open_directory(void **state)
 {
@@ -434,6 +506,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_full_queue, setup, teardown),
         cmocka_unit_test_setup_teardown(test_disk_full, setup, teardown),
         cmocka_unit_test_setup_teardown(test_forget, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_hunt_cancel_deadline, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refuses_open_directory, setup, teardown),
         cmocka_unit_test_setup_teardown(test_off_by_default, setup, teardown),
     };
