@@ -1696,11 +1696,32 @@ static int cmd_retrohunt(const struct cli *o, char **args, size_t n)
         nanosleep(&ts, NULL);
         wait_ms = wait_ms < 500 ? wait_ms * 2 : 500;
     }
-    size_t rcpts = 0;
-    for (size_t i = 0; i < r->n_messages; i++) {
-        print_hunt_message(&r->messages[i], o->json);
-        rcpts += r->messages[i].n_rcpt;
+    size_t rcpts = 0, listed = 0;
+    req.cancel = 0;
+    for (;;) { /* the list comes in pages */
+        for (size_t i = 0; i < r->n_messages; i++) {
+            print_hunt_message(&r->messages[i], o->json);
+            rcpts += r->messages[i].n_rcpt;
+        }
+        listed += r->n_messages;
+        if (!r->n_messages || listed >= r->messages_total)
+            break;
+        struct zh_retrohunt_result *next = NULL;
+        req.offset = (unsigned)listed;
+        int rc = zh_client_retrohunt(c, &req, &next);
+        if (rc != ZH_OK) {
+            char err[1200];
+            error_text(err, sizeof err, rc, NULL);
+            warn("retrohunt: fetching messages from %zu: %s", listed, err);
+            goto out;
+        }
+        next->state = r->state; /* the page says the same; keep the first answer's */
+        zh_retrohunt_result_free(r);
+        r = next;
     }
+    if (r->truncated)
+        warn("retrohunt: more messages matched than the engine lists (store.hunt_max_messages); "
+             "narrow the hunt with --since");
     if (r->state == ZH_RETROHUNT_FAILED) {
         warn("retrohunt: hunt %" PRIu64 " failed: %s", r->hunt_id, r->error);
         goto out;
@@ -1711,10 +1732,12 @@ static int cmd_retrohunt(const struct cli *o, char **args, size_t n)
     fprintf(stderr,
             "retrohunt %" PRIu64 " %s: %zu message(s) to %zu recipient(s) since %s; %" PRIu64
             " of %" PRIu64 " kept object(s) scanned%s in %.1f s\n",
-            r->hunt_id, hunt_state_names[r->state >= 1 && r->state <= 5 ? r->state : 0],
-            r->n_messages, rcpts, since, r->objects_done, r->objects_total,
+            r->hunt_id, hunt_state_names[r->state >= 1 && r->state <= 5 ? r->state : 0], listed,
+            rcpts, since, r->objects_done, r->objects_total,
             r->objects_unreadable ? " (some unreadable)" : "", (double)r->elapsed_us / 1e6);
-    st = r->state != ZH_RETROHUNT_DONE ? EXIT_ERROR : r->n_messages ? EXIT_FOUND : EXIT_CLEAN;
+    st = r->state != ZH_RETROHUNT_DONE || r->truncated ? EXIT_ERROR
+         : listed                                      ? EXIT_FOUND
+                                                       : EXIT_CLEAN;
 out:
     zh_retrohunt_result_free(r);
     zh_client_close(c);

@@ -1083,6 +1083,8 @@ int zh_client_retrohunt(zh_client *c, const struct zh_retrohunt_request *req,
     rq.outbreak = (char *)(req->outbreak ? req->outbreak : "");
     rq.window_ms = req->window_ms;
     rq.deadline_ms = req->deadline_ms;
+    rq.offset = req->offset;
+    rq.limit = req->limit;
     rc = call(c, "Retrohunt", &rq.base, c->timeout_ms, &resp);
     free(src);
     free(srcp);
@@ -1103,6 +1105,8 @@ int zh_client_retrohunt(zh_client *c, const struct zh_retrohunt_request *req,
     r->bytes_done = p->bytes_done;
     r->elapsed_us = p->elapsed_us;
     r->since = p->since;
+    r->messages_total = p->messages_total;
+    r->truncated = p->truncated;
     for (size_t i = 0; i < p->n_messages; i++) {
         const Zerohour__V1__RetrohuntMessage *m = p->messages[i];
         struct zh_retrohunt_message *d = &r->messages[i];

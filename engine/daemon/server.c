@@ -364,7 +364,9 @@ static void svc_retrohunt(Zerohour__V1__ZeroHour_Service *svc,
         free(rules);
     }
     if (rc == ZH_ERR_OK) {
-        rc = zh_engine_hunt_poll(e, id, in->cancel, &st);
+        enum { PAGE_MAX = 10000 }; /* keeps a reply well under the client's receive cap */
+        size_t limit = in->limit && in->limit < PAGE_MAX ? in->limit : PAGE_MAX;
+        rc = zh_engine_hunt_poll(e, id, in->cancel, in->offset, limit, &st);
         if (rc == ZH_ERR_INVALID)
             snprintf(err, sizeof err, "no retrohunt %llu here (the engine keeps the latest only)",
                      (unsigned long long)id);
@@ -388,6 +390,8 @@ static void svc_retrohunt(Zerohour__V1__ZeroHour_Service *svc,
     resp.bytes_done = st.bytes_done;
     resp.elapsed_us = st.elapsed_us;
     resp.since = st.since;
+    resp.messages_total = st.messages_total;
+    resp.truncated = st.truncated;
     if (st.n_messages) {
         msgs = calloc(st.n_messages, sizeof *msgs);
         msgp = calloc(st.n_messages, sizeof *msgp);

@@ -139,6 +139,8 @@ const struct zh_setting zh_settings[] = {
     {"store", "hunt_cpu_percent", ZH_SET_INT, OFF(store_hunt_cpu_percent), "50", 1, 100,
      "share of one core a retro-hunt may use: it pauses between batches so the scan path "
      "keeps the rest"},
+    {"store", "hunt_max_messages", ZH_SET_INT, OFF(store_hunt_max_messages), "100000", 1, 10000000,
+     "most messages one hunt lists (engine memory); past it the hunt says it was truncated"},
     {0},
 };
 

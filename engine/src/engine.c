@@ -267,14 +267,15 @@ zh_err zh_engine_hunt_start(zh_engine *e, const struct zh_hunt_request *req, uin
     return rc;
 }
 
-zh_err zh_engine_hunt_poll(zh_engine *e, uint64_t id, bool cancel, struct zh_hunt_status *out)
+zh_err zh_engine_hunt_poll(zh_engine *e, uint64_t id, bool cancel, size_t offset, size_t limit,
+                           struct zh_hunt_status *out)
 {
     pthread_mutex_lock(&e->hunt_lock);
     zh_err rc = ZH_ERR_INVALID;
     if (e->hunt && id == e->hunt_id) {
         if (cancel)
             zhi_hunt_cancel(e->hunt);
-        rc = zhi_hunt_status(e->hunt, out);
+        rc = zhi_hunt_status(e->hunt, offset, limit, out);
     }
     pthread_mutex_unlock(&e->hunt_lock);
     return rc;

@@ -35,6 +35,7 @@ struct zhi_hunt {
     int64_t since;
     uint64_t deadline_us; /* monotonic; 0 = none */
     unsigned cpu_percent;
+    size_t max_messages;
     pthread_t thread;
     bool started;
     atomic_bool cancel;
@@ -44,6 +45,7 @@ struct zhi_hunt {
     uint64_t objects_total, objects_done, unreadable, bytes_done, started_us, ended_us;
     struct zh_hunt_message *msgs;
     size_t n_msgs;
+    bool truncated;
     /* the hunt thread's own */
     struct match *m;
     size_t n_m, cap_m;
@@ -294,7 +296,7 @@ struct collect {
     int64_t *keys;
     size_t *vals, slots;
     const char *label; /* rules for hash and fingerprint hunts */
-    bool oom;
+    bool oom, truncated;
 };
 
 static char **split(const char *s, char sep, size_t *n)
@@ -399,6 +401,10 @@ static int on_message(void *ud, const struct zhi_store_message *sm)
     }
     size_t slot = slot_of(c, sm->id);
     size_t at = c->vals[slot] ? c->vals[slot] - 1 : c->n;
+    if (at == c->n && c->n >= c->h->max_messages) {
+        c->truncated = true; /* further messages are not listed; their objects were hunted */
+        return 0;
+    }
     if (at == c->n) {
         if (c->n == c->cap) {
             size_t nc = c->cap ? 2 * c->cap : 64;
@@ -467,6 +473,7 @@ static void finish(struct zhi_hunt *h, int state, const char *error, struct coll
         snprintf(h->error, sizeof h->error, "%s", error);
     h->msgs = c->v;
     h->n_msgs = c->n;
+    h->truncated = c->truncated;
     h->ended_us = zhi_now_us();
     pthread_mutex_unlock(&h->lock);
     free(c->keys);
@@ -568,6 +575,7 @@ zh_err zhi_hunt_start(struct zhi_store *st, const struct zh_config *cfg,
     h->id = id;
     h->store = st;
     h->cpu_percent = (unsigned)cfg->store_hunt_cpu_percent;
+    h->max_messages = (size_t)cfg->store_hunt_max_messages;
     h->since = req->window_ms ? zhi_store_now(st) - req->window_ms : 0;
     h->started_us = zhi_now_us();
     h->deadline_us = req->deadline_ms ? h->started_us + req->deadline_ms * 1000ull : 0;
@@ -621,7 +629,7 @@ static char **dup_list(char *const *v, size_t n)
     return d;
 }
 
-zh_err zhi_hunt_status(struct zhi_hunt *h, struct zh_hunt_status *out)
+zh_err zhi_hunt_status(struct zhi_hunt *h, size_t offset, size_t limit, struct zh_hunt_status *out)
 {
     memset(out, 0, sizeof *out);
     zh_err rc = ZH_ERR_OK;
@@ -635,10 +643,14 @@ zh_err zhi_hunt_status(struct zhi_hunt *h, struct zh_hunt_status *out)
     out->bytes_done = h->bytes_done;
     out->elapsed_us = (h->ended_us ? h->ended_us : zhi_now_us()) - h->started_us;
     out->since = h->since;
-    if (h->state != ZH_HUNT_RUNNING && h->n_msgs) {
-        out->messages = calloc(h->n_msgs, sizeof *out->messages);
-        for (size_t i = 0; out->messages && i < h->n_msgs; i++) {
-            const struct zh_hunt_message *s = &h->msgs[i];
+    out->messages_total = h->n_msgs;
+    out->truncated = h->truncated;
+    size_t n = offset < h->n_msgs ? h->n_msgs - offset : 0;
+    n = limit && n > limit ? limit : n;
+    if (h->state != ZH_HUNT_RUNNING && n) {
+        out->messages = calloc(n, sizeof *out->messages);
+        for (size_t i = 0; out->messages && i < n; i++) {
+            const struct zh_hunt_message *s = &h->msgs[offset + i];
             struct zh_hunt_message *d = &out->messages[i];
             *d = (struct zh_hunt_message){
                 .received_at = s->received_at,

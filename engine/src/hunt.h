@@ -16,8 +16,9 @@ zh_err zhi_hunt_start(struct zhi_store *st, const struct zh_config *cfg,
                       char *err, size_t errlen);
 bool zhi_hunt_running(struct zhi_hunt *h);
 void zhi_hunt_cancel(struct zhi_hunt *h);
-/* A deep copy of the hunt's state (messages once it is no longer running). */
-zh_err zhi_hunt_status(struct zhi_hunt *h, struct zh_hunt_status *out);
+/* A deep copy of the hunt's state, and once it is no longer running the
+ * messages [offset, offset + limit) of its list (limit 0: all). */
+zh_err zhi_hunt_status(struct zhi_hunt *h, size_t offset, size_t limit, struct zh_hunt_status *out);
 /* Cancel, join and free. NULL is fine. */
 void zhi_hunt_free(struct zhi_hunt *h);
 

@@ -55,7 +55,7 @@ static void hunt(struct zhi_store *st, const struct zh_config *cfg, struct zh_hu
         nanosleep(&ts, NULL);
     }
     struct zh_hunt_status s;
-    zhi_hunt_status(h, &s);
+    zhi_hunt_status(h, 0, 0, &s);
     size_t rcpts = 0;
     for (size_t i = 0; i < s.n_messages; i++)
         rcpts += s.messages[i].n_rcpt;

@@ -382,7 +382,7 @@ static struct zhi_hunt *hunt_wait(struct zhi_store *st, const struct zh_config *
     for (int i = 0; i < 60000 && zhi_hunt_running(h); i++)
         usleep(1000); /* a polled deadline: a loaded machine may be slow */
     assert_false(zhi_hunt_running(h));
-    assert_int_equal(zhi_hunt_status(h, out), ZH_ERR_OK);
+    assert_int_equal(zhi_hunt_status(h, 0, 0, out), ZH_ERR_OK);
     return h;
 }
 
@@ -429,6 +429,23 @@ static void test_hunt_cancel_deadline(void **state)
     assert_int_equal(s.objects_done, 2000);
     assert_int_equal(s.n_messages, 2); /* both copies of the one matching object */
     assert_string_equal(s.messages[0].rules[0], "Z_Run");
+    assert_false(s.truncated);
+    zh_hunt_status_free(&s);
+    /* the list in pages */
+    assert_int_equal(zhi_hunt_status(h, 1, 5, &s), ZH_ERR_OK);
+    assert_int_equal(s.n_messages, 1);
+    assert_int_equal(s.messages_total, 2);
+    assert_string_equal(s.messages[0].rcpt_to[0], "b@corp.example");
+    zh_hunt_status_free(&s);
+    assert_int_equal(zhi_hunt_status(h, 2, 5, &s), ZH_ERR_OK);
+    assert_int_equal(s.n_messages, 0);
+    zh_hunt_status_free(&s);
+    zhi_hunt_free(h);
+    /* a hunt lists at most hunt_max_messages, and says so */
+    zh_config_set(&cfg, "store.hunt_max_messages", "1", NULL, 0);
+    h = hunt_wait(st, &cfg, &req, false, &s);
+    assert_int_equal(s.n_messages, 1);
+    assert_true(s.truncated);
     zh_hunt_status_free(&s);
     zhi_hunt_free(h);
     /* rules that do not compile are refused at the start, with the name */

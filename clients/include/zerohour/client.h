@@ -139,8 +139,9 @@ struct zh_retrohunt_request {
     const struct zh_retrohunt_rule *rules;
     size_t n_rules;
     const char *sha256, *outbreak;
-    int64_t window_ms;    /* 0 = everything stored */
-    unsigned deadline_ms; /* 0 = none */
+    int64_t window_ms;      /* 0 = everything stored */
+    unsigned deadline_ms;   /* 0 = none */
+    unsigned offset, limit; /* the page of a finished hunt's messages (limit 0: the engine's) */
 };
 struct zh_retrohunt_message {
     int64_t received_at;
@@ -167,8 +168,10 @@ struct zh_retrohunt_result {
     char *error;
     uint64_t objects_total, objects_done, objects_unreadable, bytes_done, elapsed_us;
     int64_t since;                         /* unix ms */
-    struct zh_retrohunt_message *messages; /* when done, oldest first */
+    struct zh_retrohunt_message *messages; /* when done, oldest first: the page */
     size_t n_messages;
+    uint64_t messages_total; /* in the hunt's whole list */
+    int truncated;           /* the engine listed at most its hunt_max_messages */
 };
 
 typedef struct zh_client zh_client;

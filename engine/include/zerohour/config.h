@@ -72,6 +72,7 @@ struct zh_config {
     int64_t store_queue_bytes;
     int64_t store_queue_length;
     int64_t store_hunt_cpu_percent;
+    int64_t store_hunt_max_messages;
 };
 
 enum zh_setting_type {

@@ -161,7 +161,8 @@ zh_err zh_engine_save_state(zh_engine *e, char *err, size_t errlen);
  *     compiled before it returns). ZH_ERR_INVALID with err for rules that do
  *     not compile or a malformed hash or fingerprint; ZH_ERR_FAILED when the
  *     store is off or a hunt is running. *id names the hunt.
- *   zh_engine_hunt_poll: fills *out (caller frees with zh_hunt_status_free);
+ *   zh_engine_hunt_poll: fills *out (caller frees with zh_hunt_status_free)
+ *     with messages [offset, offset + limit) of the list (limit 0: all);
  *     cancel stops the hunt first. ZH_ERR_INVALID for an unknown id.
  * Messages are listed once the hunt is no longer running. Thread-safe. */
 struct zh_hunt_rule {
@@ -198,13 +199,16 @@ struct zh_hunt_status {
     int state; /* enum zh_hunt_state */
     char error[512];
     uint64_t objects_total, objects_done, objects_unreadable, bytes_done, elapsed_us;
-    int64_t since; /* unix ms, the window's start */
-    struct zh_hunt_message *messages;
+    int64_t since;                    /* unix ms, the window's start */
+    struct zh_hunt_message *messages; /* the page asked for */
     size_t n_messages;
+    size_t messages_total; /* in the whole list */
+    bool truncated;        /* more matched than [store] hunt_max_messages */
 };
 zh_err zh_engine_hunt_start(zh_engine *e, const struct zh_hunt_request *req, uint64_t *id,
                             char *err, size_t errlen);
-zh_err zh_engine_hunt_poll(zh_engine *e, uint64_t id, bool cancel, struct zh_hunt_status *out);
+zh_err zh_engine_hunt_poll(zh_engine *e, uint64_t id, bool cancel, size_t offset, size_t limit,
+                           struct zh_hunt_status *out);
 void zh_hunt_status_free(struct zh_hunt_status *st);
 
 /* Forget stored messages for a privacy request: those with message_id
