@@ -599,7 +599,14 @@ static int insert_rec(struct zhi_store *st, struct stmts *s, const struct rec *r
                 memcpy(w->sha[w->n], o->sha256, 65);
                 w->size[w->n++] = o->size;
             } else {
-                st->w.write_errors++; /* disk full, most likely: metadata only */
+                /* disk full, most likely: the metadata is kept without the bytes */
+                int e = errno;
+                uint64_t k = ++st->w.write_errors;
+                if (!(k & (k - 1)))
+                    zh_log(ZH_LOG_WARN,
+                           "store: cannot keep the bytes of %s: %s (store error %llu; the "
+                           "message is stored without them)",
+                           o->path, strerror(e), (unsigned long long)k);
             }
         }
         q = s->obj;
@@ -620,11 +627,13 @@ static int insert_rec(struct zhi_store *st, struct stmts *s, const struct rec *r
 
 static void note_error(struct zhi_store *st, int rc, const char *what)
 {
-    st->w.write_errors++;
+    uint64_t n = ++st->w.write_errors;
     if (is_corrupt(rc))
         st->need_rebuild = true;
-    zh_log(ZH_LOG_WARN, "store: %s: %s", what,
-           st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc));
+    /* A full disk fails every batch: say so at the 1st, 2nd, 4th... error. */
+    if (!(n & (n - 1)))
+        zh_log(ZH_LOG_WARN, "store: %s: %s (store error %llu; scanning goes on)", what,
+               st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc), (unsigned long long)n);
 }
 
 /* Write one batch in one transaction. On failure the batch is lost (and
@@ -642,6 +651,8 @@ static void write_batch(struct zhi_store *st, struct rec *batch, size_t n)
         rc = insert_rec(st, &s, r, &w);
     if (rc == SQLITE_OK)
         rc = exec(st->db, "COMMIT");
+    if (rc != SQLITE_OK)
+        note_error(st, rc, "writing scans"); /* before the rollback replaces the message */
     stmts_free(&s);
     if (rc != SQLITE_OK) {
         if (st->db)
@@ -651,7 +662,6 @@ static void write_batch(struct zhi_store *st, struct rec *batch, size_t n)
             snprintf(path, sizeof path, "%s/%s", st->blob_dir, w.sha[i]);
             unlink(path);
         }
-        note_error(st, rc, "writing scans");
         st->w.lost += n;
     } else {
         int64_t newest = atomic_load(&st->newest_ms);
@@ -765,8 +775,8 @@ static int64_t delete_oldest(struct zhi_store *st, const struct victims *v, int 
     if (rc == SQLITE_OK)
         rc = exec(db, "COMMIT");
     if (rc != SQLITE_OK) {
-        exec(db, "ROLLBACK");
         note_error(st, rc, "forgetting old scans");
+        exec(db, "ROLLBACK");
         free(gone);
         return -1;
     }

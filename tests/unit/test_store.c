@@ -338,6 +338,29 @@ static void test_disk_full(void **state)
     assert_int_equal(c.messages, 2);
     assert_int_equal(c.blobs, 1);
     assert_int_equal(files_in(store_path("objects")), 1);
+    /* Now the index itself cannot grow: the batch is lost and counted, the
+     * files it wrote are removed, and the store works again afterwards. */
+    lim.rlim_cur = 1024;
+    setrlimit(RLIMIT_FSIZE, &lim);
+    for (int i = 0; i < 50; i++)
+        offer(st, zhi_unix_ms(), "c@corp.example", (unsigned char)('g' + i % 20), 600, 1);
+    zhi_store_flush(st);
+    setrlimit(RLIMIT_FSIZE, &old);
+    zhi_store_counters(st, &c);
+    assert_true(c.lost >= 1);
+    assert_int_equal(c.messages + c.lost, 52);
+    assert_int_equal(files_in(store_path("objects")), c.blobs);
+    offer(st, zhi_unix_ms(), "d@corp.example", 'H', 1000, 1);
+    zhi_store_flush(st);
+    struct zhi_store_counters after;
+    zhi_store_counters(st, &after);
+    assert_int_equal(after.stored, c.stored + 1);
+    zhi_store_close(st);
+    /* and it opens again, consistent */
+    st = open_store(NULL);
+    zhi_store_counters(st, &after);
+    assert_int_equal(after.rebuilds, 0);
+    assert_int_equal(after.messages, c.messages + 1);
     zhi_store_close(st);
 }
 
