@@ -149,10 +149,16 @@ static void throttle(struct zhi_hunt *h)
     if (used < SLICE_NS)
         return;
     if (h->cpu_percent < 100) {
-        uint64_t pause = used * (100 - h->cpu_percent) / h->cpu_percent;
-        struct timespec ts = {(time_t)(pause / 1000000000ull), (long)(pause % 1000000000ull)};
-        while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-            ;
+        /* In short steps, so a cancel or the deadline is seen within 50 ms. */
+        uint64_t pause_us = used / 1000 * (100 - h->cpu_percent) / h->cpu_percent;
+        uint64_t end = zhi_now_us() + pause_us;
+        for (uint64_t t = zhi_now_us(); t < end; t = zhi_now_us()) {
+            if (atomic_load(&h->cancel) || (h->deadline_us && t >= h->deadline_us))
+                break;
+            uint64_t step = end - t < 50000 ? end - t : 50000;
+            struct timespec ts = {0, (long)step * 1000};
+            nanosleep(&ts, NULL);
+        }
     }
     h->cpu_mark_ns = thread_cpu_ns();
 }
