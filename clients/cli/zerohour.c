@@ -9,6 +9,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -24,6 +25,7 @@
 #include "mailbox.h"
 #include "rules.h"
 #include "zerohour/client.h"
+#include "zerohour/values.h"
 #include "zerohour/wire.h"
 
 #ifndef ZH_VERSION
@@ -47,7 +49,9 @@ enum {
     CMD_HELP = 1 << 5,
     CMD_RULES = 1 << 6,
     CMD_OUTBREAKS = 1 << 7,
-    CMD_ALL = 0xff,
+    CMD_RETROHUNT = 1 << 8,
+    CMD_STORE = 1 << 9,
+    CMD_ALL = 0x3ff,
 };
 
 struct cli {
@@ -65,6 +69,14 @@ struct cli {
     const char **excludes;
     size_t n_excludes;
     bool infected_only, no_summary;
+    const char *queue_id;
+    /* retrohunt */
+    const char *sha256, *outbreak;
+    int64_t since_ms, deadline_ms;
+    bool progress, no_progress;
+    /* store forget */
+    const char *forget_message_id;
+    int64_t older_than_ms;
 };
 
 /* ---- help ---------------------------------------------------------------- */
@@ -89,6 +101,9 @@ static const char help_main[] =
     "    reload    make the engine reload its rules\n"
     "    rules     check a rules directory, or try it on messages, offline\n"
     "    outbreaks list active and growing outbreaks the engine is watching\n"
+    "    retrohunt run a rule written now over the mail the engine stored: who\n"
+    "              already received it, and what verdict it got then\n"
+    "    store     forget stored mail (privacy requests)\n"
     "    version   show the version of this program and of the engine\n"
     "    help      show the help of a command (same as COMMAND --help)\n"
     "\n"
@@ -172,7 +187,7 @@ static const char help_scan[] =
     "    order, one request at a time. Each line is a JSON object\n"
     "      {\"path\": \"m.eml\", \"client_ip\": \"192.0.2.1\", \"helo\": \"mx.example\",\n"
     "       \"mail_from\": \"a@example.com\", \"rcpt_to\": [\"b@example.org\"],\n"
-    "       \"received_at\": 1075111200000}\n"
+    "       \"received_at\": 1075111200000, \"queue_id\": \"4TqL2c1Xz9\"}\n"
     "    where only path is required; a relative path is relative to the\n"
     "    directory of FILE.jsonl, and a missing field takes the value of the\n"
     "    matching option. Blank lines are skipped. A line that is not such an\n"
@@ -204,6 +219,8 @@ static const char help_scan[] =
     "        --rcpt ADDR          envelope recipient; repeat for several\n"
     "        --received-at MS     arrival time, unix milliseconds (default: the\n"
     "                             engine's now)\n"
+    "        --queue-id ID        the MTA's queue id, kept with the message when\n"
+    "                             the engine stores scans (see retrohunt)\n"
     "    -j, --jobs N             requests in flight at once (default: number of\n"
     "                             online CPUs)\n"
     "        --envelopes FILE     replay FILE.jsonl as described above\n"
@@ -394,7 +411,11 @@ static const char help_outbreaks[] =
     "    the fingerprint's summary, when it was first seen, copies (in the window\n"
     "    and in all), distinct senders, client IPs and recipient domains, and the\n"
     "    rules that fired with it. This is the window of vulnerability made\n"
-    "    visible: how long a payload spread before it was blocked.\n"
+    "    visible: how long a payload spread before it was blocked. With the\n"
+    "    engine's store on, an active outbreak also says how many earlier copies\n"
+    "    were delivered (CLEAN or SUSPICIOUS) before it was declared\n"
+    "    (delivered_before in --json; null without a store); zerohour retrohunt\n"
+    "    --outbreak FINGERPRINT lists them.\n"
     "\n"
     "EXIT STATUS\n"
     "    0 no active outbreak, 1 at least one active outbreak, 2 errors.\n"
@@ -402,6 +423,112 @@ static const char help_outbreaks[] =
     "EXAMPLES\n"
     "    zerohour outbreaks\n"
     "    zerohour outbreaks --json\n";
+
+static const char help_retrohunt[] =
+    "NAME\n"
+    "    zerohour retrohunt - find stored mail that a rule written now matches\n"
+    "\n"
+    "SYNOPSIS\n"
+    "    zerohour retrohunt [--since DURATION] [--deadline DURATION] [--json]\n"
+    "                       [--progress | --no-progress] RULES...\n"
+    "    zerohour retrohunt [--since DURATION] [--json] --sha256 HASH\n"
+    "    zerohour retrohunt [--since DURATION] [--json] --outbreak FINGERPRINT\n"
+    "\n"
+    "DESCRIPTION\n"
+    "    When a signature arrives hours after a worm's first copy, the question is\n"
+    "    who already received it. An engine started with store.enabled=1 keeps a\n"
+    "    bounded record of the mail it scanned (envelope, Message-ID, Subject, the\n"
+    "    MTA's queue id, verdict, hits, and each object's name, type, size and\n"
+    "    SHA-256) and the bytes of attachments and what was unpacked from them,\n"
+    "    once per SHA-256. retrohunt asks that engine to search it.\n"
+    "\n"
+    "    With RULES (YARA files, or directories whose *.yar and *.yara files are\n"
+    "    read recursively), the rules are sent to the engine, compiled there, and\n"
+    "    run over every kept object of the messages in the window, each distinct\n"
+    "    object once however many messages carried it. Rules see the decoded\n"
+    "    bytes, and the externals (filename, extension, sniffed_type...) of the\n"
+    "    first stored copy; message externals (subject, mail_from...) are empty.\n"
+    "    `include` is refused: put what a rule needs in the files given.\n"
+    "    With --sha256, the messages holding an object of that hash are listed\n"
+    "    (any object, kept or not). With --outbreak, those whose payload had that\n"
+    "    outbreak fingerprint (see zerohour outbreaks), including every copy that\n"
+    "    arrived before the outbreak was declared.\n"
+    "\n"
+    "    The hunt runs inside the engine, on a thread of its own that uses at most\n"
+    "    store.hunt_cpu_percent of one core, so scanning goes on. This command\n"
+    "    polls it and shows progress on standard error (when that is a terminal,\n"
+    "    or with --progress). Ctrl-C (SIGINT) or SIGTERM cancels the hunt; the\n"
+    "    messages found so far are still printed. One hunt runs at a time per\n"
+    "    engine, and it searches the store of the engine at --address: give one.\n"
+    "\n"
+    "OUTPUT\n"
+    "    One line per message, oldest first:\n"
+    "      TIME VERDICT-THEN queue=QUEUE-ID from=<SENDER> to=<RCPT>,... id=MESSAGE-ID\n"
+    "          rules=RULE,... objects=PATH,...\n"
+    "    (on one line), then a summary on standard error. With --json, one object\n"
+    "    per message: message_id, received_at (unix ms), rcpt_to (array),\n"
+    "    mail_from, queue_id, verdict (the label it got then), score, rules (the\n"
+    "    rules matching now; \"sha256:HASH\" or \"outbreak:FP\" for those hunts),\n"
+    "    objects, subject, client_ip, helo, hits (as scanned then) and\n"
+    "    fingerprint.\n"
+    "\n"
+    "OPTIONS\n"
+    "        --since DURATION     only mail received in the last DURATION of the\n"
+    "                             store's clock, e.g. 90m, 10h (default: all that\n"
+    "                             is stored; the store keeps store.retention)\n"
+    "        --deadline DURATION  stop the hunt after DURATION and print what it\n"
+    "                             found (exit status 2: not everything was seen)\n"
+    "        --sha256 HASH        messages holding an object with this SHA-256\n"
+    "        --outbreak FP        messages whose payload had this fingerprint\n"
+    "        --progress           show progress even when stderr is not a terminal\n"
+    "        --no-progress        never show progress\n"
+    "        --json               one JSON object per message\n"
+    "    Global options apply too; see zerohour --help.\n"
+    "\n"
+    "EXIT STATUS\n"
+    "    0  the hunt finished and no stored message matched\n"
+    "    1  the hunt finished and at least one message matched\n"
+    "    2  an error: no store, rules that do not compile, engine unreachable;\n"
+    "       or the hunt was cancelled or ran out of its deadline (what it found\n"
+    "       is printed)\n"
+    "\n"
+    "EXAMPLES\n"
+    "    zerohour retrohunt --since 10h /etc/zerohour/hunt/mydoom.yar\n"
+    "    zerohour retrohunt --json --since 48h new-rules/ | jq -r '.rcpt_to[]' | sort -u\n"
+    "    zerohour retrohunt --sha256 \\\n"
+    "        4c5b1e9e2f0a6b7d8c9e0f1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e\n"
+    "    zerohour outbreaks && zerohour retrohunt --outbreak d5d7f3d6ed1b8da2\n";
+
+static const char help_store[] =
+    "NAME\n"
+    "    zerohour store - manage the engine's store of recent scans\n"
+    "\n"
+    "SYNOPSIS\n"
+    "    zerohour store forget --message-id ID\n"
+    "    zerohour store forget --older-than DURATION\n"
+    "\n"
+    "DESCRIPTION\n"
+    "    For privacy requests. forget removes from the engine's store (see\n"
+    "    zerohour retrohunt --help and the README's \"Store and retro-hunt\") every\n"
+    "    message with the Message-ID ID (with or without <angle brackets>), or\n"
+    "    every message received more than DURATION (e.g. 12h, 30m) before the\n"
+    "    store's clock: its envelope, headers' facts, verdict, hits and object\n"
+    "    records, and the kept bytes of objects no remaining message shares.\n"
+    "    Messages still queued for writing are forgotten too. The index pages\n"
+    "    that held them are overwritten and its write-ahead log emptied. Prints\n"
+    "    how many messages were forgotten.\n"
+    "\n"
+    "OPTIONS\n"
+    "        --message-id ID      the Message-ID to forget\n"
+    "        --older-than DURATION  forget everything older than this\n"
+    "        --json               {\"forgotten\": N}\n"
+    "\n"
+    "EXIT STATUS\n"
+    "    0 done (also when nothing matched), 2 errors (no store, bad usage).\n"
+    "\n"
+    "EXAMPLES\n"
+    "    zerohour store forget --message-id '<20040126.1234@example.com>'\n"
+    "    zerohour store forget --older-than 24h\n";
 
 static const char help_version[] =
     "NAME\n"
@@ -1208,8 +1335,9 @@ static const char *json_type_word(json_object *v)
 static const char *envelope_from_json(const struct scan_job *j, json_object *obj,
                                       struct line_env *le, char *why, size_t why_n)
 {
-    static const char *const str_keys[] = {"client_ip", "helo", "mail_from"};
-    const char **str_dst[] = {&le->env.client_ip, &le->env.helo, &le->env.mail_from};
+    static const char *const str_keys[] = {"client_ip", "helo", "mail_from", "queue_id"};
+    const char **str_dst[] = {&le->env.client_ip, &le->env.helo, &le->env.mail_from,
+                              &le->env.queue_id};
     json_object *v;
 
     le->env = j->env;
@@ -1366,7 +1494,8 @@ static int cmd_scan(const struct cli *o, char **args, size_t n)
                                  .n_rcpt = o->n_rcpt,
                                  .received_at = o->received_at,
                                  /* Replays are traffic; files are a hunt. */
-                                 .no_observe = o->observe < 0 ? !o->envelopes : !o->observe};
+                                 .no_observe = o->observe < 0 ? !o->envelopes : !o->observe,
+                                 .queue_id = o->queue_id};
     pthread_mutex_init(&j.mu, NULL);
     pthread_cond_init(&j.q_not_empty, NULL);
     pthread_cond_init(&j.q_not_full, NULL);
@@ -1648,12 +1777,20 @@ static int cmd_outbreaks(const struct cli *o, char **args, size_t n)
             json_object_object_add(j, "rcpt_domains", json_object_new_int((int)b->rcpt_domains));
             json_object_object_add(j, "active", json_object_new_boolean(b->active));
             json_object_object_add(j, "blocking", json_object_new_boolean(b->blocking));
+            json_object_object_add(j, "delivered_before",
+                                   b->delivered_known ? json_object_new_uint64(b->delivered_before)
+                                                      : NULL);
             json_object_array_add(arr, j);
         } else {
             printf("%-16s %-6s %-20s %7u %7llu %7u %5u %5u  %s%s%s\n", b->fingerprint,
                    b->active ? "ACTIVE" : "rising", first, b->copies, (unsigned long long)b->total,
                    b->senders, b->client_ips, b->rcpt_domains, b->summary, *b->hits ? " / " : "",
                    b->hits);
+            if (b->active && b->delivered_known)
+                printf("%-16s %llu cop%s delivered before detection (zerohour retrohunt "
+                       "--outbreak %s lists them)\n",
+                       "", (unsigned long long)b->delivered_before,
+                       b->delivered_before == 1 ? "y" : "ies", b->fingerprint);
         }
     }
     if (o->json) {
@@ -1668,6 +1805,322 @@ static int cmd_outbreaks(const struct cli *o, char **args, size_t n)
     zh_outbreaks_result_free(r);
     zh_client_close(c);
     return active ? EXIT_FOUND : EXIT_CLEAN;
+}
+
+/* ---- retrohunt --------------------------------------------------------------- */
+static volatile sig_atomic_t hunt_interrupted;
+
+static void on_hunt_signal(int sig)
+{
+    (void)sig;
+    hunt_interrupted = 1;
+}
+
+struct rule_files {
+    struct zh_retrohunt_rule *v;
+    size_t n, cap;
+};
+
+static bool is_yara_name(const char *name)
+{
+    size_t l = strlen(name);
+    return (l > 4 && !strcmp(name + l - 4, ".yar")) || (l > 5 && !strcmp(name + l - 5, ".yara"));
+}
+
+static int cmp_cstr(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+#define RULE_FILE_MAX (16 * 1024 * 1024)
+
+/* Read one rule file whole into rf. */
+static bool add_rule_file(struct rule_files *rf, const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    struct stat sb;
+    if (!f || fstat(fileno(f), &sb) != 0 || sb.st_size > RULE_FILE_MAX) {
+        warn("retrohunt: %s: %s", path, !f ? strerror(errno) : "too large for a rule file");
+        if (f)
+            fclose(f);
+        return false;
+    }
+    char *buf = xmalloc((size_t)sb.st_size + 1);
+    size_t got = fread(buf, 1, (size_t)sb.st_size, f);
+    buf[got] = 0;
+    fclose(f);
+    if (rf->n == rf->cap) {
+        rf->cap = rf->cap ? 2 * rf->cap : 16;
+        struct zh_retrohunt_rule *nv = realloc(rf->v, rf->cap * sizeof *nv);
+        if (!nv) {
+            free(buf);
+            return false;
+        }
+        rf->v = nv;
+    }
+    rf->v[rf->n++] = (struct zh_retrohunt_rule){xstrdup(path), buf};
+    return true;
+}
+
+/* A file, or every *.yar / *.yara below a directory (sorted, so a set is
+ * always sent in one order). */
+static bool collect_rules(struct rule_files *rf, const char *path, int depth)
+{
+    struct stat sb;
+    if (stat(path, &sb) != 0) {
+        warn("retrohunt: %s: %s", path, strerror(errno));
+        return false;
+    }
+    if (!S_ISDIR(sb.st_mode))
+        return add_rule_file(rf, path);
+    if (depth > 16)
+        return true;
+    DIR *d = opendir(path);
+    if (!d) {
+        warn("retrohunt: %s: %s", path, strerror(errno));
+        return false;
+    }
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (de->d_name[0] == '.')
+            continue;
+        if (n == cap) {
+            cap = cap ? 2 * cap : 32;
+            char **nn = realloc(names, cap * sizeof *nn);
+            if (!nn)
+                break;
+            names = nn;
+        }
+        names[n++] = xstrdup(de->d_name);
+    }
+    closedir(d);
+    if (n)
+        qsort(names, n, sizeof *names, cmp_cstr);
+    bool ok = true;
+    for (size_t i = 0; i < n; i++) {
+        char *full = path_join(path, names[i]);
+        struct stat cs;
+        if (stat(full, &cs) == 0 && (S_ISDIR(cs.st_mode) || is_yara_name(names[i])))
+            ok &= collect_rules(rf, full, depth + 1);
+        free(full);
+        free(names[i]);
+    }
+    free(names);
+    return ok;
+}
+
+static void print_hunt_message(const struct zh_retrohunt_message *m, bool json)
+{
+    if (json) {
+        json_object *j = json_object_new_object();
+        json_object *rc = json_object_new_array(), *ru = json_object_new_array(),
+                    *ob = json_object_new_array();
+        for (size_t i = 0; i < m->n_rcpt; i++)
+            json_object_array_add(rc, json_object_new_string(m->rcpt_to[i]));
+        for (size_t i = 0; i < m->n_rules; i++)
+            json_object_array_add(ru, json_object_new_string(m->rules[i]));
+        for (size_t i = 0; i < m->n_objects; i++)
+            json_object_array_add(ob, json_object_new_string(m->objects[i]));
+        json_object_object_add(j, "message_id", json_object_new_string(m->message_id));
+        json_object_object_add(j, "received_at", json_object_new_int64(m->received_at));
+        json_object_object_add(j, "rcpt_to", rc);
+        json_object_object_add(j, "mail_from", json_object_new_string(m->mail_from));
+        json_object_object_add(j, "queue_id", json_object_new_string(m->queue_id));
+        json_object_object_add(j, "verdict", json_object_new_string(zh_verdict_label(m->verdict)));
+        json_object_object_add(j, "score", json_object_new_int(m->score));
+        json_object_object_add(j, "rules", ru);
+        json_object_object_add(j, "objects", ob);
+        json_object_object_add(j, "subject", json_object_new_string(m->subject));
+        json_object_object_add(j, "client_ip", json_object_new_string(m->client_ip));
+        json_object_object_add(j, "helo", json_object_new_string(m->helo));
+        json_object_object_add(j, "hits", json_object_new_string(m->hits));
+        json_object_object_add(j, "fingerprint", json_object_new_string(m->fingerprint));
+        emit_json(j);
+        json_object_put(j);
+        return;
+    }
+    char when[32];
+    fmt_time(when, sizeof when, m->received_at);
+    printf("%s %-10s queue=%s from=<%s> to=", when, zh_verdict_label(m->verdict),
+           *m->queue_id ? m->queue_id : "-", m->mail_from);
+    for (size_t i = 0; i < m->n_rcpt; i++)
+        printf("%s<%s>", i ? "," : "", m->rcpt_to[i]);
+    printf(" id=%s rules=", *m->message_id ? m->message_id : "-");
+    for (size_t i = 0; i < m->n_rules; i++)
+        printf("%s%s", i ? "," : "", m->rules[i]);
+    printf(" objects=");
+    for (size_t i = 0; i < m->n_objects; i++)
+        printf("%s%s", i ? "," : "", m->objects[i]);
+    putchar('\n');
+}
+
+static const char *const hunt_state_names[] = {"?",         "running", "done",
+                                               "cancelled", "expired", "failed"};
+
+static int cmd_retrohunt(const struct cli *o, char **args, size_t n)
+{
+    struct rule_files rf = {0};
+    zh_client *c = NULL;
+    struct zh_retrohunt_result *r = NULL;
+    int st = EXIT_ERROR;
+    int kinds = (n > 0) + (o->sha256 != NULL) + (o->outbreak != NULL);
+    if (kinds != 1) {
+        warn("retrohunt: give RULES, or --sha256 HASH, or --outbreak FINGERPRINT (one of "
+             "them); see zerohour retrohunt --help");
+        return EXIT_ERROR;
+    }
+    if (o->n_addresses > 1) {
+        warn("retrohunt: a hunt searches one engine's store; give one --address");
+        return EXIT_ERROR;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (!collect_rules(&rf, args[i], 0))
+            goto out;
+    if (n && !rf.n) {
+        warn("retrohunt: no *.yar or *.yara file in %s", args[0]);
+        goto out;
+    }
+    if ((st = open_client(o, &c)) != EXIT_CLEAN) {
+        st = EXIT_ERROR;
+        goto out;
+    }
+    st = EXIT_ERROR;
+    struct sigaction sa = {.sa_handler = on_hunt_signal};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    bool show = !o->no_progress && (o->progress || isatty(STDERR_FILENO));
+    struct zh_retrohunt_request req = {.rules = rf.v,
+                                       .n_rules = rf.n,
+                                       .sha256 = o->sha256,
+                                       .outbreak = o->outbreak,
+                                       .window_ms = o->since_ms,
+                                       .deadline_ms = (unsigned)o->deadline_ms};
+    bool cancelled = false;
+    unsigned wait_ms = 50;
+    for (;;) {
+        int rc = zh_client_retrohunt(c, &req, &r);
+        if (rc != ZH_OK) {
+            char err[1200];
+            error_text(err, sizeof err, rc, NULL);
+            warn("retrohunt: %s", err);
+            goto out;
+        }
+        req.hunt_id = r->hunt_id;
+        req.rules = NULL, req.n_rules = 0, req.sha256 = req.outbreak = NULL;
+        if (show && (!r->done || r->objects_total)) {
+            double pct = r->objects_total
+                             ? 100.0 * (double)r->objects_done / (double)r->objects_total
+                             : 100.0;
+            fprintf(stderr,
+                    "\rretrohunt %" PRIu64 ": %" PRIu64 "/%" PRIu64
+                    " objects (%.0f%%), %.1f MiB, %.1f s%s",
+                    r->hunt_id, r->objects_done, r->objects_total, pct,
+                    (double)r->bytes_done / 1048576.0, (double)r->elapsed_us / 1e6,
+                    r->done ? "\n" : "  ");
+        }
+        if (r->done)
+            break;
+        if (hunt_interrupted && !cancelled) {
+            req.cancel = 1;
+            cancelled = true;
+            if (show)
+                fputc('\n', stderr);
+            warn("retrohunt: cancelling hunt %" PRIu64 "; what it found so far follows",
+                 r->hunt_id);
+        }
+        zh_retrohunt_result_free(r);
+        r = NULL;
+        struct timespec ts = {0, (long)wait_ms * 1000000L};
+        nanosleep(&ts, NULL);
+        wait_ms = wait_ms < 500 ? wait_ms * 2 : 500;
+    }
+    size_t rcpts = 0, listed = 0;
+    req.cancel = 0;
+    for (;;) { /* the list comes in pages */
+        for (size_t i = 0; i < r->n_messages; i++) {
+            print_hunt_message(&r->messages[i], o->json);
+            rcpts += r->messages[i].n_rcpt;
+        }
+        listed += r->n_messages;
+        if (!r->n_messages || listed >= r->messages_total)
+            break;
+        struct zh_retrohunt_result *next = NULL;
+        req.offset = (unsigned)listed;
+        int rc = zh_client_retrohunt(c, &req, &next);
+        if (rc != ZH_OK) {
+            char err[1200];
+            error_text(err, sizeof err, rc, NULL);
+            warn("retrohunt: fetching messages from %zu: %s", listed, err);
+            goto out;
+        }
+        next->state = r->state; /* the page says the same; keep the first answer's */
+        zh_retrohunt_result_free(r);
+        r = next;
+    }
+    if (r->truncated)
+        warn("retrohunt: more messages matched than the engine lists (store.hunt_max_messages); "
+             "narrow the hunt with --since");
+    if (r->state == ZH_RETROHUNT_FAILED) {
+        warn("retrohunt: hunt %" PRIu64 " failed: %s", r->hunt_id, r->error);
+        goto out;
+    }
+    char since[32] = "the start of the store";
+    if (r->since)
+        fmt_time(since, sizeof since, r->since);
+    fprintf(stderr,
+            "retrohunt %" PRIu64 " %s: %zu message(s) to %zu recipient(s) since %s; %" PRIu64
+            " of %" PRIu64 " kept object(s) scanned%s in %.1f s\n",
+            r->hunt_id, hunt_state_names[r->state >= 1 && r->state <= 5 ? r->state : 0], listed,
+            rcpts, since, r->objects_done, r->objects_total,
+            r->objects_unreadable ? " (some unreadable)" : "", (double)r->elapsed_us / 1e6);
+    st = r->state != ZH_RETROHUNT_DONE || r->truncated ? EXIT_ERROR
+         : listed                                      ? EXIT_FOUND
+                                                       : EXIT_CLEAN;
+out:
+    zh_retrohunt_result_free(r);
+    zh_client_close(c);
+    for (size_t i = 0; i < rf.n; i++) {
+        free((char *)rf.v[i].name);
+        free((char *)rf.v[i].source);
+    }
+    free(rf.v);
+    return st;
+}
+
+static int cmd_store(const struct cli *o, char **args, size_t n)
+{
+    if (n != 1 || strcmp(args[0], "forget")) {
+        warn("store: the only subcommand is forget; see zerohour store --help");
+        return EXIT_ERROR;
+    }
+    if (!o->forget_message_id == !o->older_than_ms) {
+        warn("store forget: give --message-id ID or --older-than DURATION (one of them)");
+        return EXIT_ERROR;
+    }
+    zh_client *c = NULL;
+    if (open_client(o, &c) != EXIT_CLEAN)
+        return EXIT_ERROR;
+    uint64_t n_gone = 0;
+    int rc = zh_client_store_forget(c, o->forget_message_id, o->older_than_ms, &n_gone);
+    zh_client_close(c);
+    if (rc != ZH_OK) {
+        char err[1200];
+        error_text(err, sizeof err, rc, NULL);
+        warn("store forget: %s", err);
+        return EXIT_ERROR;
+    }
+    if (o->json) {
+        json_object *j = json_object_new_object();
+        json_object_object_add(j, "forgotten", json_object_new_uint64(n_gone));
+        emit_json(j);
+        json_object_put(j);
+    } else {
+        printf("forgot %" PRIu64 " message(s)\n", n_gone);
+    }
+    return EXIT_CLEAN;
 }
 
 static int cmd_help(const struct cli *o, char **args, size_t n);
@@ -1686,6 +2139,8 @@ static const struct command {
     {"version", CMD_VERSION, cmd_version, help_version, 0},
     {"rules", CMD_RULES, cmd_rules, help_rules, SIZE_MAX},
     {"outbreaks", CMD_OUTBREAKS, cmd_outbreaks, help_outbreaks, 0},
+    {"retrohunt", CMD_RETROHUNT, cmd_retrohunt, help_retrohunt, SIZE_MAX},
+    {"store", CMD_STORE, cmd_store, help_store, 1},
     {"help", CMD_HELP, cmd_help, help_help, 1},
 };
 
@@ -1728,6 +2183,15 @@ enum {
     OPT_NO_OBSERVE,
     OPT_EXCLUDE,
     OPT_NO_SUMMARY,
+    OPT_QUEUE_ID,
+    OPT_SINCE,
+    OPT_DEADLINE,
+    OPT_SHA256,
+    OPT_OUTBREAK,
+    OPT_PROGRESS,
+    OPT_NO_PROGRESS,
+    OPT_MESSAGE_ID,
+    OPT_OLDER_THAN,
     OPT_INFECTED_ONLY = 'i',
 };
 
@@ -1750,6 +2214,15 @@ static const struct option longopts[] = {
     {"exclude", required_argument, NULL, OPT_EXCLUDE},
     {"infected-only", no_argument, NULL, OPT_INFECTED_ONLY},
     {"no-summary", no_argument, NULL, OPT_NO_SUMMARY},
+    {"queue-id", required_argument, NULL, OPT_QUEUE_ID},
+    {"since", required_argument, NULL, OPT_SINCE},
+    {"deadline", required_argument, NULL, OPT_DEADLINE},
+    {"sha256", required_argument, NULL, OPT_SHA256},
+    {"outbreak", required_argument, NULL, OPT_OUTBREAK},
+    {"progress", no_argument, NULL, OPT_PROGRESS},
+    {"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
+    {"message-id", required_argument, NULL, OPT_MESSAGE_ID},
+    {"older-than", required_argument, NULL, OPT_OLDER_THAN},
     {NULL, 0, NULL, 0},
 };
 
@@ -1772,7 +2245,18 @@ static unsigned option_scope(int opt)
     case OPT_EXCLUDE:
     case OPT_INFECTED_ONLY:
     case OPT_NO_SUMMARY:
+    case OPT_QUEUE_ID:
         return CMD_SCAN;
+    case OPT_SINCE:
+    case OPT_DEADLINE:
+    case OPT_SHA256:
+    case OPT_OUTBREAK:
+    case OPT_PROGRESS:
+    case OPT_NO_PROGRESS:
+        return CMD_RETROHUNT;
+    case OPT_MESSAGE_ID:
+    case OPT_OLDER_THAN:
+        return CMD_STORE;
     default:
         return CMD_ALL;
     }
@@ -1897,6 +2381,39 @@ static int parse_options(struct cli *o, int argc, char **argv, bool stop_at_comm
         case OPT_NO_SUMMARY:
             o->no_summary = true;
             break;
+        case OPT_QUEUE_ID:
+            o->queue_id = optarg;
+            break;
+        case OPT_MESSAGE_ID:
+            o->forget_message_id = optarg;
+            break;
+        case OPT_SINCE:
+        case OPT_OLDER_THAN:
+        case OPT_DEADLINE: {
+            int64_t ms;
+            if (zh_value_ms(optarg, &ms) != 0 || ms <= 0 ||
+                (opt == OPT_DEADLINE && ms > 24LL * 3600 * 1000)) {
+                usage_error(cmd, "--%s wants a duration such as 90m or 10h%s, not '%s'",
+                            option_name(opt), opt == OPT_DEADLINE ? " (at most 24h)" : "", optarg);
+                return -1;
+            }
+            *(opt == OPT_SINCE        ? &o->since_ms
+              : opt == OPT_OLDER_THAN ? &o->older_than_ms
+                                      : &o->deadline_ms) = ms;
+            break;
+        }
+        case OPT_SHA256:
+            o->sha256 = optarg;
+            break;
+        case OPT_OUTBREAK:
+            o->outbreak = optarg;
+            break;
+        case OPT_PROGRESS:
+            o->progress = true;
+            break;
+        case OPT_NO_PROGRESS:
+            o->no_progress = true;
+            break;
         }
         /* --version is a command of its own; remember it like an option. */
         if (*n_seen < 64)
@@ -1930,9 +2447,8 @@ int main(int argc, char **argv)
         } else if (want_version) {
             st = cmd_version(&o, NULL, 0);
         } else {
-            usage_error(
-                NULL,
-                "no command given (scan, ping, stats, reload, rules, outbreaks, version, help)");
+            usage_error(NULL, "no command given (scan, ping, stats, reload, rules, outbreaks, "
+                              "retrohunt, store, version, help)");
         }
         goto out;
     }

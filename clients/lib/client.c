@@ -839,6 +839,7 @@ int zh_client_scan(zh_client *c, const void *msg, size_t len, const struct zh_en
         e.received_at = env->received_at;
         req.envelope = &e;
         req.filename = (char *)(env->filename ? env->filename : "");
+        req.queue_id = (char *)(env->queue_id ? env->queue_id : "");
     }
     bool lost = false;
     if ((rc = call(c, "Scan", &req.base, wait_ms, &resp, &lost)) != ZH_OK) {
@@ -1130,6 +1131,8 @@ int zh_client_outbreaks(zh_client *c, struct zh_outbreaks_result **out)
         d->rcpt_domains = o->rcpt_domains;
         d->active = o->active;
         d->blocking = o->blocking;
+        d->delivered_before = o->delivered_before;
+        d->delivered_known = o->delivered_known;
     }
     *out = r;
     r = NULL;
@@ -1137,4 +1140,122 @@ out:
     zh_outbreaks_result_free(r);
     protobuf_c_message_free_unpacked(resp, NULL);
     return rc;
+}
+
+void zh_retrohunt_result_free(struct zh_retrohunt_result *r)
+{
+    if (!r)
+        return;
+    for (size_t i = 0; i < r->n_messages; i++) {
+        struct zh_retrohunt_message *m = &r->messages[i];
+        char *strs[] = {m->message_id, m->mail_from, m->queue_id, m->subject,
+                        m->client_ip,  m->helo,      m->hits,     m->fingerprint};
+        for (size_t k = 0; k < sizeof strs / sizeof strs[0]; k++)
+            free(strs[k]);
+        free_strv(m->rcpt_to, m->n_rcpt);
+        free_strv(m->rules, m->n_rules);
+        free_strv(m->objects, m->n_objects);
+    }
+    free(r->messages);
+    free(r->error);
+    free(r);
+}
+
+int zh_client_retrohunt(zh_client *c, const struct zh_retrohunt_request *req,
+                        struct zh_retrohunt_result **out)
+{
+    Zerohour__V1__RetrohuntRequest rq = ZEROHOUR__V1__RETROHUNT_REQUEST__INIT;
+    Zerohour__V1__RuleSource *src = NULL, **srcp = NULL;
+    ProtobufCMessage *resp = NULL;
+    struct zh_retrohunt_result *r = NULL;
+    int rc;
+
+    clear_error();
+    if (!c || !req || !out)
+        return fail(ZH_E_INVAL, "zh_client_retrohunt: NULL client, request or result pointer");
+    if (req->n_rules && (!(src = calloc(req->n_rules, sizeof *src)) ||
+                         !(srcp = calloc(req->n_rules, sizeof *srcp)))) {
+        free(src);
+        return fail(ZH_E_NOMEM, "building the request");
+    }
+    for (size_t i = 0; i < req->n_rules; i++) {
+        zerohour__v1__rule_source__init(&src[i]);
+        src[i].name = (char *)(req->rules[i].name ? req->rules[i].name : "");
+        src[i].source = (char *)(req->rules[i].source ? req->rules[i].source : "");
+        srcp[i] = &src[i];
+    }
+    rq.hunt_id = req->hunt_id;
+    rq.cancel = req->cancel != 0;
+    rq.rules = srcp;
+    rq.n_rules = req->n_rules;
+    rq.sha256 = (char *)(req->sha256 ? req->sha256 : "");
+    rq.outbreak = (char *)(req->outbreak ? req->outbreak : "");
+    rq.window_ms = req->window_ms;
+    rq.deadline_ms = req->deadline_ms;
+    rq.offset = req->offset;
+    rq.limit = req->limit;
+    rc = call(c, "Retrohunt", &rq.base, c->timeout_ms, &resp, NULL);
+    free(src);
+    free(srcp);
+    if (rc != ZH_OK)
+        return rc;
+    const Zerohour__V1__RetrohuntResponse *p = (const Zerohour__V1__RetrohuntResponse *)resp;
+    if (!(r = calloc(1, sizeof *r)) || !dup_str(&r->error, p->error) ||
+        (p->n_messages && !(r->messages = calloc(p->n_messages, sizeof *r->messages)))) {
+        rc = fail(ZH_E_NOMEM, "copying the hunt's results");
+        goto out;
+    }
+    r->hunt_id = p->hunt_id;
+    r->state = (int)p->state;
+    r->done = p->done;
+    r->objects_total = p->objects_total;
+    r->objects_done = p->objects_done;
+    r->objects_unreadable = p->objects_unreadable;
+    r->bytes_done = p->bytes_done;
+    r->elapsed_us = p->elapsed_us;
+    r->since = p->since;
+    r->messages_total = p->messages_total;
+    r->truncated = p->truncated;
+    for (size_t i = 0; i < p->n_messages; i++) {
+        const Zerohour__V1__RetrohuntMessage *m = p->messages[i];
+        struct zh_retrohunt_message *d = &r->messages[i];
+        r->n_messages++;
+        d->received_at = m->received_at;
+        d->verdict = (int)m->verdict;
+        d->score = m->score;
+        if (!dup_str(&d->message_id, m->message_id) || !dup_str(&d->mail_from, m->mail_from) ||
+            !dup_str(&d->queue_id, m->queue_id) || !dup_str(&d->subject, m->subject) ||
+            !dup_str(&d->client_ip, m->client_ip) || !dup_str(&d->helo, m->helo) ||
+            !dup_str(&d->hits, m->hits) || !dup_str(&d->fingerprint, m->fingerprint) ||
+            !dup_strv(&d->rcpt_to, &d->n_rcpt, m->rcpt_to, m->n_rcpt_to) ||
+            !dup_strv(&d->rules, &d->n_rules, m->rules, m->n_rules) ||
+            !dup_strv(&d->objects, &d->n_objects, m->objects, m->n_objects)) {
+            rc = fail(ZH_E_NOMEM, "copying the hunt's results");
+            goto out;
+        }
+    }
+    *out = r;
+    r = NULL;
+out:
+    zh_retrohunt_result_free(r);
+    protobuf_c_message_free_unpacked(resp, NULL);
+    return rc;
+}
+
+int zh_client_store_forget(zh_client *c, const char *message_id, int64_t older_than_ms,
+                           uint64_t *forgotten)
+{
+    Zerohour__V1__StoreForgetRequest req = ZEROHOUR__V1__STORE_FORGET_REQUEST__INIT;
+    ProtobufCMessage *resp = NULL;
+    clear_error();
+    if (!c || !forgotten)
+        return fail(ZH_E_INVAL, "zh_client_store_forget: NULL client or result pointer");
+    req.message_id = (char *)(message_id ? message_id : "");
+    req.older_than_ms = older_than_ms;
+    int rc = call(c, "StoreForget", &req.base, c->timeout_ms, &resp, NULL);
+    if (rc != ZH_OK)
+        return rc;
+    *forgotten = ((const Zerohour__V1__StoreForgetResponse *)resp)->messages;
+    protobuf_c_message_free_unpacked(resp, NULL);
+    return ZH_OK;
 }

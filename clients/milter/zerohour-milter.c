@@ -409,6 +409,9 @@ static sfsistat on_eom(SMFICTX *ctx)
             .mail_from = c->txn.mail_from,
             .rcpt_to = (const char *const *)c->txn.rcpt,
             .n_rcpt = c->txn.n_rcpt,
+            /* kept with the message when the engine stores scans, so a
+             * retro-hunt names the queue entry */
+            .queue_id = strcmp(qid, "NOQUEUE") ? qid : NULL,
         };
         struct timespec rt;
         clock_gettime(CLOCK_REALTIME, &rt);

@@ -94,6 +94,7 @@ static void svc_scan(Zerohour__V1__ZeroHour_Service *svc, const Zerohour__V1__Sc
     }
     env.filename = in->filename && *in->filename ? in->filename : NULL;
     env.no_observe = in->no_observe;
+    env.queue_id = in->queue_id && *in->queue_id ? in->queue_id : NULL;
     const struct zh_result *r = NULL;
     zh_scanner_scan(c->w->scanner, in->message.data, in->message.len, &env, in->deadline_ms, &r);
     set_status(c, r->status, "%s", r->status_message);
@@ -262,11 +263,11 @@ static void svc_stats(Zerohour__V1__ZeroHour_Service *svc, const Zerohour__V1__S
         set_status(c, ZEROHOUR__V1__STATUS__STATUS_INTERNAL, "out of memory");
         closure(NULL, cd);
     } else if (section && a.n_sections == 0) {
-        set_status(
-            c, ZEROHOUR__V1__STATUS__STATUS_INVALID_ARGUMENT,
-            "unknown stats section \"%s\" (server, scans, detectors, rules, rulestats, limits, "
-            "requests)",
-            section);
+        set_status(c, ZEROHOUR__V1__STATUS__STATUS_INVALID_ARGUMENT,
+                   "unknown stats section \"%s\" (server, scans, detectors, rules, rulestats, "
+                   "limits, store, "
+                   "requests)",
+                   section);
         closure(NULL, cd);
     } else {
         resp.sections = a.sections;
@@ -324,6 +325,8 @@ static void svc_outbreaks(Zerohour__V1__ZeroHour_Service *svc,
         ob[i].rcpt_domains = info[i].rcpt_domains;
         ob[i].active = info[i].active;
         ob[i].blocking = info[i].active;
+        ob[i].delivered_before = info[i].delivered_before;
+        ob[i].delivered_known = info[i].delivered_known;
         obp[i] = &ob[i];
     }
     resp.outbreaks = obp;
@@ -333,6 +336,132 @@ out:
     free(info);
     free(ob);
     free(obp);
+}
+
+/* Start a hunt (hunt_id 0) or poll one; the hunt itself runs on the
+ * engine's own thread, so this worker answers at once. */
+static void svc_retrohunt(Zerohour__V1__ZeroHour_Service *svc,
+                          const Zerohour__V1__RetrohuntRequest *in,
+                          Zerohour__V1__RetrohuntResponse_Closure closure, void *cd)
+{
+    struct call *c = cd;
+    zh_engine *e = c->w->srv->engine;
+    uint64_t id = in->hunt_id;
+    char err[512] = "";
+    struct zh_hunt_status st = {0};
+    Zerohour__V1__RetrohuntResponse resp = ZEROHOUR__V1__RETROHUNT_RESPONSE__INIT;
+    Zerohour__V1__RetrohuntMessage *msgs = NULL, **msgp = NULL;
+    struct zh_hunt_rule *rules = NULL;
+    zh_err rc = ZH_ERR_OK;
+    if (!id) {
+        if (in->n_rules && !(rules = calloc(in->n_rules, sizeof *rules))) {
+            set_status(c, ZEROHOUR__V1__STATUS__STATUS_INTERNAL, "out of memory");
+            closure(NULL, cd);
+            return;
+        }
+        for (size_t i = 0; i < in->n_rules; i++)
+            rules[i] = (struct zh_hunt_rule){in->rules[i]->name, in->rules[i]->source};
+        struct zh_hunt_request req = {.rules = rules,
+                                      .n_rules = in->n_rules,
+                                      .sha256 = in->sha256,
+                                      .outbreak = in->outbreak,
+                                      .window_ms = in->window_ms,
+                                      .deadline_ms = in->deadline_ms};
+        rc = zh_engine_hunt_start(e, &req, &id, err, sizeof err);
+        free(rules);
+    }
+    if (rc == ZH_ERR_OK) {
+        enum { PAGE_MAX = 10000 }; /* keeps a reply well under the client's receive cap */
+        size_t limit = in->limit && in->limit < PAGE_MAX ? in->limit : PAGE_MAX;
+        rc = zh_engine_hunt_poll(e, id, in->cancel, in->offset, limit, &st);
+        if (rc == ZH_ERR_INVALID)
+            snprintf(err, sizeof err, "no retrohunt %llu here (the engine keeps the latest only)",
+                     (unsigned long long)id);
+    }
+    if (rc != ZH_ERR_OK) {
+        set_status(c,
+                   rc == ZH_ERR_INVALID  ? ZEROHOUR__V1__STATUS__STATUS_INVALID_ARGUMENT
+                   : rc == ZH_ERR_FAILED ? ZEROHOUR__V1__STATUS__STATUS_UNAVAILABLE
+                                         : ZEROHOUR__V1__STATUS__STATUS_INTERNAL,
+                   "%s", *err ? err : "out of memory");
+        closure(NULL, cd);
+        return;
+    }
+    resp.hunt_id = st.id;
+    resp.state = (Zerohour__V1__HuntState)st.state;
+    resp.done = st.state != ZH_HUNT_RUNNING;
+    resp.error = st.error;
+    resp.objects_total = st.objects_total;
+    resp.objects_done = st.objects_done;
+    resp.objects_unreadable = st.objects_unreadable;
+    resp.bytes_done = st.bytes_done;
+    resp.elapsed_us = st.elapsed_us;
+    resp.since = st.since;
+    resp.messages_total = st.messages_total;
+    resp.truncated = st.truncated;
+    if (st.n_messages) {
+        msgs = calloc(st.n_messages, sizeof *msgs);
+        msgp = calloc(st.n_messages, sizeof *msgp);
+        if (!msgs || !msgp) {
+            free(msgs);
+            free(msgp);
+            zh_hunt_status_free(&st);
+            set_status(c, ZEROHOUR__V1__STATUS__STATUS_INTERNAL, "out of memory");
+            closure(NULL, cd);
+            return;
+        }
+    }
+    for (size_t i = 0; i < st.n_messages; i++) {
+        const struct zh_hunt_message *m = &st.messages[i];
+        Zerohour__V1__RetrohuntMessage *p = &msgs[i];
+        zerohour__v1__retrohunt_message__init(p);
+        p->received_at = m->received_at;
+        p->message_id = m->message_id;
+        p->mail_from = m->mail_from;
+        p->rcpt_to = m->rcpt_to;
+        p->n_rcpt_to = m->n_rcpt;
+        p->queue_id = m->queue_id;
+        p->verdict = (Zerohour__V1__Verdict)m->verdict;
+        p->score = m->score;
+        p->rules = m->rules;
+        p->n_rules = m->n_rules;
+        p->objects = m->objects;
+        p->n_objects = m->n_objects;
+        p->subject = m->subject;
+        p->client_ip = m->client_ip;
+        p->helo = m->helo;
+        p->hits = m->hits;
+        p->fingerprint = m->fingerprint;
+        msgp[i] = p;
+    }
+    resp.messages = msgp;
+    resp.n_messages = st.n_messages;
+    closure(&resp, cd);
+    free(msgs);
+    free(msgp);
+    zh_hunt_status_free(&st);
+}
+
+static void svc_store_forget(Zerohour__V1__ZeroHour_Service *svc,
+                             const Zerohour__V1__StoreForgetRequest *in,
+                             Zerohour__V1__StoreForgetResponse_Closure closure, void *cd)
+{
+    struct call *c = cd;
+    char err[256] = "";
+    uint64_t n = 0;
+    zh_err rc = zh_engine_store_forget(c->w->srv->engine, in->message_id, in->older_than_ms, &n,
+                                       err, sizeof err);
+    if (rc != ZH_ERR_OK) {
+        set_status(c,
+                   rc == ZH_ERR_INVALID ? ZEROHOUR__V1__STATUS__STATUS_INVALID_ARGUMENT
+                                        : ZEROHOUR__V1__STATUS__STATUS_UNAVAILABLE,
+                   "%s", err);
+        closure(NULL, cd);
+        return;
+    }
+    Zerohour__V1__StoreForgetResponse resp = ZEROHOUR__V1__STORE_FORGET_RESPONSE__INIT;
+    resp.messages = n;
+    closure(&resp, cd);
 }
 
 static Zerohour__V1__ZeroHour_Service service = ZEROHOUR__V1__ZERO_HOUR__INIT(svc_);
@@ -367,10 +496,10 @@ static void dispatch(struct worker *w, nng_msg *msg, struct call *c)
     const ProtobufCMethodDescriptor *m =
         protobuf_c_service_descriptor_get_method_by_name(d, call->method);
     if (!m) {
-        set_status(
-            c, ZEROHOUR__V1__STATUS__STATUS_UNIMPLEMENTED,
-            "unknown method \"%.64s\" (this engine serves Scan, Reload, Stats, Ping, Outbreaks)",
-            call->method);
+        set_status(c, ZEROHOUR__V1__STATUS__STATUS_UNIMPLEMENTED,
+                   "unknown method \"%.64s\" (this engine serves Scan, Reload, Stats, Ping, "
+                   "Outbreaks, Retrohunt, StoreForget)",
+                   call->method);
         goto reply;
     }
     method_slot = (unsigned)(m - d->methods);

@@ -58,8 +58,6 @@ static unsigned bucket(size_t n)
 static zh_err outbreak_scan(struct zhi_scan *s, void *state, void *tstate)
 {
     struct zhi_outbreaks *ob = s->outbreaks;
-    if (!ob)
-        return ZH_ERR_OK;
     const struct zhi_heuristics *h = s->rules->heur;
     struct item items[MAX_ITEMS];
     size_t n = 0;
@@ -110,6 +108,10 @@ static zh_err outbreak_scan(struct zhi_scan *s, void *state, void *tstate)
     }
     if (n == 0 && !risky)
         return ZH_ERR_OK; /* no payload: plain text mail has nothing to surge with */
+    /* The store keeps it, so a retro-hunt finds the copies before an outbreak. */
+    snprintf(s->fingerprint, sizeof s->fingerprint, "%016llx", (unsigned long long)fp);
+    if (!ob)
+        return ZH_ERR_OK;
     const struct zh_scan_envelope *env = s->env;
     struct zhi_ob_sighting si = {
         .fp = fp,

@@ -111,6 +111,36 @@ const struct zh_setting zh_settings[] = {
     {"outbreak", "redis_timeout_ms", ZH_SET_MS, OFF(outbreak_redis_timeout_ms), "100ms", 1, 10000,
      "longest wait for Redis on one message; on a timeout or error the engine counts alone "
      "and tries Redis again a second later"},
+
+    {"store", "enabled", ZH_SET_INT, OFF(store_enabled), "0", 0, 1,
+     "1: keep a bounded store of recent scans (envelope, verdict, hits, objects and their "
+     "SHA-256, the bytes of attachments once per hash) for retro-hunts; needs directory"},
+    {"store", "directory", ZH_SET_STRING, OFF(store_directory), "", 0, 0,
+     "absolute path of the store: a 0700 directory owned by the engine's user (created if "
+     "missing; refused if anyone else may write to it)"},
+    {"store", "retention", ZH_SET_MS, OFF(store_retention_ms), "48h", 60000, 31536000000LL,
+     "messages older than this (by received_at) are forgotten, with the bytes no newer "
+     "message shares"},
+    {"store", "max_bytes", ZH_SET_SIZE, OFF(store_max_bytes), "2G", 1 * MiB, 1024 * GiB,
+     "disk the store may use (index and kept objects); past it the oldest messages go first"},
+    {"store", "keep_attachments", ZH_SET_INT, OFF(store_keep_attachments), "1", 0, 1,
+     "1: keep the bytes of attachments and of what was unpacked from them (once per "
+     "SHA-256), so retro-hunts can scan them; 0: metadata and hashes only"},
+    {"store", "keep_bodies", ZH_SET_INT, OFF(store_keep_bodies), "0", 0, 1,
+     "1: keep the bytes of text bodies too (privacy: off by default)"},
+    {"store", "max_object_bytes", ZH_SET_SIZE, OFF(store_max_object_bytes), "16M", 1 * KiB, 1 * GiB,
+     "objects larger than this are recorded (name, type, size, hash) but their bytes "
+     "are not kept"},
+    {"store", "queue_bytes", ZH_SET_SIZE, OFF(store_queue_bytes), "64M", 1 * MiB, 16 * GiB,
+     "memory the writer's queue may hold; when full a scan is answered but not stored (Stats: "
+     "store.dropped)"},
+    {"store", "queue_length", ZH_SET_INT, OFF(store_queue_length), "4096", 1, 1000000,
+     "messages the writer's queue may hold; when full a scan is answered but not stored"},
+    {"store", "hunt_cpu_percent", ZH_SET_INT, OFF(store_hunt_cpu_percent), "50", 1, 100,
+     "share of one core a retro-hunt may use: it pauses between batches so the scan path "
+     "keeps the rest"},
+    {"store", "hunt_max_messages", ZH_SET_INT, OFF(store_hunt_max_messages), "100000", 1, 10000000,
+     "most messages one hunt lists (engine memory); past it the hunt says it was truncated"},
     {0},
 };
 
@@ -351,6 +381,28 @@ zh_err zh_config_check(const struct zh_config *cfg, char *err, size_t errlen)
                 "scoring.suspicious_score (%lld) must not exceed scoring.malicious_score (%lld)",
                 (long long)cfg->suspicious_score, (long long)cfg->malicious_score);
         return ZH_ERR_INVALID;
+    }
+    if (cfg->store_enabled) {
+        if (!cfg->store_directory || cfg->store_directory[0] != '/') {
+            set_err(err, errlen,
+                    "store.enabled needs store.directory, an absolute path (got \"%s\")",
+                    cfg->store_directory ? cfg->store_directory : "");
+            return ZH_ERR_INVALID;
+        }
+        if (cfg->store_max_object_bytes > cfg->store_queue_bytes) {
+            set_err(err, errlen,
+                    "store.max_object_bytes (%lld) must not exceed store.queue_bytes (%lld): such "
+                    "an object could never be queued",
+                    (long long)cfg->store_max_object_bytes, (long long)cfg->store_queue_bytes);
+            return ZH_ERR_INVALID;
+        }
+        if (cfg->store_max_object_bytes > cfg->store_max_bytes / 2) {
+            set_err(err, errlen,
+                    "store.max_object_bytes (%lld) must be at most half of store.max_bytes "
+                    "(%lld), so one object cannot crowd out the rest",
+                    (long long)cfg->store_max_object_bytes, (long long)cfg->store_max_bytes);
+            return ZH_ERR_INVALID;
+        }
     }
     if (cfg->outbreak_enabled && cfg->outbreak_redis && *cfg->outbreak_redis)
         return zhi_ob_shared_check_url(cfg->outbreak_redis, err, errlen);

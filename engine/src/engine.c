@@ -3,6 +3,8 @@
  * MIME lives in mime.c, scoring in verdict.c, counters in stats.c. */
 #include "zhi.h"
 #include "outbreak.h"
+#include "store.h"
+#include "hunt.h"
 #include "zerohour/log.h"
 #include "zerohour/wire.h"
 
@@ -22,6 +24,10 @@ struct zh_engine {
     struct zhi_stats *stats;
     struct zhi_outbreaks *outbreaks;
     struct zhi_profiler *profiler; /* NULL when rule_profile_interval_ms = 0 */
+    struct zhi_store *store;       /* NULL when [store] is off or could not open */
+    pthread_mutex_t hunt_lock;     /* the latest hunt */
+    struct zhi_hunt *hunt;
+    uint64_t hunt_id;
     uint64_t started_us;
     /* last reload, for Stats (under reload_lock) */
     int64_t last_reload_unix_ms;
@@ -136,6 +142,7 @@ zh_err zh_engine_new(const struct zh_config *cfg, zh_engine **out, struct zh_rul
     }
     zhi_slot_init(&e->rules);
     pthread_mutex_init(&e->reload_lock, NULL);
+    pthread_mutex_init(&e->hunt_lock, NULL);
     e->started_us = zhi_now_us();
     size_t inited = 0;
     if (!(e->stats = zhi_stats_new(ZHI_N_DETECTORS))) {
@@ -168,6 +175,12 @@ zh_err zh_engine_new(const struct zh_config *cfg, zh_engine **out, struct zh_rul
         goto fail;
     if ((rc = zhi_profiler_start(&e->rules, &e->cfg, &e->profiler)) != ZH_ERR_OK)
         goto fail;
+    if (e->cfg.store_enabled) {
+        /* The store serves hunts later; mail must flow without it. */
+        char err[512] = "";
+        if (zhi_store_open(&e->cfg, &e->store, err, sizeof err) != ZH_ERR_OK)
+            zh_log(ZH_LOG_ERROR, "store: %s; scanning goes on without a store", err);
+    }
     *out = e;
     if (!report)
         zh_rules_report_free(&local);
@@ -181,6 +194,7 @@ fail:
     zh_config_free(&e->cfg);
     zhi_slot_destroy(&e->rules);
     pthread_mutex_destroy(&e->reload_lock);
+    pthread_mutex_destroy(&e->hunt_lock);
     free(e);
     if (!report)
         zh_rules_report_free(&local);
@@ -192,6 +206,9 @@ void zh_engine_free(zh_engine *e)
     if (!e)
         return;
     zhi_profiler_stop(e->profiler);
+    zhi_hunt_free(e->hunt);    /* reads the store */
+    zhi_store_close(e->store); /* writes what is queued */
+    pthread_mutex_destroy(&e->hunt_lock);
     for (size_t i = ZHI_N_DETECTORS; i-- > 0;)
         if (zhi_detectors[i]->fini)
             zhi_detectors[i]->fini(e->det_state[i]);
@@ -205,7 +222,13 @@ void zh_engine_free(zh_engine *e)
 
 size_t zh_engine_outbreaks(zh_engine *e, int64_t now_ms, struct zh_outbreak_info *out, size_t max)
 {
-    return e->outbreaks ? zhi_outbreaks_list(e->outbreaks, now_ms, out, max) : 0;
+    size_t n = e->outbreaks ? zhi_outbreaks_list(e->outbreaks, now_ms, out, max) : 0;
+    for (size_t i = 0; e->store && i < n; i++)
+        if (out[i].active &&
+            zhi_store_count_delivered(e->store, out[i].fingerprint, out[i].active_since,
+                                      &out[i].delivered_before) == ZH_ERR_OK)
+            out[i].delivered_known = true;
+    return n;
 }
 
 zh_err zh_engine_save_state(zh_engine *e, char *err, size_t errlen)
@@ -213,6 +236,76 @@ zh_err zh_engine_save_state(zh_engine *e, char *err, size_t errlen)
     if (!e->outbreaks || !e->cfg.outbreak_state_file || !*e->cfg.outbreak_state_file)
         return ZH_ERR_OK;
     return zhi_outbreaks_save(e->outbreaks, e->cfg.outbreak_state_file, err, errlen);
+}
+
+zh_err zh_engine_hunt_start(zh_engine *e, const struct zh_hunt_request *req, uint64_t *id,
+                            char *err, size_t errlen)
+{
+    if (!e->store) {
+        snprintf(err, errlen,
+                 e->cfg.store_enabled ? "the store could not be opened (see the engine's log)"
+                                      : "this engine keeps no store (set store.enabled=1 and "
+                                        "store.directory)");
+        return ZH_ERR_FAILED;
+    }
+    pthread_mutex_lock(&e->hunt_lock);
+    zh_err rc = ZH_ERR_OK;
+    if (e->hunt && zhi_hunt_running(e->hunt)) {
+        snprintf(err, errlen, "retrohunt %llu is still running; cancel it or wait",
+                 (unsigned long long)e->hunt_id);
+        rc = ZH_ERR_FAILED;
+    } else {
+        struct zhi_hunt *h = NULL;
+        rc = zhi_hunt_start(e->store, &e->cfg, req, e->hunt_id + 1, &h, err, errlen);
+        if (rc == ZH_ERR_OK) {
+            zhi_hunt_free(e->hunt);
+            e->hunt = h;
+            *id = ++e->hunt_id;
+        }
+    }
+    pthread_mutex_unlock(&e->hunt_lock);
+    return rc;
+}
+
+zh_err zh_engine_hunt_poll(zh_engine *e, uint64_t id, bool cancel, size_t offset, size_t limit,
+                           struct zh_hunt_status *out)
+{
+    pthread_mutex_lock(&e->hunt_lock);
+    zh_err rc = ZH_ERR_INVALID;
+    if (e->hunt && id == e->hunt_id) {
+        if (cancel)
+            zhi_hunt_cancel(e->hunt);
+        rc = zhi_hunt_status(e->hunt, offset, limit, out);
+    }
+    pthread_mutex_unlock(&e->hunt_lock);
+    return rc;
+}
+
+zh_err zh_engine_store_forget(zh_engine *e, const char *message_id, int64_t older_than_ms,
+                              uint64_t *n, char *err, size_t errlen)
+{
+    bool by_id = message_id && *message_id;
+    if (by_id == (older_than_ms > 0)) {
+        snprintf(err, errlen, "forget takes a Message-ID or an age, one of them");
+        return ZH_ERR_INVALID;
+    }
+    if (!e->store) {
+        snprintf(err, errlen, "this engine keeps no store");
+        return ZH_ERR_FAILED;
+    }
+    char id[1024] = "";
+    if (by_id) {
+        /* stored as the header gives it, without the angle brackets */
+        size_t l = strlen(message_id);
+        if (l >= 2 && message_id[0] == '<' && message_id[l - 1] == '>')
+            snprintf(id, sizeof id, "%.*s", (int)(l - 2), message_id + 1);
+        else
+            snprintf(id, sizeof id, "%s", message_id);
+    }
+    zh_err rc = zhi_store_forget(e->store, by_id ? id : NULL, older_than_ms, n);
+    if (rc != ZH_ERR_OK)
+        snprintf(err, errlen, "the store failed to forget (see the engine's log)");
+    return rc;
 }
 
 const struct zh_config *zh_engine_config(const zh_engine *e)
@@ -398,6 +491,7 @@ zh_err zh_scanner_scan(zh_scanner *sc, const uint8_t *msg, size_t len,
         goto out;
     }
     zhi_profiler_offer(e->profiler, s);
+    zhi_store_offer(e->store, s, r);
     if (sc->meter)
         zhi_rule_meter_capture(sc->meter, s);
 out:
@@ -422,7 +516,7 @@ out:
 void zh_engine_stats(zh_engine *e, const char *section, zh_stats_fn fn, void *ud)
 {
     struct zhi_stats_view v = {
-        .st = e->stats, .cfg = &e->cfg, .rules = zhi_slot_acquire(&e->rules)};
+        .st = e->stats, .cfg = &e->cfg, .rules = zhi_slot_acquire(&e->rules), .store = e->store};
     pthread_mutex_lock(&e->reload_lock);
     v.last_reload_unix_ms = e->last_reload_unix_ms;
     v.last_reload_ok = e->last_reload_ok;

@@ -323,8 +323,9 @@ static char *read_rule_file(struct compile_ctx *cc, const char *path)
     return buf;
 }
 
-static int declare_externals(YR_COMPILER *c)
+int zhi_rules_declare_externals(void *compiler)
 {
+    YR_COMPILER *c = compiler;
     for (size_t i = 0; i < zhi_n_externals; i++) {
         const struct zhi_external *x = &zhi_externals[i];
         int rc = x->type == ZHI_EXT_STR   ? yr_compiler_define_string_variable(c, x->name, "")
@@ -359,7 +360,8 @@ zh_err zhi_rules_compile(const char *dir, struct zhi_ruleset **out, struct zh_ru
         goto out;
     }
     qsort(files, n_files, sizeof *files, cmp_str);
-    if (yr_compiler_create(&c) != ERROR_SUCCESS || declare_externals(c) != ERROR_SUCCESS) {
+    if (yr_compiler_create(&c) != ERROR_SUCCESS ||
+        zhi_rules_declare_externals(c) != ERROR_SUCCESS) {
         zhi_report_add(&rep->errors, &rep->n_errors, "cannot create the YARA compiler");
         rc = ZH_ERR_FATAL;
         goto out;

@@ -2,6 +2,7 @@
  * per-detector calls/hits/errors/time, process memory; and every section of
  * the Stats call rendered in one place. Atomics only; no lock. */
 #include "zhi.h"
+#include "store.h"
 #include "zerohour/wire.h"
 
 #include <yara.h>
@@ -219,4 +220,6 @@ void zhi_stats_render(const struct zhi_stats_view *v, const char *section, zh_st
                  (long long)*(const int64_t *)((const char *)v->cfg + set->offset));
         }
     }
+    if (all || !strcmp(section, "store"))
+        zhi_store_stats(v->store, fn, ud);
 }

@@ -276,6 +276,9 @@ extern const size_t zhi_n_externals;
  * for integer and boolean ones. Returns a libyara error code. */
 int zhi_external_define(void *yr_scanner, const struct zhi_external *x, const char *str,
                         int64_t num);
+/* Declare every external on a YR_COMPILER (before adding rules that use
+ * them), with empty values. Returns a libyara error code. */
+int zhi_rules_declare_externals(void *compiler);
 
 /* ---- the scan context (scan.c) ---------------------------------------------
  * What every stage, extractor and detector of one scan shares: the message's
@@ -310,6 +313,7 @@ struct zhi_scan {
     bool client_deadline;   /* the deadline is the caller's, not the engine's */
     bool explain;           /* add matched strings and offsets to YARA hits (rules test) */
     uint32_t defer_retry_s; /* set by the outbreak detector: answer DEFER */
+    char fingerprint[17];   /* the payload's outbreak fingerprint (outbreak detector), "" if none */
     bool timed_out;
     void **thread_state; /* per-detector per-thread state, by index */
 };
@@ -505,6 +509,7 @@ void zhi_stats_scan_done(struct zhi_stats *st, const struct zh_result *r);
 struct zhi_detector_stats *zhi_stats_detector(struct zhi_stats *st, size_t i);
 /* What the engine hands the renderer for one Stats call: everything is read
  * by the caller, so stats.c needs no lock of the engine's. */
+struct zhi_store;
 struct zhi_stats_view {
     struct zhi_stats *st;
     const struct zh_config *cfg;
@@ -514,8 +519,9 @@ struct zhi_stats_view {
     unsigned last_reload_errors;
     char last_reload_first_error[512];
     uint64_t last_reload_us;
+    struct zhi_store *store; /* NULL when off */
 };
-/* Every section (server, scans, detectors, rules, rulestats, limits), or the
+/* Every section (server, scans, detectors, rules, rulestats, limits, store), or the
  * one named, in a stable order. */
 void zhi_stats_render(const struct zhi_stats_view *v, const char *section, zh_stats_fn fn,
                       void *ud);

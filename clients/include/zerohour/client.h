@@ -72,6 +72,9 @@ struct zh_envelope {
      * not count it in its outbreak and sender tables (ScanRequest.no_observe).
      * For hunts through stored mail; leave 0 for live traffic. */
     int no_observe;
+    /* The MTA's queue id (Postfix/Sendmail's `i` macro), kept with the
+     * message when the engine stores scans. NULL: none. */
+    const char *queue_id;
 };
 
 struct zh_hit {
@@ -125,11 +128,62 @@ struct zh_outbreak {
     uint64_t total;
     unsigned copies, senders, client_ips, rcpt_domains; /* within the window */
     int active, blocking;
+    /* active outbreaks on an engine with a store: copies delivered (CLEAN or
+     * SUSPICIOUS) before the outbreak was declared */
+    uint64_t delivered_before;
+    int delivered_known;
 };
 struct zh_outbreaks_result {
     struct zh_outbreak *outbreaks; /* active first, then by copies */
     size_t n_outbreaks;
     int64_t now; /* the engine's clock, unix ms */
+};
+
+/* Retrohunt over an engine's store (see RetrohuntRequest in the proto):
+ * hunt_id 0 starts a hunt with one of rules, sha256 or outbreak; a hunt_id
+ * polls that hunt (cancel stops it). Strings borrowed for the call. */
+struct zh_retrohunt_rule {
+    const char *name, *source;
+};
+struct zh_retrohunt_request {
+    uint64_t hunt_id;
+    int cancel;
+    const struct zh_retrohunt_rule *rules;
+    size_t n_rules;
+    const char *sha256, *outbreak;
+    int64_t window_ms;      /* 0 = everything stored */
+    unsigned deadline_ms;   /* 0 = none */
+    unsigned offset, limit; /* the page of a finished hunt's messages (limit 0: the engine's) */
+};
+struct zh_retrohunt_message {
+    int64_t received_at;
+    int verdict, score; /* then */
+    char *message_id, *mail_from, *queue_id, *subject, *client_ip, *helo, *hits, *fingerprint;
+    char **rcpt_to;
+    size_t n_rcpt;
+    char **rules; /* matching now */
+    size_t n_rules;
+    char **objects;
+    size_t n_objects;
+};
+enum zh_retrohunt_state {
+    ZH_RETROHUNT_RUNNING = 1,
+    ZH_RETROHUNT_DONE,
+    ZH_RETROHUNT_CANCELLED,
+    ZH_RETROHUNT_EXPIRED,
+    ZH_RETROHUNT_FAILED
+};
+struct zh_retrohunt_result {
+    uint64_t hunt_id;
+    int state; /* enum zh_retrohunt_state */
+    int done;
+    char *error;
+    uint64_t objects_total, objects_done, objects_unreadable, bytes_done, elapsed_us;
+    int64_t since;                         /* unix ms */
+    struct zh_retrohunt_message *messages; /* when done, oldest first: the page */
+    size_t n_messages;
+    uint64_t messages_total; /* in the hunt's whole list */
+    int truncated;           /* the engine listed at most its hunt_max_messages */
 };
 
 typedef struct zh_client zh_client;
@@ -175,6 +229,18 @@ void zh_ping_result_free(struct zh_ping_result *r);
 
 int zh_client_outbreaks(zh_client *c, struct zh_outbreaks_result **out);
 void zh_outbreaks_result_free(struct zh_outbreaks_result *r);
+
+/* A hunt lives in one engine: poll it at the address that started it (a
+ * client of one address). On ZH_OK *out is the caller's. */
+int zh_client_retrohunt(zh_client *c, const struct zh_retrohunt_request *req,
+                        struct zh_retrohunt_result **out);
+void zh_retrohunt_result_free(struct zh_retrohunt_result *r);
+
+/* Forget stored messages (privacy requests): those with message_id, or
+ * (message_id NULL) those received more than older_than_ms ago by the
+ * store's clock. *forgotten says how many. */
+int zh_client_store_forget(zh_client *c, const char *message_id, int64_t older_than_ms,
+                           uint64_t *forgotten);
 
 /* Static name of an error code ("engine unreachable", ...). */
 const char *zh_client_strerror(int err);

@@ -61,6 +61,18 @@ struct zh_config {
     char *outbreak_redis; /* "" = counts kept in this engine only */
     char *outbreak_redis_prefix;
     int64_t outbreak_redis_timeout_ms;
+    /* [store] */
+    int64_t store_enabled;
+    char *store_directory;
+    int64_t store_retention_ms;
+    int64_t store_max_bytes;
+    int64_t store_keep_attachments;
+    int64_t store_keep_bodies;
+    int64_t store_max_object_bytes;
+    int64_t store_queue_bytes;
+    int64_t store_queue_length;
+    int64_t store_hunt_cpu_percent;
+    int64_t store_hunt_max_messages;
 };
 
 enum zh_setting_type {

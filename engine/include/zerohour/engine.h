@@ -38,6 +38,8 @@ struct zh_scan_envelope {
      * their tables but count nothing of this scan. For hunts through stored
      * mail; live traffic leaves it false. */
     bool no_observe;
+    /* The MTA's queue id, when the client sent one (kept by the store). */
+    const char *queue_id;
 };
 
 /* One hit of a result: which detector (or stage) found what, where. */
@@ -148,11 +150,84 @@ struct zh_outbreak_info {
     uint64_t total;                                     /* copies since first seen */
     unsigned copies, senders, client_ips, rcpt_domains; /* within the window */
     bool active, risky;
+    /* Active outbreaks, with the store on: copies received before it was
+     * declared that were delivered (CLEAN or SUSPICIOUS). */
+    uint64_t delivered_before;
+    bool delivered_known;
 };
 size_t zh_engine_outbreaks(zh_engine *e, int64_t now_ms, struct zh_outbreak_info *out, size_t max);
 /* Save the outbreak state to [outbreak] state_file, atomically; a no-op
  * without one. err receives the reason on failure. */
 zh_err zh_engine_save_state(zh_engine *e, char *err, size_t errlen);
+
+/* Retro-hunt over the store of recent scans ([store] enabled): YARA rules
+ * run over every kept object (each distinct SHA-256 once) of the messages in
+ * the window, or the messages holding an object of one SHA-256, or those
+ * whose payload had one outbreak fingerprint. A hunt runs on a thread of its
+ * own, using at most [store] hunt_cpu_percent of one core; one at a time,
+ * and only the latest one's results are kept.
+ *   zh_engine_hunt_start: the request is borrowed for the call (rules are
+ *     compiled before it returns). ZH_ERR_INVALID with err for rules that do
+ *     not compile or a malformed hash or fingerprint; ZH_ERR_FAILED when the
+ *     store is off or a hunt is running. *id names the hunt.
+ *   zh_engine_hunt_poll: fills *out (caller frees with zh_hunt_status_free)
+ *     with messages [offset, offset + limit) of the list (limit 0: all);
+ *     cancel stops the hunt first. ZH_ERR_INVALID for an unknown id.
+ * Messages are listed once the hunt is no longer running. Thread-safe. */
+struct zh_hunt_rule {
+    const char *name, *source;
+};
+struct zh_hunt_request {
+    const struct zh_hunt_rule *rules; /* one of rules, sha256, outbreak */
+    size_t n_rules;
+    const char *sha256;   /* 64 hex digits */
+    const char *outbreak; /* 16 hex digits */
+    int64_t window_ms;    /* the last window_ms of the store's clock; 0 = everything stored */
+    uint32_t deadline_ms; /* 0 = none */
+};
+enum zh_hunt_state {
+    ZH_HUNT_RUNNING = 1,
+    ZH_HUNT_DONE = 2,
+    ZH_HUNT_CANCELLED = 3,
+    ZH_HUNT_EXPIRED = 4,
+    ZH_HUNT_FAILED = 5
+};
+struct zh_hunt_message {
+    int64_t received_at;
+    int verdict, score; /* as scanned then */
+    char *message_id, *mail_from, *client_ip, *helo, *subject, *queue_id, *hits, *fingerprint;
+    char **rcpt_to;
+    size_t n_rcpt;
+    char **rules; /* rules matching now, or "sha256:HASH" / "outbreak:FP" */
+    size_t n_rules;
+    char **objects; /* paths of the matching objects */
+    size_t n_objects;
+};
+struct zh_hunt_status {
+    uint64_t id;
+    int state; /* enum zh_hunt_state */
+    char error[512];
+    uint64_t objects_total, objects_done, objects_unreadable, bytes_done, elapsed_us;
+    int64_t since;                    /* unix ms, the window's start */
+    struct zh_hunt_message *messages; /* the page asked for */
+    size_t n_messages;
+    size_t messages_total; /* in the whole list */
+    bool truncated;        /* more matched than [store] hunt_max_messages */
+};
+zh_err zh_engine_hunt_start(zh_engine *e, const struct zh_hunt_request *req, uint64_t *id,
+                            char *err, size_t errlen);
+zh_err zh_engine_hunt_poll(zh_engine *e, uint64_t id, bool cancel, size_t offset, size_t limit,
+                           struct zh_hunt_status *out);
+void zh_hunt_status_free(struct zh_hunt_status *st);
+
+/* Forget stored messages for a privacy request: those with message_id
+ * (angle brackets optional), or, with message_id NULL or "", every one
+ * received more than older_than_ms before the store's clock; with the kept
+ * objects no other message shares, the freed pages overwritten. *n says how
+ * many. ZH_ERR_INVALID (err) for neither or both; ZH_ERR_FAILED when the
+ * store is off or failed. Blocks until done. */
+zh_err zh_engine_store_forget(zh_engine *e, const char *message_id, int64_t older_than_ms,
+                              uint64_t *n, char *err, size_t errlen);
 
 /* Counters, Redis INFO style. Calls fn(section, key, value) for each entry of
  * `section` (NULL or "" = all) in a stable order. */
