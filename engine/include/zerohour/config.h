@@ -61,6 +61,15 @@ struct zh_config {
     char *outbreak_redis; /* "" = counts kept in this engine only */
     char *outbreak_redis_prefix;
     int64_t outbreak_redis_timeout_ms;
+    int64_t outbreak_surge;
+    int64_t outbreak_surge_window_ms;
+    int64_t outbreak_surge_min_copies;
+    int64_t outbreak_surge_min_senders;
+    int64_t outbreak_surge_min_client_ips;
+    /* [site] (lists separated by spaces or commas) */
+    char *site_internal_networks; /* CIDR: the organisation's own hosts */
+    char *site_trusted_networks;  /* CIDR: relays and hosted providers it sends through */
+    char *site_internal_domains;  /* its own domains; "" = the recipients' domains */
 };
 
 enum zh_setting_type {
