@@ -39,9 +39,9 @@ static const char *const js_strong[] = {"activexobject",
                                         "wscript.sleep",
                                         "#@~^",
                                         NULL};
-static const char *const js_grammar[] = {
-    "();",       "){",        ") {", "};",   "===",    "!==",   "+=", "var ",
-    "function(", "function ", "=>",  "let ", "const ", "this.", NULL};
+static const char *const js_grammar[] = {"();", "){",     ") {",  "};",        "===",
+                                         "!==", "+=",     "var ", "function(", "function ",
+                                         "=>",  "const ", NULL};
 static const char *const vbs_strong[] = {"createobject(",
                                          "getobject(",
                                          "wscript.",
@@ -54,8 +54,8 @@ static const char *const vbs_strong[] = {"createobject(",
                                          "#@~^",
                                          NULL};
 static const char *const vbs_grammar[] = {
-    "dim ", "end sub", "end function", "end if", "on error resume next",
-    "set ", " then",   "msgbox",       "sub ",   NULL};
+    "dim ",     "end sub", "end function", "end if", "on error resume next", "msgbox", "end with",
+    "exit sub", "redim ",  "& vbcrlf",     NULL};
 static const char *const ps_strong[] = {"iex ",
                                         "iex(",
                                         "invoke-expression",
@@ -70,15 +70,16 @@ static const char *const ps_strong[] = {"iex ",
                                         "[system.",
                                         "-windowstyle hidden",
                                         NULL};
-static const char *const ps_grammar[] = {"$env:", "param(", "write-host", "write-output", "get-",
-                                         "set-",  " -eq ",  " -ne ",      "foreach",      "$_",
-                                         "$true", "$false", NULL};
+static const char *const ps_grammar[] = {
+    "$env:", "param(", "write-host", "write-output", " -eq ", " -ne ", "foreach-object",
+    "$_",    "$true",  "$false",     "[string]",     "[int]", NULL};
 static const char *const bat_strong[] = {
     "powershell", "cmd /c",    "cmd.exe",  "mshta",    "rundll32", "regsvr32", "certutil",
     "bitsadmin",  "%comspec%", "wscript ", "cscript ", "curl ",    NULL};
 static const char *const bat_grammar[] = {
-    "@echo", "echo ",  "set ",  "goto ", "call ", "if exist", "if not", "rem ",     "%~",
-    "exit",  "start ", "copy ", "del ",  "pause", "for /",    "%%",     "setlocal", NULL};
+    "@echo",    "%~",        "%%",     "goto :", "if exist", "if not exist", "if errorlevel",
+    "setlocal", "endlocal",  "set /a", "set /p", ">nul",     "2>&1",         "for /",
+    "%temp%",   "%appdata%", "cd /d",  "rem ",   NULL};
 static const char *const hta_strong[] = {"<hta:application", NULL};
 static const char *const hta_grammar[] = {"<script", "activexobject", "createobject(", NULL};
 static const char *const wsf_strong[] = {"<job",          "<package",     "<scriptlet",

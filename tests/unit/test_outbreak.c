@@ -217,6 +217,81 @@ static void test_million_unique_within_budget(void **state)
     zh_config_free(&cfg);
 }
 
+/* The surge of the unknown in the table: its own window and thresholds
+ * (sender domains and client IPs), DEFER from two of each while it grows;
+ * one sender over many relays, or many copies from two hosts, never. */
+static void test_unknown_type_surge(void **state)
+{
+    struct zh_config cfg;
+    zh_config_defaults(&cfg);
+    struct zhi_outbreaks *ob;
+    assert_int_equal(zhi_outbreaks_new(&cfg, &ob), ZH_ERR_OK);
+    const char *rcpt[] = {"a@corp.example.com"};
+    char dom[64], ip[32];
+    int64_t t = 1740988800000;
+    struct zhi_ob_status st;
+    /* Copies 12 minutes apart: beyond the risky window, inside the surge's hour. */
+    for (unsigned i = 1; i <= 6; i++) {
+        snprintf(dom, sizeof dom, "d%u.example", i);
+        snprintf(ip, sizeof ip, "198.51.100.%u", i);
+        struct zhi_ob_sighting si = {.fp = 0xabc,
+                                     .surge = true,
+                                     .sender = dom,
+                                     .client_ip = ip,
+                                     .rcpt = rcpt,
+                                     .n_rcpt = 1,
+                                     .now_ms = t + i * 12 * 60000};
+        zhi_outbreaks_see(ob, &si, &st);
+        if (i == 1)
+            assert_false(st.active || st.growing);
+        else if (i < (unsigned)cfg.outbreak_surge_min_senders)
+            assert_true(st.growing && !st.active);
+        else
+            assert_true(st.active);
+    }
+    /* A newsletter: one sender domain, many relays and copies. */
+    for (unsigned i = 1; i <= 16; i++) {
+        snprintf(ip, sizeof ip, "192.0.2.%u", i);
+        struct zhi_ob_sighting si = {.fp = 0xdef,
+                                     .surge = true,
+                                     .sender = "news.example",
+                                     .client_ip = ip,
+                                     .rcpt = rcpt,
+                                     .n_rcpt = 1,
+                                     .now_ms = t + i * 1000};
+        zhi_outbreaks_see(ob, &si, &st);
+        assert_false(st.active || st.growing);
+    }
+    /* Many sender domains through two hosts: growing, never a surge. */
+    for (unsigned i = 1; i <= 16; i++) {
+        snprintf(dom, sizeof dom, "s%u.example", i);
+        struct zhi_ob_sighting si = {.fp = 0x123,
+                                     .surge = true,
+                                     .sender = dom,
+                                     .client_ip = i & 1 ? "203.0.113.1" : "203.0.113.2",
+                                     .rcpt = rcpt,
+                                     .n_rcpt = 1,
+                                     .now_ms = t + i * 1000};
+        zhi_outbreaks_see(ob, &si, &st);
+        assert_false(st.active);
+    }
+    /* Plain (neither risky nor an unknown type): counted, never flagged. */
+    for (unsigned i = 1; i <= 16; i++) {
+        snprintf(dom, sizeof dom, "p%u.example", i);
+        snprintf(ip, sizeof ip, "203.0.113.%u", 10 + i);
+        struct zhi_ob_sighting si = {.fp = 0x456,
+                                     .sender = dom,
+                                     .client_ip = ip,
+                                     .rcpt = rcpt,
+                                     .n_rcpt = 1,
+                                     .now_ms = t + i * 1000};
+        zhi_outbreaks_see(ob, &si, &st);
+        assert_false(st.active || st.growing);
+    }
+    zhi_outbreaks_free(ob);
+    zh_config_free(&cfg);
+}
+
 static void test_bounded_memory(void **state)
 {
     struct zh_config cfg;
@@ -294,6 +369,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_surge_defer_and_flag),
         cmocka_unit_test(test_bulk_clean_mail_never_escalates),
+        cmocka_unit_test(test_unknown_type_surge),
         cmocka_unit_test(test_bounded_memory),
         cmocka_unit_test(test_million_unique_within_budget),
         cmocka_unit_test(test_snapshot_roundtrip_and_bad_files),
