@@ -65,10 +65,19 @@ static zh_err judge_encrypted(struct zhi_scan *s, const struct zhi_heuristics *h
     const char *name = o->filename ? o->filename : o->path;
     const char *pw_list[1];
     bool offered = (o->flags & ZHI_OBJ_DECRYPTED) || zhi_text_passwords(s, pw_list, 1) > 0;
+    /* Without a password its members were not seen: never CLEAN. */
     if (!offered)
-        return zhi_hit(s, ZHI_SRC_archive_executable, "encrypted_archive", o->path,
-                       h->scores[ZHI_S_encrypted_archive],
-                       "archive \"%s\" has encrypted members that could not be examined", name);
+        return zhi_hit_full(
+            s, &(struct zhi_hit){
+                   .src = ZHI_SRC_archive_executable,
+                   .rule = "encrypted_archive",
+                   .object = o->path,
+                   .score = h->scores[ZHI_S_encrypted_archive],
+                   .flags = ZH_HIT_UNSCANNABLE,
+                   .detail = zhi_arena_printf(
+                       s->arena, "archive \"%s\" has encrypted members that could not be examined",
+                       name),
+               });
     enum grade worst = G_DOCUMENTS;
     const struct zhi_object *why = NULL;
     bool locked = false;

@@ -32,8 +32,7 @@ static zh_err script_scan(struct zhi_scan *s, void *state, void *tstate)
         if (zhi_payload_of(s, o) != ZHI_P_SCRIPT)
             continue;
         bool strong = false;
-        const char *lang = zhi_script_language(s->arena, o->data, o->len,
-                                               zhi_script_ext(o->ext) ? o->ext : NULL, &strong);
+        const char *lang = zhi_object_script(s, o, &strong);
         if (!lang)
             lang = zhi_type_name(o->sniffed);
         const char *name = o->filename ? o->filename : o->path;

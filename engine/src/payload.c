@@ -171,6 +171,27 @@ const char *zhi_script_language(struct zhi_arena *a, const uint8_t *p, size_t n,
     return found;
 }
 
+static const char *const lang_names[] = {"jscript", "vbscript", "powershell", "batch",
+                                         "hta",     "wsf",      "encoded"};
+
+const char *zhi_object_script(const struct zhi_scan *s, const struct zhi_object *o, bool *strong)
+{
+    struct zhi_object *w = (struct zhi_object *)o;
+    if (!w->script_memo) {
+        bool st = false;
+        const char *l = zhi_script_language(s->arena, o->data, o->len,
+                                            zhi_script_ext(o->ext) ? o->ext : NULL, &st);
+        w->script_memo = 1;
+        for (size_t i = 0; l && i < sizeof lang_names / sizeof lang_names[0]; i++)
+            if (!strcmp(l, lang_names[i]))
+                w->script_memo = (signed char)(i + 2);
+        w->script_strong_memo = st;
+    }
+    if (strong)
+        *strong = w->script_strong_memo;
+    return w->script_memo > 1 ? lang_names[w->script_memo - 2] : NULL;
+}
+
 /* ---- payload kinds ---------------------------------------------------------- */
 static const char *const payload_names[ZHI_P__COUNT] = {
     [ZHI_P_NONE] = "",
@@ -222,7 +243,19 @@ static bool has_vba(const struct zhi_scan *s, const struct zhi_object *o)
     return false;
 }
 
+static enum zhi_payload payload_of(const struct zhi_scan *s, const struct zhi_object *o);
+
+/* Detectors and externals ask for the same objects many times: the answer
+ * is kept in the object (it cannot change once the extract stage is over). */
 enum zhi_payload zhi_payload_of(const struct zhi_scan *s, const struct zhi_object *o)
+{
+    struct zhi_object *w = (struct zhi_object *)o;
+    if (!w->payload_memo)
+        w->payload_memo = (signed char)(payload_of(s, o) + 1);
+    return (enum zhi_payload)(w->payload_memo - 1);
+}
+
+static enum zhi_payload payload_of(const struct zhi_scan *s, const struct zhi_object *o)
 {
     if (o->kind != ZHI_K_ATTACHMENT && o->kind != ZHI_K_MEMBER)
         return ZHI_P_NONE;
@@ -258,15 +291,14 @@ enum zhi_payload zhi_payload_of(const struct zhi_scan *s, const struct zhi_objec
     default:
         break;
     }
-    if (zhi_script_ext(o->ext) && o->sniffed != ZHI_T_DATA &&
-        zhi_script_language(s->arena, o->data, o->len, o->ext, NULL))
+    if (zhi_script_ext(o->ext) && o->sniffed != ZHI_T_DATA && zhi_object_script(s, o, NULL))
         return ZHI_P_SCRIPT;
     /* Members a container gives no name (OneNote's embedded files) are named
      * by their sniffed type; what they run is only in their content. */
     const struct zhi_object *parent = o->parent >= 0 ? &s->objects[o->parent] : NULL;
     bool strong = false;
-    if (parent && parent->sniffed == ZHI_T_ONENOTE && (o->sniffed == ZHI_T_TEXT) &&
-        zhi_script_language(s->arena, o->data, o->len, NULL, &strong) && strong)
+    if (parent && parent->sniffed == ZHI_T_ONENOTE && o->sniffed == ZHI_T_TEXT &&
+        !zhi_script_ext(o->ext) && zhi_object_script(s, o, &strong) && strong)
         return ZHI_P_SCRIPT;
     if (!strcmp(o->ext, "dll") || !strcmp(o->ext, "ocx") || !strcmp(o->ext, "cpl") ||
         zhi_ext_in(h, ZHI_C_EXECUTABLE, o->ext))

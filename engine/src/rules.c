@@ -95,8 +95,7 @@ static const char *x_script_language(const struct zhi_scan *s, const struct zhi_
 {
     if (zhi_payload_of(s, o) != ZHI_P_SCRIPT)
         return "";
-    const char *l = zhi_script_language(s->arena, o->data, o->len,
-                                        zhi_script_ext(o->ext) ? o->ext : NULL, NULL);
+    const char *l = zhi_object_script(s, o, NULL);
     return l ? l : zhi_type_name(o->sniffed);
 }
 static const char *x_lnk_target(const struct zhi_scan *s, const struct zhi_object *o)

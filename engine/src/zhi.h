@@ -161,6 +161,12 @@ struct zhi_object {
     unsigned flags;
     const struct zhi_attr *attrs; /* noted with zhi_object_note; arena */
     size_t n_attrs;
+    /* Filled by payload.c on first use, after the extract stage (zero
+     * until then): what the object is, and the script language of its
+     * content, which several detectors and the YARA externals ask for. */
+    signed char payload_memo; /* enum zhi_payload + 1; 0: not yet known */
+    signed char script_memo;  /* script language index + 2; 1: none; 0: not yet known */
+    bool script_strong_memo;
 };
 
 /* ---- what an object is (payload.c) ----------------------------------------
@@ -194,6 +200,9 @@ bool zhi_script_ext(const char *ext);
  * 96 KiB of the arena as scratch. */
 const char *zhi_script_language(struct zhi_arena *a, const uint8_t *p, size_t n, const char *ext,
                                 bool *strong);
+/* zhi_script_language of an object's content, judged by its name when that
+ * is a script's (else any language, strong tokens only); memoized. */
+const char *zhi_object_script(const struct zhi_scan *s, const struct zhi_object *o, bool *strong);
 /* ISO, FAT image or VHD, by content or name. */
 bool zhi_is_disk_image(const struct zhi_object *o);
 /* Containers above o (0 for a top-level attachment). */
