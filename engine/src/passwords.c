@@ -1,7 +1,9 @@
 /* Passwords written in the message text. Bagle and its kin wrote
  * "Password: 12345", "pass - 12345" or "The password is <b>12345</b>" next to
  * a protected zip, and senders of real protected documents do the same; the
- * extractors try these on encrypted containers. */
+ * IcedID and Ursnif thread hijackers of 2021-2024, like many payroll
+ * providers, wrote "Use 12345 to open the file". The extractors try these on
+ * encrypted containers. */
 #include "zhi.h"
 
 #include <ctype.h>
@@ -27,6 +29,35 @@ static bool skip_word(const char *w, size_t n)
         if (strlen(pw_skip[i]) == n && !strncasecmp(w, pw_skip[i], n))
             return true;
     return false;
+}
+
+/* "Use 58910 to open the file": the password named by what it does. */
+static size_t use_to_open(struct zhi_scan *s, const char *t, const char *end, const char **out,
+                          size_t n, size_t max)
+{
+    for (const char *p = t; p + 4 < end && n < max; p++) {
+        if (strncasecmp(p, "use ", 4) || (p > t && isalnum((unsigned char)p[-1])))
+            continue;
+        const char *w = p + 4;
+        while (w < end && *w == ' ')
+            w++;
+        const char *q = w;
+        while (q < end && (isalnum((unsigned char)*q) || *q == '_'))
+            q++;
+        size_t wl = (size_t)(q - w);
+        while (q < end && (*q == ' ' || *q == '\r' || *q == '\n'))
+            q++;
+        if (wl < 3 || wl > 32 || skip_word(w, wl) || (size_t)(end - q) < 7 ||
+            strncasecmp(q, "to open", 7))
+            continue;
+        const char *dup = zhi_arena_memdup(s->arena, w, wl);
+        bool seen = false;
+        for (size_t j = 0; j < n && dup; j++)
+            seen |= !strcmp(out[j], dup);
+        if (dup && !seen)
+            out[n++] = dup;
+    }
+    return n;
 }
 
 /* Take the first tokens after each password word, skipping punctuation, HTML
@@ -79,6 +110,7 @@ size_t zhi_text_passwords(struct zhi_scan *s, const char **out, size_t max)
             }
             p += kw - 1;
         }
+        n = use_to_open(s, t, end, out, n, max);
     }
     return n;
 }

@@ -1147,6 +1147,16 @@ static void test_password_and_site_verdicts(void **state)
     const struct zh_result *r = scan_mail(&outside, "documents.zip", "application/zip", &payslips);
     expect(r, "payslips from a provider", "archive_executable",
            "encrypted_archive_password_documents", true, ZH_VERDICT_CLEAN, ZH_VERDICT_CLEAN);
+    const struct mail use = {scanner, &ENV, "noreply@payroll-provider.example",
+                             "Your statements are attached.\r\nUse Xk81pq to open the file."};
+    r = scan_mail(&use, "documents.zip", "application/zip", &payslips);
+    expect(r, "\"Use ... to open\" names the password", "archive_executable",
+           "encrypted_archive_password_documents", true, ZH_VERDICT_CLEAN, ZH_VERDICT_CLEAN);
+    const struct mail none = {scanner, &ENV, "noreply@payroll-provider.example",
+                              "Your statements are attached; the key follows by SMS."};
+    r = scan_mail(&none, "documents.zip", "application/zip", &payslips);
+    expect(r, "a locked archive is never CLEAN", "archive_executable", "encrypted_archive", true,
+           ZH_VERDICT_SUSPICIOUS, ZH_VERDICT_SUSPICIOUS);
     r = scan_mail(&outside, "Invoice.zip", "application/zip", &jszip);
     expect(r, "a password zip of JScript", "archive_executable",
            "encrypted_archive_password_payload", true, ZH_VERDICT_MALICIOUS, ZH_VERDICT_MALICIOUS);
