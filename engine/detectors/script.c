@@ -42,9 +42,14 @@ static zh_err script_scan(struct zhi_scan *s, void *state, void *tstate)
                          h->scores[ZHI_S_script_attachment], "attachment \"%s\" is a %s script%s",
                          name, lang, strong ? " calling shell, download or execution objects" : "");
         } else {
-            /* A developer's zip of build scripts from a colleague is still
-             * flagged by archive_executable; the wrapper is no second
-             * signal when the organisation's own network and domain sent it. */
+            /* The wrapper is the second signal for a script that calls the
+             * host's shell, download or execution objects (what every WSH
+             * dropper does; a web page's JavaScript zipped by a developer
+             * calls none and cannot act under WSH). A developer's zip of
+             * build scripts from the organisation's own network and domain
+             * is still flagged by archive_executable, not raised here. */
+            if (!strong)
+                continue;
             if (internal < 0)
                 internal = zhi_site_internal_mail(s);
             const struct zhi_object *top = &s->objects[o->parent];

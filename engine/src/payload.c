@@ -73,9 +73,24 @@ static const char *const ps_strong[] = {"iex ",
 static const char *const ps_grammar[] = {
     "$env:", "param(", "write-host", "write-output", " -eq ", " -ne ", "foreach-object",
     "$_",    "$true",  "$false",     "[string]",     "[int]", NULL};
-static const char *const bat_strong[] = {
-    "powershell", "cmd /c",    "cmd.exe",  "mshta",    "rundll32", "regsvr32", "certutil",
-    "bitsadmin",  "%comspec%", "wscript ", "cscript ", "curl ",    NULL};
+static const char *const bat_strong[] = {"powershell",
+                                         "cmd /c",
+                                         "cmd.exe",
+                                         "mshta",
+                                         "rundll32",
+                                         "regsvr32",
+                                         "certutil",
+                                         "bitsadmin",
+                                         "%comspec%",
+                                         "wscript ",
+                                         "cscript ",
+                                         "curl ",
+                                         "-encodedcommand",
+                                         " -enc ",
+                                         " -nop ",
+                                         "-w hidden",
+                                         "-windowstyle hidden",
+                                         NULL};
 static const char *const bat_grammar[] = {
     "@echo",    "%~",        "%%",     "goto :", "if exist", "if not exist", "if errorlevel",
     "setlocal", "endlocal",  "set /a", "set /p", ">nul",     "2>&1",         "for /",
@@ -121,6 +136,15 @@ static size_t count(const char *low, size_t n, const char *const *tok)
     return hits;
 }
 
+/* How many %var:~N,M% substring expansions the text holds. */
+static size_t substrings(const char *low, size_t n)
+{
+    size_t k = 0;
+    for (const char *p = low; (p = memmem(p, n - (size_t)(p - low), ":~", 2)); p += 2)
+        k++;
+    return k;
+}
+
 /* Data files under a script name: JSON (a ".js" from a web export) opens
  * with a brace or bracket and has no statements. */
 static bool json_like(const char *low, size_t n)
@@ -152,6 +176,10 @@ const char *zhi_script_language(struct zhi_arena *a, const uint8_t *p, size_t n,
         if (want >= 0 && l != want)
             continue;
         size_t s = count(low, len, langs[l].strong), g = count(low, len, langs[l].grammar);
+        /* DOSfuscation (Bohannon, 2018; the OneNote wave's batch files): a
+         * command spelt out of %var:~N,1% substrings hides every token. */
+        if (l == L_BAT && !s && substrings(low, len) >= 8)
+            s = 1;
         if (l == L_JS && json_like(low, len) && !s && !memmem(low, len, "function", 8))
             continue;
         /* Without a name that promises a language, only a script host's own

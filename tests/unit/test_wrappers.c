@@ -981,6 +981,14 @@ static void test_script_verdicts(void **state)
     struct blob js = text_blob(JS);
     const char *bn[] = {"build.bat"};
     struct blob bat = text_blob(BAT);
+    /* "powershell" spelt from substrings of a shuffled alphabet. */
+    const char *obf_n[] = {"Proforma.cmd"};
+    struct blob obf = text_blob("@echo off\r\nset k=pgaswxrmhzqifoykblnejtduvc\r\n"
+                                "%k:~0,1%%k:~13,1%%k:~4,1%%k:~19,1%%k:~6,1%%k:~3,1%%k:~8,1%"
+                                "%k:~19,1%%k:~17,1%%k:~17,1% aQB3AHIAIAAnAGgA\r\nexit\r\n");
+    const char *lib_n[] = {"js/menu.js"};
+    struct blob lib = text_blob("function toggle(id) {\n  var el = document.getElementById(id);\n"
+                                "  el.hidden = !el.hidden;\n};\n");
     const struct verdict_row rows[] = {
         {"lone JScript", "Invoice.js", "application/octet-stream", text_blob(JS), "script",
          "script_attachment", ZH_VERDICT_SUSPICIOUS, ZH_VERDICT_MALICIOUS},
@@ -998,7 +1006,11 @@ static void test_script_verdicts(void **state)
          "script_in_container", ZH_VERDICT_MALICIOUS, ZH_VERDICT_MALICIOUS},
         {"batch in a zip from outside", "tools.zip", "application/zip", zip_of(bn, &bat, 1),
          "script", "script_in_container", ZH_VERDICT_MALICIOUS, ZH_VERDICT_MALICIOUS},
+        {"DOSfuscated batch in a zip", "Proforma.zip", "application/zip", zip_of(obf_n, &obf, 1),
+         "script", "script_in_container", ZH_VERDICT_MALICIOUS, ZH_VERDICT_MALICIOUS},
         /* near misses */
+        {"a web library in a developer's zip", "site.zip", "application/zip",
+         zip_of(lib_n, &lib, 1), NULL, NULL, ZH_VERDICT_CLEAN, ZH_VERDICT_SUSPICIOUS},
         {"a .js that is JSON", "config.js", "application/json",
          text_blob("{\"name\": \"report\", \"rows\": [1, 2, 3], \"new\": true, \"var\": null}\n"),
          NULL, NULL, ZH_VERDICT_CLEAN, ZH_VERDICT_SUSPICIOUS},
@@ -1023,7 +1035,7 @@ static void test_script_verdicts(void **state)
     }
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
         free(rows[i].data.p);
-    free(js.p), free(bat.p);
+    free(js.p), free(bat.p), free(lib.p), free(obf.p);
 }
 
 /* A stand-in for a Word document with VBA: the OLE2 signature and the VBA
