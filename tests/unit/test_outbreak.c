@@ -292,6 +292,37 @@ static void test_unknown_type_surge(void **state)
     zh_config_free(&cfg);
 }
 
+/* Today's wrappers are risky payloads too: a page that rebuilds a file
+ * (here only a text file: SUSPICIOUS on its own) surging from five senders
+ * and hosts is an outbreak. */
+static void test_wrapper_kinds_are_risky(void **state)
+{
+    zh_engine *e = new_engine(NULL, NULL);
+    zh_scanner *s;
+    zh_scanner_new(e, &s);
+    int64_t t0 = 1675000000000;
+    const struct zh_result *r = NULL;
+    for (unsigned i = 1; i <= 6; i++) {
+        char m[1024];
+        snprintf(m, sizeof m,
+                 "From: user%u@host%u.example\r\nTo: a@corp.example.com\r\nSubject: doc\r\n"
+                 "Date: Sun, 29 Jan 2023 10:00:00 +0000\r\nMessage-ID: <%u@host%u.example>\r\n"
+                 "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n"
+                 "Content-Type: text/plain\r\n\r\nhi\r\n--b\r\n"
+                 "Content-Type: text/html; name=\"doc%u.html\"\r\n\r\n"
+                 "<html><a href=\"data:text/plain;base64,bm90ZXMgJXU=\" "
+                 "download=\"notes.txt\">x</a><!-- %u --></html>\r\n--b--\r\n",
+                 i, i, i, i, i, i * 7919);
+        r = scan(s, m, i, t0 + i * 30000);
+        if (i < 5)
+            assert_false(has(r, "outbreak"));
+    }
+    assert_true(has(r, "outbreak"));
+    assert_int_equal(r->verdict, ZH_VERDICT_MALICIOUS);
+    zh_scanner_free(s);
+    zh_engine_free(e);
+}
+
 static void test_bounded_memory(void **state)
 {
     struct zh_config cfg;
@@ -370,6 +401,7 @@ int main(void)
         cmocka_unit_test(test_surge_defer_and_flag),
         cmocka_unit_test(test_bulk_clean_mail_never_escalates),
         cmocka_unit_test(test_unknown_type_surge),
+        cmocka_unit_test(test_wrapper_kinds_are_risky),
         cmocka_unit_test(test_bounded_memory),
         cmocka_unit_test(test_million_unique_within_budget),
         cmocka_unit_test(test_snapshot_roundtrip_and_bad_files),
