@@ -29,7 +29,10 @@ static zh_err script_scan(struct zhi_scan *s, void *state, void *tstate)
             continue;
         if (o->flags & ZHI_OBJ_IN_MESSAGE)
             continue; /* a forwarded or returned original is not this message's payload */
-        if (zhi_payload_of(s, o) != ZHI_P_SCRIPT)
+        /* The names Windows hands to a script host or shell; nameless
+         * members (OneNote's) are judged by their content alone. */
+        bool onenote = o->parent >= 0 && s->objects[o->parent].sniffed == ZHI_T_ONENOTE;
+        if ((!zhi_script_ext(o->ext) && !onenote) || zhi_payload_of(s, o) != ZHI_P_SCRIPT)
             continue;
         bool strong = false;
         const char *lang = zhi_object_script(s, o, &strong);

@@ -296,13 +296,17 @@ static enum zhi_payload payload_of(const struct zhi_scan *s, const struct zhi_ob
         return ZHI_P_PROGRAM;
     case ZHI_T_LNK:
         return ZHI_P_SHORTCUT;
-    case ZHI_T_SCRIPT:
-        /* "@echo off" in notes.txt opens in Notepad; unnamed members
-         * (OneNote's) are named "txt" by the extractor and are judged. */
-        if (!zhi_ext_in(h, ZHI_C_DOCUMENT, o->ext) ||
-            (o->parent >= 0 && s->objects[o->parent].sniffed == ZHI_T_ONENOTE))
+    case ZHI_T_SCRIPT: {
+        /* "@echo off" in notes.txt opens in Notepad, and a shell script is
+         * no Windows script; unnamed members (OneNote's) are named "txt" by
+         * the extractor and judged by content. */
+        bool onenote = o->parent >= 0 && s->objects[o->parent].sniffed == ZHI_T_ONENOTE;
+        if (!onenote && zhi_ext_in(h, ZHI_C_DOCUMENT, o->ext))
+            return ZHI_P_DOCUMENT;
+        if (onenote || zhi_script_ext(o->ext) || zhi_object_script(s, o, NULL))
             return ZHI_P_SCRIPT;
-        return ZHI_P_DOCUMENT;
+        break;
+    }
     case ZHI_T_ONENOTE:
         return ZHI_P_ONENOTE;
     case ZHI_T_ISO:

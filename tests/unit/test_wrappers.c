@@ -1011,6 +1011,9 @@ static void test_script_verdicts(void **state)
         /* near misses */
         {"a web library in a developer's zip", "site.zip", "application/zip",
          zip_of(lib_n, &lib, 1), NULL, NULL, ZH_VERDICT_CLEAN, ZH_VERDICT_SUSPICIOUS},
+        {"a shell script (no Windows script host runs it)", "install.sh", "text/x-sh",
+         text_blob("#!/bin/sh\nset -e\nmake && make install\n"), NULL, NULL, ZH_VERDICT_CLEAN,
+         ZH_VERDICT_CLEAN},
         {"a .js that is JSON", "config.js", "application/json",
          text_blob("{\"name\": \"report\", \"rows\": [1, 2, 3], \"new\": true, \"var\": null}\n"),
          NULL, NULL, ZH_VERDICT_CLEAN, ZH_VERDICT_SUSPICIOUS},
