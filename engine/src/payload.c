@@ -332,11 +332,19 @@ static enum zhi_payload payload_of(const struct zhi_scan *s, const struct zhi_ob
     if (parent && parent->sniffed == ZHI_T_ONENOTE && o->sniffed == ZHI_T_TEXT &&
         !zhi_script_ext(o->ext) && zhi_object_script(s, o, &strong) && strong)
         return ZHI_P_SCRIPT;
+    /* A script name over text that is no script (JSON in config.js) is
+     * what its content is; over binary bytes, what its name says. */
+    if (zhi_script_ext(o->ext) && o->sniffed != ZHI_T_DATA)
+        return ZHI_P_DOCUMENT;
+    if (!strcmp(o->ext, "lnk"))
+        return ZHI_P_SHORTCUT;
     if (!strcmp(o->ext, "dll") || !strcmp(o->ext, "ocx") || !strcmp(o->ext, "cpl") ||
         zhi_ext_in(h, ZHI_C_EXECUTABLE, o->ext))
-        return o->ext[0] == 'l' && !strcmp(o->ext, "lnk") ? ZHI_P_SHORTCUT : ZHI_P_PROGRAM;
-    if (zhi_is_disk_image(o) || !strcmp(o->ext, "one") || !strcmp(o->ext, "onepkg"))
-        return o->ext[0] == 'o' ? ZHI_P_ONENOTE : ZHI_P_IMAGE;
+        return ZHI_P_PROGRAM;
+    if (!strcmp(o->ext, "one") || !strcmp(o->ext, "onepkg"))
+        return ZHI_P_ONENOTE;
+    if (zhi_is_disk_image(o))
+        return ZHI_P_IMAGE;
     if (o->sniffed == ZHI_T_HTML || zhi_ext_in(h, ZHI_C_ACTIVE, o->ext))
         return ZHI_P_ACTIVE;
     if (zhi_type_is_archive(o->sniffed) || zhi_ext_in(h, ZHI_C_ARCHIVE, o->ext))
