@@ -51,14 +51,17 @@ static inline unsigned zhi_ob_kind(const struct zhi_ob_sighting *s)
 }
 
 /* Spreading (not yet an outbreak): a risky payload seen at least defer_min
- * times from at least two senders; an unknown type's surge from two sender
- * domains and two client IPs as well. One rule for the local and the fleet
+ * times from at least two senders; an unknown type's surge from three sender
+ * domains and three client IPs (two partner firms sending the same kind of
+ * CAD file within the hour are a coincidence, not a wave, and a DEFER there
+ * costs them up to surge_window_ms). One rule for the local and the fleet
  * view. */
 static inline bool zhi_ob_is_growing(const struct zhi_ob_status *st, unsigned kind,
                                      unsigned defer_min)
 {
-    return !st->active && kind != ZHI_OB_PLAIN && st->copies >= defer_min && st->senders >= 2 &&
-           (kind == ZHI_OB_RISKY || st->client_ips >= 2);
+    if (st->active || kind == ZHI_OB_PLAIN || st->copies < defer_min)
+        return false;
+    return kind == ZHI_OB_RISKY ? st->senders >= 2 : st->senders >= 3 && st->client_ips >= 3;
 }
 
 /* The window and thresholds a fingerprint of this kind is held to. */
