@@ -134,8 +134,11 @@ static zh_err outbreak_scan(struct zhi_scan *s, void *state, void *tstate)
         enum zhi_payload k = zhi_payload_of(s, o);
         bool wrapper = (zhi_payload_runs(k) && k != ZHI_P_MACRO) || k == ZHI_P_IMAGE ||
                        k == ZHI_P_ONENOTE || zhi_object_attr(o, "html.smuggling");
-        risky |= exec || active_member || wrapper ||
-                 (o->flags & (ZHI_OBJ_HAS_ENCRYPTED | ZHI_OBJ_ENCRYPTED));
+        /* Encryption is risky while it hides something: a member no
+         * password opened. One the text's password opened was seen and is
+         * judged as what it is (payroll's zips of PDFs are not a wave). */
+        risky |= exec || active_member || wrapper || (o->flags & ZHI_OBJ_ENCRYPTED) ||
+                 ((o->flags & ZHI_OBJ_HAS_ENCRYPTED) && !(o->flags & ZHI_OBJ_DECRYPTED));
         items[n++] = (struct item){o->kind,
                                    o->sniffed,
                                    cls,
