@@ -36,7 +36,8 @@ static size_t use_to_open(struct zhi_scan *s, const char *t, const char *end, co
                           size_t n, size_t max)
 {
     for (const char *p = t; p + 4 < end && n < max; p++) {
-        if (strncasecmp(p, "use ", 4) || (p > t && isalnum((unsigned char)p[-1])))
+        if ((*p | 0x20) != 'u' || strncasecmp(p, "use ", 4) ||
+            (p > t && isalnum((unsigned char)p[-1])))
             continue;
         const char *w = p + 4;
         while (w < end && *w == ' ')

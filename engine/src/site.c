@@ -174,7 +174,19 @@ bool zhi_site_trusted_client(const struct zhi_scan *s)
            zhi_site_ip_in(s->cfg->site_trusted_networks, ip);
 }
 
+static bool internal_mail(const struct zhi_scan *s);
+
+/* Asked by several detectors and for every object's YARA externals, after
+ * the message was parsed: worked out once per scan. */
 bool zhi_site_internal_mail(const struct zhi_scan *s)
+{
+    struct zhi_scan *w = (struct zhi_scan *)s;
+    if (!w->internal_memo)
+        w->internal_memo = (signed char)(internal_mail(s) + 1);
+    return w->internal_memo == 2;
+}
+
+static bool internal_mail(const struct zhi_scan *s)
 {
     if (!s->is_message || !s->env->client_ip || !*s->env->client_ip || !zhi_site_trusted_client(s))
         return false;

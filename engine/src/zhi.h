@@ -372,12 +372,13 @@ struct zhi_scan {
     size_t n_objects, cap_objects;
     struct zhi_hit *hits;
     size_t n_hits, cap_hits;
-    unsigned limits_hit;    /* bit per enum zhi_limit already reported */
-    unsigned mime_warnings; /* bit per GMime parser warning seen */
-    uint64_t deadline_us;   /* monotonic; 0 = none */
-    bool client_deadline;   /* the deadline is the caller's, not the engine's */
-    bool explain;           /* add matched strings and offsets to YARA hits (rules test) */
-    uint32_t defer_retry_s; /* set by the outbreak detector: answer DEFER */
+    unsigned limits_hit;       /* bit per enum zhi_limit already reported */
+    unsigned mime_warnings;    /* bit per GMime parser warning seen */
+    uint64_t deadline_us;      /* monotonic; 0 = none */
+    bool client_deadline;      /* the deadline is the caller's, not the engine's */
+    bool explain;              /* add matched strings and offsets to YARA hits (rules test) */
+    uint32_t defer_retry_s;    /* set by the outbreak detector: answer DEFER */
+    signed char internal_memo; /* zhi_site_internal_mail's answer + 1; 0 = not asked yet */
     bool timed_out;
     void **thread_state; /* per-detector per-thread state, by index */
 };
