@@ -48,8 +48,13 @@ static size_t use_to_open(struct zhi_scan *s, const char *t, const char *end, co
         size_t wl = (size_t)(q - w);
         while (q < end && (*q == ' ' || *q == '\r' || *q == '\n'))
             q++;
-        if (wl < 3 || wl > 32 || skip_word(w, wl) || (size_t)(end - q) < 7 ||
-            strncasecmp(q, "to open", 7))
+        if (wl < 3 || wl > 32 || skip_word(w, wl) || (size_t)(end - q) < 2 ||
+            strncasecmp(q, "to", 2))
+            continue;
+        const char *o = q + 2; /* "to open", wrapped or not */
+        while (o < end && (*o == ' ' || *o == '\r' || *o == '\n'))
+            o++;
+        if (o == q + 2 || (size_t)(end - o) < 4 || strncasecmp(o, "open", 4))
             continue;
         const char *dup = zhi_arena_memdup(s->arena, w, wl);
         bool seen = false;

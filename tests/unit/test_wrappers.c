@@ -1163,7 +1163,7 @@ static void test_password_and_site_verdicts(void **state)
     expect(r, "payslips from a provider", "archive_executable",
            "encrypted_archive_password_documents", true, ZH_VERDICT_CLEAN, ZH_VERDICT_CLEAN);
     const struct mail use = {scanner, &ENV, "noreply@payroll-provider.example",
-                             "Your statements are attached.\r\nUse Xk81pq to open the file."};
+                             "Your statements are attached.\r\nUse Xk81pq to\r\nopen the file."};
     r = scan_mail(&use, "documents.zip", "application/zip", &payslips);
     expect(r, "\"Use ... to open\" names the password", "archive_executable",
            "encrypted_archive_password_documents", true, ZH_VERDICT_CLEAN, ZH_VERDICT_CLEAN);
