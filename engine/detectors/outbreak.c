@@ -6,7 +6,17 @@
  * engine's outbreak table (src/outbreak.c) counts copies, senders, client IPs
  * and recipient domains per fingerprint; a risky fingerprint crossing the
  * thresholds is an outbreak, and every copy of it is flagged. Mail without
- * risky content is counted but never escalates on volume. */
+ * risky content is counted but never escalates on volume — except the surge
+ * of the unknown: an attachment of a type no class names (unknown bytes under
+ * an unknown extension, as OneNote's .one was to every gateway in January
+ * 2023) gets a fingerprint of its own shape (extension and leading magic
+ * bytes), counted by sender *domain* and client IP over
+ * [outbreak] surge_window_ms; from surge_min_senders domains and
+ * surge_min_client_ips hosts it is flagged (surge_unknown_type), and DEFERred
+ * while it grows. A newsletter (one sender domain however many VERP
+ * envelope senders and relays) and a document forwarded inside one
+ * organisation (one domain; internal mail is not counted at all) never
+ * reach it. */
 #include "../src/heuristics.h"
 #include "../src/outbreak.h"
 #include "../src/zhi.h"
@@ -14,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define MAX_ITEMS 32
 
@@ -55,6 +66,47 @@ static unsigned bucket(size_t n)
     return b;
 }
 
+/* Parts that belong to MIME's machinery rather than to what a user opens:
+ * every S/MIME or PGP signer, every Outlook (TNEF) sends them. */
+static bool machinery(const struct zhi_object *o)
+{
+    static const char *const types[] = {
+        "application/pkcs7-signature", "application/x-pkcs7-signature", "application/pkcs7-mime",
+        "application/x-pkcs7-mime",    "application/pgp-signature",     "application/pgp-encrypted",
+        "application/pgp-keys",        "application/ms-tnef",           "application/vnd.ms-tnef",
+    };
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
+        if (!strcmp(o->declared_type, types[i]))
+            return true;
+    return !strcmp(o->ext, "p7s") || !strcmp(o->ext, "p7m") || !strcmp(o->ext, "asc") ||
+           !strcmp(o->ext, "sig") || (o->filename && !strcasecmp(o->filename, "winmail.dat"));
+}
+
+/* The shape of the message's unknown-type attachments, 0 when it has none:
+ * the extension and the first four bytes (a format's magic) of each. The
+ * bytes after the magic change with every polymorphic copy, and so does the
+ * size: random padding moves copies across any size class's boundary. */
+static uint64_t surge_fingerprint(const struct zhi_scan *s, char *summary, size_t size)
+{
+    uint64_t fp = fnv(1469598103934665603ULL, "surge", 5);
+    size_t n = 0, sl = strlen(summary);
+    for (size_t i = 0; i < s->n_objects; i++) {
+        const struct zhi_object *o = &s->objects[i];
+        if (o->kind != ZHI_K_ATTACHMENT || (o->flags & ZHI_OBJ_IN_MESSAGE) || machinery(o) ||
+            zhi_payload_of(s, o) != ZHI_P_UNKNOWN)
+            continue;
+        uint8_t magic[4] = {0};
+        memcpy(magic, o->data, o->len < 4 ? o->len : 4);
+        fp = fnv(fp, o->ext, strlen(o->ext) + 1);
+        fp = fnv(fp, magic, sizeof magic);
+        n++;
+        if (sl + 40 < size)
+            sl += (size_t)snprintf(summary + sl, size - sl, "%sunknown .%s %02x%02x%02x%02x",
+                                   sl ? ", " : "", o->ext, magic[0], magic[1], magic[2], magic[3]);
+    }
+    return n ? fp : 0;
+}
+
 static zh_err outbreak_scan(struct zhi_scan *s, void *state, void *tstate)
 {
     struct zhi_outbreaks *ob = s->outbreaks;
@@ -73,7 +125,18 @@ static zh_err outbreak_scan(struct zhi_scan *s, void *state, void *tstate)
         unsigned cls = ext_class_bits(h, o->ext);
         bool exec = zhi_type_is_executable(o->sniffed) || (cls & (1u << ZHI_C_EXECUTABLE));
         bool active_member = o->kind == ZHI_K_MEMBER && (cls & (1u << ZHI_C_ACTIVE));
-        risky |= exec || active_member || (o->flags & (ZHI_OBJ_HAS_ENCRYPTED | ZHI_OBJ_ENCRYPTED));
+        /* Today's wrappers count too: scripts by content, disk images,
+         * OneNote, pages that rebuild a file. Not macro documents by
+         * themselves: every workbook with macros has the same shape, and
+         * benign ones travel between companies all day. */
+        enum zhi_payload k = zhi_payload_of(s, o);
+        bool wrapper = (zhi_payload_runs(k) && k != ZHI_P_MACRO) || k == ZHI_P_IMAGE ||
+                       k == ZHI_P_ONENOTE || zhi_object_attr(o, "html.smuggling");
+        /* Encryption is risky while it hides something: a member no
+         * password opened. One the text's password opened was seen and is
+         * judged as what it is (payroll's zips of PDFs are not a wave). */
+        risky |= exec || active_member || wrapper || (o->flags & ZHI_OBJ_ENCRYPTED) ||
+                 ((o->flags & ZHI_OBJ_HAS_ENCRYPTED) && !(o->flags & ZHI_OBJ_DECRYPTED));
         items[n++] = (struct item){o->kind,
                                    o->sniffed,
                                    cls,
@@ -113,12 +176,27 @@ static zh_err outbreak_scan(struct zhi_scan *s, void *state, void *tstate)
     if (!ob)
         return ZH_ERR_OK;
     const struct zh_scan_envelope *env = s->env;
+    const char *sender = env->mail_from && *env->mail_from ? env->mail_from : s->from;
+    bool surge = false;
+    if (!risky && s->cfg->outbreak_surge && !zhi_site_internal_mail(s)) {
+        char ssum[96] = "";
+        uint64_t sfp = surge_fingerprint(s, ssum, sizeof ssum);
+        if (sfp) {
+            surge = true;
+            fp = sfp;
+            memcpy(summary, ssum, sizeof summary);
+            /* One organisation is one sender: a newsletter's VERP addresses,
+             * a company's staff. */
+            sender = zhi_org_domain(s->from && *s->from ? s->from : sender);
+        }
+    }
     struct zhi_ob_sighting si = {
         .fp = fp,
         .risky = risky,
+        .surge = surge,
         .summary = summary,
         .hits = hits,
-        .sender = env->mail_from && *env->mail_from ? env->mail_from : s->from,
+        .sender = sender,
         .client_ip = env->client_ip ? env->client_ip : "",
         .rcpt = env->rcpt_to,
         .n_rcpt = env->n_rcpt,
@@ -147,7 +225,14 @@ static zh_err outbreak_scan(struct zhi_scan *s, void *state, void *tstate)
         }
     }
     zh_err rc = ZH_ERR_OK;
-    if (st.active) {
+    if (st.active && surge) {
+        rc = zhi_hit(s, ZHI_SRC_outbreak, "surge_unknown_type", "",
+                     h ? h->scores[ZHI_S_surge_unknown_type] : (int)s->cfg->malicious_score,
+                     "fingerprint %016llx (%s), a type no class names: %u copies from %u sender "
+                     "domains and %u client IPs in the surge window%s, %llu since first seen",
+                     (unsigned long long)fp, summary, st.copies, st.senders, st.client_ips,
+                     shared > 0 ? " across the fleet" : "", (unsigned long long)st.total);
+    } else if (st.active) {
         /* Flag every copy: SUSPICIOUS on its own, MALICIOUS when the
          * message's own heuristics already found it suspicious. */
         long own = zhi_verdict_score(s);

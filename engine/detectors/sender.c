@@ -189,55 +189,9 @@ static const char *random_local(const char *local, char *why, size_t whylen)
     return NULL;
 }
 
-/* The organisational part of a domain: the last two labels, or three when
- * the second-level label is short ("example.co.uk"). */
-static const char *org_domain(const char *d)
-{
-    if (!d)
-        return "";
-    const char *at = strrchr(d, '@');
-    if (at)
-        d = at + 1;
-    const char *end = d + strlen(d);
-    int dots = 0;
-    const char *p = end, *cut = d;
-    while (p > d) {
-        p--;
-        if (*p == '.') {
-            dots++;
-            const char *label = p + 1;
-            if (dots == 2) {
-                size_t sld = (size_t)(strchr(label, '.') - label);
-                if (sld > 3) {
-                    cut = label;
-                    break;
-                }
-            } else if (dots == 3) {
-                cut = label;
-                break;
-            }
-        }
-    }
-    return cut;
-}
-
 static bool same_org(const char *a, const char *b)
 {
-    return *a && *b && !strcasecmp(org_domain(a), org_domain(b));
-}
-
-/* Addresses that cannot be an outside client: loopback, RFC 1918, link-local,
- * IPv6 loopback/ULA. "Outside" claims are only judged for other clients. */
-static bool internal_ip(const char *ip)
-{
-    unsigned a, b;
-    if (!ip || !*ip)
-        return true; /* unknown: do not judge */
-    if (sscanf(ip, "%u.%u.", &a, &b) == 2)
-        return a == 10 || a == 127 || (a == 172 && b >= 16 && b <= 31) || (a == 192 && b == 168) ||
-               (a == 169 && b == 254);
-    return !strcmp(ip, "::1") || !strncasecmp(ip, "fc", 2) || !strncasecmp(ip, "fd", 2) ||
-           !strncasecmp(ip, "fe80", 4);
+    return *a && *b && !strcasecmp(zhi_org_domain(a), zhi_org_domain(b));
 }
 
 /* Which recipient domain an outside client pretends to be: as its HELO (mail
@@ -248,7 +202,10 @@ static const char *claims_recipient(const struct zhi_scan *s, const char *fdom, 
                                     size_t whatlen)
 {
     const struct zh_scan_envelope *env = s->env;
-    if (internal_ip(env->client_ip))
+    /* The organisation's own hosts, and the relays and hosted provider it
+     * sends through ([site] internal_networks, trusted_networks), speak for
+     * its domains; an unknown client is not judged. */
+    if (!env->client_ip || !*env->client_ip || zhi_site_trusted_client(s))
         return NULL;
     const char *mid_at = s->message_id ? strrchr(s->message_id, '@') : NULL;
     for (size_t i = 0; i < env->n_rcpt; i++) {

@@ -4,6 +4,7 @@
  * the same syntax as the milter's. */
 #include "zerohour/config.h"
 #include "outbreak.h"
+#include "zhi.h"
 #include "zerohour/log.h"
 #include "zerohour/values.h"
 
@@ -141,6 +142,31 @@ const struct zh_setting zh_settings[] = {
      "keeps the rest"},
     {"store", "hunt_max_messages", ZH_SET_INT, OFF(store_hunt_max_messages), "100000", 1, 10000000,
      "most messages one hunt lists (engine memory); past it the hunt says it was truncated"},
+    {"outbreak", "surge", ZH_SET_INT, OFF(outbreak_surge), "1", 0, 1,
+     "1: also flag the surge of an attachment of a type no class names (as OneNote was in "
+     "January 2023) from many sender domains and client IPs; internal mail is not counted"},
+    {"outbreak", "surge_window_ms", ZH_SET_MS, OFF(outbreak_surge_window_ms), "1h", 1000, 86400000,
+     "sliding window (by received_at) in which a surge of an unknown type is counted"},
+    {"outbreak", "surge_min_copies", ZH_SET_INT, OFF(outbreak_surge_min_copies), "5", 2, 16,
+     "copies of one unknown-type shape within surge_window_ms that make a surge"},
+    {"outbreak", "surge_min_senders", ZH_SET_INT, OFF(outbreak_surge_min_senders), "5", 2, 16,
+     "distinct sender domains (From, else envelope) needed as well: a newsletter or one "
+     "organisation's mail is one sender"},
+    {"outbreak", "surge_min_client_ips", ZH_SET_INT, OFF(outbreak_surge_min_client_ips), "5", 2, 16,
+     "distinct client IPs needed as well"},
+
+    {"site", "internal_networks", ZH_SET_STRING, OFF(site_internal_networks),
+     "127.0.0.0/8 10.0.0.0/8 172.16.0.0/12 192.168.0.0/16 169.254.0.0/16 ::1/128 fc00::/7 "
+     "fe80::/10",
+     0, 0,
+     "the organisation's own hosts (CIDR, separated by spaces): a client here is never an "
+     "outside client, and mail it sends from internal_domains is internal mail"},
+    {"site", "trusted_networks", ZH_SET_STRING, OFF(site_trusted_networks), "", 0, 0,
+     "relays and hosted providers the organisation sends through (CIDR), e.g. its Exchange "
+     "Online outbound ranges: their mail from internal_domains is internal mail"},
+    {"site", "internal_domains", ZH_SET_STRING, OFF(site_internal_domains), "", 0, 0,
+     "the organisation's own mail domains (subdomains included), separated by spaces. Empty: "
+     "the recipients' own domains"},
     {0},
 };
 
@@ -404,9 +430,10 @@ zh_err zh_config_check(const struct zh_config *cfg, char *err, size_t errlen)
             return ZH_ERR_INVALID;
         }
     }
-    if (cfg->outbreak_enabled && cfg->outbreak_redis && *cfg->outbreak_redis)
-        return zhi_ob_shared_check_url(cfg->outbreak_redis, err, errlen);
-    return ZH_ERR_OK;
+    if (cfg->outbreak_enabled && cfg->outbreak_redis && *cfg->outbreak_redis &&
+        zhi_ob_shared_check_url(cfg->outbreak_redis, err, errlen) != ZH_ERR_OK)
+        return ZH_ERR_INVALID;
+    return zhi_site_check(cfg, err, errlen);
 }
 
 void zh_config_write_sample(FILE *out)

@@ -24,7 +24,13 @@
     X(active_in_archive, "active content (HTML, HTA, SVG) inside an archive")                      \
     X(archive_in_archive, "an archive inside an archive")                                          \
     X(encrypted_archive, "an archive with encrypted members")                                      \
-    X(encrypted_archive_password, "an encrypted archive whose password is written in the text")    \
+    X(encrypted_archive_password, "an encrypted archive whose password is written in the text, "   \
+                                  "holding what could not be opened or judged")                    \
+    X(encrypted_archive_password_payload, "an encrypted archive whose password is written in the " \
+                                          "text, holding a program, script, shortcut or macro "    \
+                                          "document")                                              \
+    X(encrypted_archive_password_documents, "an encrypted archive whose password is written in "   \
+                                            "the text, opened with it: documents only")            \
     X(damaged_container, "a container or compressed stream that could not be read to its end "     \
                          "(what it yielded is scanned; the rest was not seen)")                    \
     X(sender_random_local, "a generated-looking local part in the From address")                   \
@@ -46,7 +52,15 @@
                  "encoded payload could not be rebuilt")                                           \
     X(pdf_launch, "a PDF with a /Launch action (starts a program or opens a file)")                \
     X(pdf_action_program, "a PDF that acts when opened (JavaScript, OpenAction, Launch) and "      \
-                          "carries an embedded program or script")
+                          "carries an embedded program or script")                                 \
+    X(script_attachment, "an attachment that is a script by its content (JScript, VBScript, "      \
+                         "PowerShell, batch, HTA, WSF)")                                           \
+    X(script_in_container, "a script inside an archive, disk image or other container")            \
+    X(container_payload, "a disk image or OneNote section holding a program, script, shortcut "    \
+                         "or macro document")                                                      \
+    X(container_nesting, "something that runs, wrapped three or more containers deep")             \
+    X(surge_unknown_type, "an attachment of a type no class names surging from many sender "       \
+                          "domains and client IPs (outbreak detector)")
 
 enum zhi_score_id {
 #define ID(name, help) ZHI_S_##name,

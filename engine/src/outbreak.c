@@ -43,8 +43,9 @@ struct zhi_outbreaks {
     struct entry *e;
     size_t n;
     int64_t window, hold;
-    int64_t latest; /* newest received_at seen: the table's clock */
-    unsigned min_copies, min_senders, min_ips, defer_min;
+    int64_t latest;                 /* newest received_at seen: the table's clock */
+    struct zhi_ob_bounds bounds[3]; /* by entry kind: ZHI_OB_PLAIN, _RISKY, _SURGE */
+    unsigned defer_min;
 };
 
 static uint32_t h32(const char *s)
@@ -70,9 +71,8 @@ zh_err zhi_outbreaks_new(const struct zh_config *cfg, struct zhi_outbreaks **out
     pthread_mutex_init(&ob->lock, NULL);
     ob->window = cfg->outbreak_window_ms;
     ob->hold = cfg->outbreak_hold_ms;
-    ob->min_copies = (unsigned)cfg->outbreak_min_copies;
-    ob->min_senders = (unsigned)cfg->outbreak_min_senders;
-    ob->min_ips = (unsigned)cfg->outbreak_min_client_ips;
+    for (unsigned k = 0; k < 3; k++)
+        ob->bounds[k] = zhi_ob_bounds_of(cfg, k);
     ob->defer_min = (unsigned)cfg->outbreak_defer_min_copies;
     *out = ob;
     return ZH_ERR_OK;
@@ -183,7 +183,9 @@ void zhi_outbreaks_see(struct zhi_outbreaks *ob, const struct zhi_ob_sighting *s
     struct entry *e = find_or_make(ob, s->fp ? s->fp : 1, s->now_ms);
     if (!e)
         goto out;
-    int64_t now = s->now_ms, since = now - ob->window;
+    unsigned kind = zhi_ob_kind(s);
+    const struct zhi_ob_bounds *b = &ob->bounds[kind];
+    int64_t now = s->now_ms, since = now - b->window;
     if (now > ob->latest)
         ob->latest = now;
     if (e->active && e->last_seen + ob->hold < now)
@@ -191,7 +193,7 @@ void zhi_outbreaks_see(struct zhi_outbreaks *ob, const struct zhi_ob_sighting *s
     e->total++;
     if (now > e->last_seen)
         e->last_seen = now;
-    e->risky = s->risky;
+    e->risky = kind;
     /* Replace the oldest copy time. */
     int oldest = 0;
     for (int i = 1; i < ZHI_OB_SET; i++)
@@ -209,8 +211,8 @@ void zhi_outbreaks_see(struct zhi_outbreaks *ob, const struct zhi_ob_sighting *s
     if (s->hits && *s->hits)
         snprintf(e->hits, sizeof e->hits, "%s", s->hits);
     window_counts(e, since, st);
-    if (e->risky && !e->active && st->copies >= ob->min_copies && st->senders >= ob->min_senders &&
-        st->client_ips >= ob->min_ips) {
+    if (e->risky && !e->active && st->copies >= b->min_copies && st->senders >= b->min_senders &&
+        st->client_ips >= b->min_ips) {
         e->active = 1;
         e->active_since = now;
     }
@@ -231,7 +233,7 @@ void zhi_outbreaks_peek(struct zhi_outbreaks *ob, uint64_t fp, int64_t now_ms,
         const struct entry *e = &ob->e[(start + k) % ob->n];
         if (e->fp != fp)
             continue;
-        int64_t since = now_ms - ob->window;
+        int64_t since = now_ms - ob->bounds[e->risky < 3 ? e->risky : ZHI_OB_RISKY].window;
         window_counts(e, since, st);
         /* The hold runs from the last copy observed, as in see(). */
         st->active = e->active && e->risky && e->last_seen + ob->hold >= now_ms;
@@ -269,11 +271,11 @@ size_t zhi_outbreaks_list(struct zhi_outbreaks *ob, int64_t now, struct zh_outbr
     pthread_mutex_lock(&ob->lock);
     if (!now)
         now = ob->latest; /* replayed traffic runs on its own clock */
-    int64_t since = now - ob->window;
     for (size_t i = 0; i < ob->n && n < max; i++) {
         struct entry *e = &ob->e[i];
         if (!e->fp)
             continue;
+        int64_t since = now - ob->bounds[e->risky < 3 ? e->risky : ZHI_OB_RISKY].window;
         bool active = e->active && e->last_seen + ob->hold >= now;
         unsigned copies = count_times(e->times, since);
         if (!active && (copies < 2 || !e->risky))
@@ -292,7 +294,7 @@ size_t zhi_outbreaks_list(struct zhi_outbreaks *ob, int64_t now, struct zh_outbr
         o->client_ips = count_set(e->ips, since);
         o->rcpt_domains = count_set(e->rdoms, since);
         o->active = active;
-        o->risky = e->risky;
+        o->risky = e->risky != ZHI_OB_PLAIN;
     }
     pthread_mutex_unlock(&ob->lock);
     qsort(out, n, sizeof *out, by_copies);

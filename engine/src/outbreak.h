@@ -21,7 +21,11 @@ struct zhi_outbreaks;
 /* What one message contributes. */
 struct zhi_ob_sighting {
     uint64_t fp;
-    bool risky;          /* executable, double extension, active content in an archive... */
+    bool risky; /* executable, double extension, active content in an archive... */
+    /* Not risky, but an attachment of a type no class names: eligible for
+     * the surge of the unknown ([outbreak] surge_*: its own window and
+     * thresholds; `sender` is then the sender's domain). */
+    bool surge;
     const char *summary; /* human description of the fingerprint */
     const char *hits;    /* rule names the message hit, comma-separated */
     const char *sender, *client_ip;
@@ -39,11 +43,42 @@ struct zhi_ob_status {
     int64_t first_seen;
 };
 
-/* Spreading (not yet an outbreak): a risky payload seen at least defer_min
- * times from at least two senders. One rule for the local and the fleet view. */
-static inline bool zhi_ob_is_growing(const struct zhi_ob_status *st, bool risky, unsigned defer_min)
+/* What a fingerprint's entry is counted as (the entry's `risky` field). */
+enum { ZHI_OB_PLAIN = 0, ZHI_OB_RISKY = 1, ZHI_OB_SURGE = 2 };
+static inline unsigned zhi_ob_kind(const struct zhi_ob_sighting *s)
 {
-    return !st->active && risky && st->copies >= defer_min && st->senders >= 2;
+    return s->risky ? ZHI_OB_RISKY : s->surge ? ZHI_OB_SURGE : ZHI_OB_PLAIN;
+}
+
+/* Spreading (not yet an outbreak): a risky payload seen at least defer_min
+ * times from at least two senders; an unknown type's surge from three sender
+ * domains and three client IPs (two partner firms sending the same kind of
+ * CAD file within the hour are a coincidence, not a wave, and a DEFER there
+ * costs them up to surge_window_ms). One rule for the local and the fleet
+ * view. */
+static inline bool zhi_ob_is_growing(const struct zhi_ob_status *st, unsigned kind,
+                                     unsigned defer_min)
+{
+    if (st->active || kind == ZHI_OB_PLAIN || st->copies < defer_min)
+        return false;
+    return kind == ZHI_OB_RISKY ? st->senders >= 2 : st->senders >= 3 && st->client_ips >= 3;
+}
+
+/* The window and thresholds a fingerprint of this kind is held to. */
+struct zhi_ob_bounds {
+    int64_t window;
+    unsigned min_copies, min_senders, min_ips;
+};
+static inline struct zhi_ob_bounds zhi_ob_bounds_of(const struct zh_config *cfg, unsigned kind)
+{
+    if (kind == ZHI_OB_SURGE)
+        return (struct zhi_ob_bounds){cfg->outbreak_surge_window_ms,
+                                      (unsigned)cfg->outbreak_surge_min_copies,
+                                      (unsigned)cfg->outbreak_surge_min_senders,
+                                      (unsigned)cfg->outbreak_surge_min_client_ips};
+    return (struct zhi_ob_bounds){cfg->outbreak_window_ms, (unsigned)cfg->outbreak_min_copies,
+                                  (unsigned)cfg->outbreak_min_senders,
+                                  (unsigned)cfg->outbreak_min_client_ips};
 }
 
 zh_err zhi_outbreaks_new(const struct zh_config *cfg, struct zhi_outbreaks **out);

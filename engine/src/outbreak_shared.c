@@ -19,7 +19,9 @@
 
 /* KEYS: copies, senders, client IPs, recipient domains (sorted sets scored by
  * received_at), the copy counter, first-seen, the active marker.
- * ARGV: now, window, hold, min copies, min senders, min IPs, risky (0/1),
+ * ARGV: now, window, hold, min copies, min senders, min IPs (the window and
+ * thresholds of the sighting's kind: risky, or an unknown type's surge),
+ * eligible (0/1: risky or surge),
  * sender, client IP, known (1: this engine already holds it an outbreak, as
  * after a Redis outage: the fleet adopts it), then the recipient domains.
  * Returns {copies, senders, ips, domains, total, first_seen, active}. */
@@ -181,11 +183,13 @@ int zhi_ob_shared_see(struct zhi_ob_shared *sh, const struct zhi_ob_sighting *s,
                  suffix[i]);
     snprintf(nums[0], sizeof nums[0], "%lld", (long long)s->now_ms);
     const struct zh_config *cfg = sh->cfg;
-    snprintf(nums[1], sizeof nums[1], "%lld", (long long)cfg->outbreak_window_ms);
+    unsigned kind = zhi_ob_kind(s);
+    struct zhi_ob_bounds b = zhi_ob_bounds_of(cfg, kind);
+    snprintf(nums[1], sizeof nums[1], "%lld", (long long)b.window);
     snprintf(nums[2], sizeof nums[2], "%lld", (long long)cfg->outbreak_hold_ms);
-    snprintf(nums[3], sizeof nums[3], "%lld", (long long)cfg->outbreak_min_copies);
-    snprintf(nums[4], sizeof nums[4], "%lld", (long long)cfg->outbreak_min_senders);
-    snprintf(nums[5], sizeof nums[5], "%lld", (long long)cfg->outbreak_min_client_ips);
+    snprintf(nums[3], sizeof nums[3], "%u", b.min_copies);
+    snprintf(nums[4], sizeof nums[4], "%u", b.min_senders);
+    snprintf(nums[5], sizeof nums[5], "%u", b.min_ips);
     size_t n = 0;
     argv[n++] = "EVALSHA";
     argv[n++] = sh->sha;
@@ -194,7 +198,7 @@ int zhi_ob_shared_see(struct zhi_ob_shared *sh, const struct zhi_ob_sighting *s,
         argv[n++] = keys[i];
     for (int i = 0; i < 6; i++)
         argv[n++] = nums[i];
-    argv[n++] = s->risky ? "1" : "0";
+    argv[n++] = kind != ZHI_OB_PLAIN ? "1" : "0";
     char sender[320], ip[64];
     snprintf(sender, sizeof sender, "%s", s->sender ? s->sender : "");
     for (char *p = sender; *p; p++)
@@ -228,8 +232,8 @@ int zhi_ob_shared_see(struct zhi_ob_shared *sh, const struct zhi_ob_sighting *s,
     st->rcpt_domains = (unsigned)int_at(r, 3);
     st->total = (uint64_t)int_at(r, 4);
     st->first_seen = int_at(r, 5);
-    st->active = s->risky && int_at(r, 6) == 1;
-    st->growing = zhi_ob_is_growing(st, s->risky, (unsigned)cfg->outbreak_defer_min_copies);
+    st->active = kind != ZHI_OB_PLAIN && int_at(r, 6) == 1;
+    st->growing = zhi_ob_is_growing(st, kind, (unsigned)cfg->outbreak_defer_min_copies);
     freeReplyObject(r);
     return 1;
 }

@@ -1,7 +1,9 @@
 /* Passwords written in the message text. Bagle and its kin wrote
  * "Password: 12345", "pass - 12345" or "The password is <b>12345</b>" next to
  * a protected zip, and senders of real protected documents do the same; the
- * extractors try these on encrypted containers. */
+ * IcedID and Ursnif thread hijackers of 2021-2024, like many payroll
+ * providers, wrote "Use 12345 to open the file". The extractors try these on
+ * encrypted containers. */
 #include "zhi.h"
 
 #include <ctype.h>
@@ -13,6 +15,7 @@ static const char *const pw_words[] = {"password",
                                        "passwd",
                                        "pass",
                                        "pwd",
+                                       "pw",
                                        "kennwort",
                                        "mot de passe",
                                        "contrase\303\261a",
@@ -26,6 +29,41 @@ static bool skip_word(const char *w, size_t n)
         if (strlen(pw_skip[i]) == n && !strncasecmp(w, pw_skip[i], n))
             return true;
     return false;
+}
+
+/* "Use 58910 to open the file": the password named by what it does. */
+static size_t use_to_open(struct zhi_scan *s, const char *t, const char *end, const char **out,
+                          size_t n, size_t max)
+{
+    for (const char *p = t; p + 4 < end && n < max; p++) {
+        if ((*p | 0x20) != 'u' || strncasecmp(p, "use ", 4) ||
+            (p > t && isalnum((unsigned char)p[-1])))
+            continue;
+        const char *w = p + 4;
+        while (w < end && *w == ' ')
+            w++;
+        const char *q = w;
+        while (q < end && (isalnum((unsigned char)*q) || *q == '_'))
+            q++;
+        size_t wl = (size_t)(q - w);
+        while (q < end && (*q == ' ' || *q == '\r' || *q == '\n'))
+            q++;
+        if (wl < 3 || wl > 32 || skip_word(w, wl) || (size_t)(end - q) < 2 ||
+            strncasecmp(q, "to", 2))
+            continue;
+        const char *o = q + 2; /* "to open", wrapped or not */
+        while (o < end && (*o == ' ' || *o == '\r' || *o == '\n'))
+            o++;
+        if (o == q + 2 || (size_t)(end - o) < 4 || strncasecmp(o, "open", 4))
+            continue;
+        const char *dup = zhi_arena_memdup(s->arena, w, wl);
+        bool seen = false;
+        for (size_t j = 0; j < n && dup; j++)
+            seen |= !strcmp(out[j], dup);
+        if (dup && !seen)
+            out[n++] = dup;
+    }
+    return n;
 }
 
 /* Take the first tokens after each password word, skipping punctuation, HTML
@@ -78,6 +116,7 @@ size_t zhi_text_passwords(struct zhi_scan *s, const char **out, size_t max)
             }
             p += kw - 1;
         }
+        n = use_to_open(s, t, end, out, n, max);
     }
     return n;
 }

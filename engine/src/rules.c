@@ -68,6 +68,55 @@ static int64_t x_in_archive(const struct zhi_scan *s, const struct zhi_object *o
 {
     return o->archive_depth > 0;
 }
+static const char *x_chain(const struct zhi_scan *s, const struct zhi_object *o)
+{
+    const char *c = o->kind == ZHI_K_ATTACHMENT || o->kind == ZHI_K_MEMBER
+                        ? zhi_container_chain((struct zhi_scan *)s, o)
+                        : NULL;
+    return c ? c : "";
+}
+static const char *x_parent_type(const struct zhi_scan *s, const struct zhi_object *o)
+{
+    return o->parent >= 0 ? zhi_type_name(s->objects[o->parent].sniffed) : "";
+}
+static const char *x_container_kind(const struct zhi_scan *s, const struct zhi_object *o)
+{
+    return o->parent >= 0 ? zhi_payload_name(zhi_payload_of(s, &s->objects[o->parent])) : "";
+}
+static int64_t x_wrapper_depth(const struct zhi_scan *s, const struct zhi_object *o)
+{
+    return zhi_wrapper_depth(s, o);
+}
+static const char *x_payload_kind(const struct zhi_scan *s, const struct zhi_object *o)
+{
+    return zhi_payload_name(zhi_payload_of(s, o));
+}
+static const char *x_script_language(const struct zhi_scan *s, const struct zhi_object *o)
+{
+    if (zhi_payload_of(s, o) != ZHI_P_SCRIPT)
+        return "";
+    const char *l = zhi_object_script(s, o, NULL);
+    return l ? l : zhi_type_name(o->sniffed);
+}
+static const char *x_lnk_target(const struct zhi_scan *s, const struct zhi_object *o)
+{
+    const char *v = zhi_object_attr(o, "lnk.target");
+    return v ? v : "";
+}
+static const char *x_lnk_arguments(const struct zhi_scan *s, const struct zhi_object *o)
+{
+    const char *v = zhi_object_attr(o, "lnk.arguments");
+    return v ? v : "";
+}
+static int64_t x_html_smuggling(const struct zhi_scan *s, const struct zhi_object *o)
+{
+    return zhi_object_attr(o, "html.smuggling") ||
+           (o->parent >= 0 && zhi_object_attr(&s->objects[o->parent], "html.smuggling"));
+}
+static int64_t x_internal_mail(const struct zhi_scan *s, const struct zhi_object *o)
+{
+    return zhi_site_internal_mail(s);
+}
 static int64_t x_attachments(const struct zhi_scan *s, const struct zhi_object *o)
 {
     int64_t n = 0;
@@ -98,6 +147,36 @@ const struct zhi_external zhi_externals[] = {
     {"in_archive", ZHI_EXT_BOOL, "true for archive members", NULL, x_in_archive},
     {"attachments", ZHI_EXT_INT, "number of attachment objects found so far in the message", NULL,
      x_attachments},
+    {"chain", ZHI_EXT_STR,
+     "types from the top-level attachment down to this object, e.g. \"html>zip>iso>lnk\"; \"\" "
+     "for headers and text",
+     x_chain},
+    {"parent_type", ZHI_EXT_STR,
+     "sniffed type of the container this object came out of, \"\" at "
+     "the top",
+     x_parent_type},
+    {"container_kind", ZHI_EXT_STR,
+     "what that container is: archive, disk_image, onenote, active (an HTML page), document "
+     "(a PDF, an OOXML file), macro_document...; \"\" at the top",
+     x_container_kind},
+    {"wrapper_depth", ZHI_EXT_INT, "containers above this object (0 for an attachment)", NULL,
+     x_wrapper_depth},
+    {"payload_kind", ZHI_EXT_STR,
+     "what this object is: program, script, shortcut, macro_document, disk_image, onenote, "
+     "archive, active, unknown, document; \"\" for headers and text",
+     x_payload_kind},
+    {"script_language", ZHI_EXT_STR,
+     "for a script: jscript, vbscript, powershell, batch, hta, wsf or encoded; else \"\"",
+     x_script_language},
+    {"lnk_target", ZHI_EXT_STR, "a Windows shortcut's target path, \"\" for other objects",
+     x_lnk_target},
+    {"lnk_arguments", ZHI_EXT_STR, "a Windows shortcut's command-line arguments", x_lnk_arguments},
+    {"html_smuggling", ZHI_EXT_BOOL,
+     "true for an HTML/SVG page that rebuilds a file in the browser and for the file it rebuilds",
+     NULL, x_html_smuggling},
+    {"internal_mail", ZHI_EXT_BOOL,
+     "true when the organisation's own network and domains sent the message ([site] settings)",
+     NULL, x_internal_mail},
 };
 const size_t zhi_n_externals = sizeof zhi_externals / sizeof zhi_externals[0];
 

@@ -110,6 +110,24 @@ char *zhi_latin1_to_utf8(struct zhi_arena *a, const uint8_t *p, size_t n);
  * it no name ("exe", "hta", "bat", "zip"...); static. */
 const char *zhi_type_extension(enum zhi_type t, const uint8_t *p, size_t n);
 
+/* ---- the organisation around the engine (site.c, [site] settings) -------- */
+/* ip (text) lies in one of the CIDR entries of list (spaces or commas). */
+bool zhi_site_ip_in(const char *list, const char *ip);
+/* The organisational part of a domain or address: the last two labels, or
+ * three when the second-level label is short ("example.co.uk"). Static. */
+const char *zhi_org_domain(const char *domain);
+struct zhi_scan;
+/* The client is in internal_networks or trusted_networks. */
+bool zhi_site_trusted_client(const struct zhi_scan *s);
+/* domain (or an address) is one of internal_domains or below one; when that
+ * setting is empty, a domain of the same organisation as a recipient. */
+bool zhi_site_internal_domain(const struct zhi_scan *s, const char *domain);
+/* Mail of the organisation itself: a known client in internal_networks or
+ * trusted_networks, and the From and envelope sender in internal domains. */
+bool zhi_site_internal_mail(const struct zhi_scan *s);
+/* Validate the [site] lists (zh_config_check calls it). */
+zh_err zhi_site_check(const struct zh_config *cfg, char *err, size_t errlen);
+
 /* ---- scan objects -------------------------------------------------------- */
 enum zhi_kind { ZHI_K_HEADERS, ZHI_K_TEXT, ZHI_K_ATTACHMENT, ZHI_K_MEMBER };
 const char *zhi_kind_name(enum zhi_kind k);
@@ -143,7 +161,57 @@ struct zhi_object {
     unsigned flags;
     const struct zhi_attr *attrs; /* noted with zhi_object_note; arena */
     size_t n_attrs;
+    /* Filled by payload.c on first use, after the extract stage (zero
+     * until then): what the object is, and the script language of its
+     * content, which several detectors and the YARA externals ask for. */
+    signed char payload_memo; /* enum zhi_payload + 1; 0: not yet known */
+    signed char script_memo;  /* script language index + 2; 1: none; 0: not yet known */
+    bool script_strong_memo;
 };
+
+/* ---- what an object is (payload.c) ----------------------------------------
+ * The kinds of payload the judges of today's wrappers name, ordered from
+ * inert to what runs. */
+enum zhi_payload {
+    ZHI_P_NONE = 0, /* headers and text parts */
+    ZHI_P_DOCUMENT, /* a document, image or other file that does not run */
+    ZHI_P_UNKNOWN,  /* bytes of no known type under a name no class names */
+    ZHI_P_ARCHIVE,  /* zip, rar, 7z, cab... */
+    ZHI_P_IMAGE,    /* a disk image: ISO/UDF, FAT, VHD */
+    ZHI_P_ONENOTE,  /* a OneNote section */
+    ZHI_P_ACTIVE,   /* HTML, SVG, CHM: active content that is no program */
+    ZHI_P_MACRO,    /* an Office document carrying VBA */
+    ZHI_P_SCRIPT,   /* a script by its content (JScript, VBScript, PowerShell, batch, HTA, WSF) */
+    ZHI_P_SHORTCUT, /* a Windows shortcut */
+    ZHI_P_PROGRAM,  /* PE, DOS, ELF, Mach-O; a DLL or program by name */
+    ZHI_P__COUNT
+};
+/* The kind of s->objects member o (its content first, then its name). */
+enum zhi_payload zhi_payload_of(const struct zhi_scan *s, const struct zhi_object *o);
+const char *zhi_payload_name(enum zhi_payload k); /* "script", "disk_image"; static */
+bool zhi_payload_runs(enum zhi_payload k);        /* program, script, shortcut, macro */
+/* ext names a script a Windows script host or shell runs (js, vbs, ps1, bat...). */
+bool zhi_script_ext(const char *ext);
+/* The script language of n bytes ("jscript", "vbscript", "powershell",
+ * "batch", "hta", "wsf", "encoded"), or NULL when they are no script: the
+ * one ext promises (NULL: any, and then only a script host's objects count),
+ * by one strong token (*strong set: shell, download, execution objects) or
+ * two of the language's grammar. JSON and prose are not scripts. Uses up to
+ * 96 KiB of the arena as scratch. */
+const char *zhi_script_language(struct zhi_arena *a, const uint8_t *p, size_t n, const char *ext,
+                                bool *strong);
+/* zhi_script_language of an object's content, judged by its name when that
+ * is a script's (else any language, strong tokens only); memoized. */
+const char *zhi_object_script(const struct zhi_scan *s, const struct zhi_object *o, bool *strong);
+/* ISO, FAT image or VHD, by content or name. */
+bool zhi_is_disk_image(const struct zhi_object *o);
+/* Containers above o (0 for a top-level attachment). */
+int zhi_wrapper_depth(const struct zhi_scan *s, const struct zhi_object *o);
+/* "html>zip>iso>lnk": the types from the top-level attachment down to o (arena). */
+const char *zhi_container_chain(const struct zhi_scan *s, const struct zhi_object *o);
+/* The nearest container above o for which is() holds, or NULL. */
+const struct zhi_object *zhi_container_of(const struct zhi_scan *s, const struct zhi_object *o,
+                                          bool (*is)(const struct zhi_object *));
 
 /* ---- hit sources ----------------------------------------------------------
  * Everything that can record a hit has an ID: the detectors, in the order
@@ -314,6 +382,7 @@ struct zhi_scan {
     bool explain;           /* add matched strings and offsets to YARA hits (rules test) */
     uint32_t defer_retry_s; /* set by the outbreak detector: answer DEFER */
     char fingerprint[17];   /* the payload's outbreak fingerprint (outbreak detector), "" if none */
+    signed char internal_memo; /* zhi_site_internal_mail's answer + 1; 0 = not asked yet */
     bool timed_out;
     void **thread_state; /* per-detector per-thread state, by index */
 };

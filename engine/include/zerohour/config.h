@@ -73,6 +73,15 @@ struct zh_config {
     int64_t store_queue_length;
     int64_t store_hunt_cpu_percent;
     int64_t store_hunt_max_messages;
+    int64_t outbreak_surge;
+    int64_t outbreak_surge_window_ms;
+    int64_t outbreak_surge_min_copies;
+    int64_t outbreak_surge_min_senders;
+    int64_t outbreak_surge_min_client_ips;
+    /* [site] (lists separated by spaces or commas) */
+    char *site_internal_networks; /* CIDR: the organisation's own hosts */
+    char *site_trusted_networks;  /* CIDR: relays and hosted providers it sends through */
+    char *site_internal_domains;  /* its own domains; "" = the recipients' domains */
 };
 
 enum zh_setting_type {
