@@ -3,8 +3,8 @@
  *
  * The order is a decision: yara first (the others read its hits, and its
  * per-object work is the scan's largest); the name and content heuristics
- * next (shortcut, html_smuggling and pdf_action read only the notes the
- * extractors left on objects, so their place among these is free); lure_text
+ * next (shortcut, html_smuggling, pdf_action and macro read only the notes
+ * and text the extractors left on objects, so their place among these is free); lure_text
  * after yara, because it judges the hits of YARA rules tagged lure_text;
  * outbreak last, because its fingerprint uses the other detectors' hits and
  * its flag depends on the score they add up to. */
@@ -19,6 +19,7 @@
     X(shortcut)                                                                                    \
     X(html_smuggling)                                                                              \
     X(pdf_action)                                                                                  \
+    X(macro)                                                                                       \
     X(sender)                                                                                      \
     X(lure_text)                                                                                   \
     X(outbreak)

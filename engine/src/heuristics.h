@@ -46,7 +46,15 @@
                  "encoded payload could not be rebuilt")                                           \
     X(pdf_launch, "a PDF with a /Launch action (starts a program or opens a file)")                \
     X(pdf_action_program, "a PDF that acts when opened (JavaScript, OpenAction, Launch) and "      \
-                          "carries an embedded program or script")
+                          "carries an embedded program or script")                                 \
+    X(macro_document, "an Office document with VBA macros")                                        \
+    X(macro_risky, "VBA macros that call a shell, download, create objects, WMI or PowerShell, "   \
+                   "with no auto-run entry")                                                       \
+    X(macro_autorun_risky, "VBA macros with an auto-run entry (AutoOpen, Document_Open, "          \
+                           "Workbook_Open...) and a shell, download, object, WMI or PowerShell "   \
+                           "call")                                                                 \
+    X(macro_in_encrypted_archive, "a macro document inside an archive opened with a password "     \
+                                  "written in the message")
 
 enum zhi_score_id {
 #define ID(name, help) ZHI_S_##name,

@@ -68,6 +68,10 @@ static int64_t x_in_archive(const struct zhi_scan *s, const struct zhi_object *o
 {
     return o->archive_depth > 0;
 }
+static int64_t x_is_vba(const struct zhi_scan *s, const struct zhi_object *o)
+{
+    return zhi_object_attr(o, "vba.module") != NULL;
+}
 static int64_t x_attachments(const struct zhi_scan *s, const struct zhi_object *o)
 {
     int64_t n = 0;
@@ -98,6 +102,10 @@ const struct zhi_external zhi_externals[] = {
     {"in_archive", ZHI_EXT_BOOL, "true for archive members", NULL, x_in_archive},
     {"attachments", ZHI_EXT_INT, "number of attachment objects found so far in the message", NULL,
      x_attachments},
+    {"is_vba", ZHI_EXT_BOOL,
+     "true for the decompressed source of a VBA module (from an OLE2 document or a "
+     "vbaProject.bin)",
+     NULL, x_is_vba},
 };
 const size_t zhi_n_externals = sizeof zhi_externals / sizeof zhi_externals[0];
 

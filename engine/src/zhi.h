@@ -203,6 +203,9 @@ struct zhi_hit {
     X(decoder_memory, decoder_max_memory, ZH_ERR_LIMIT_SIZE,                                       \
       "stream needs {v} bytes of decoder memory (limit {b})")                                      \
     X(archive_time, archive_timeout_ms, ZH_ERR_LIMIT_TIME, "unpacking took more than {b} ms")      \
+    X(ole_entries, ole_max_entries, ZH_ERR_LIMIT_COUNT,                                            \
+      "OLE2 directory of {v} entries (limit {b})")                                                 \
+    X(ole_depth, ole_max_depth, ZH_ERR_LIMIT_DEPTH, "OLE2 storage nested {v} deep (limit {b})")    \
     X(scan_time, scan_timeout_ms, ZH_ERR_LIMIT_TIME, "the scan needed more than {b} ms")
 
 enum zhi_limit {
