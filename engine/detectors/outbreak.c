@@ -105,6 +105,10 @@ static zh_err outbreak_scan(struct zhi_scan *s, void *state, void *tstate)
             fp = fnv(fp, x->rule, strlen(x->rule));
             risky |= x->src == ZHI_SRC_double_extension;
         }
+        /* A macro document surging from many senders is Melissa's shape. */
+        if (x->src == ZHI_SRC_macro) {
+            risky = true;
+        }
         if (hl + strlen(x->rule) + 2 < sizeof hits)
             hl += (size_t)snprintf(hits + hl, sizeof hits - hl, "%s%s", hl ? "," : "", x->rule);
     }

@@ -268,81 +268,39 @@ static bool budget(struct walk *w, const char *rel, size_t len, uint64_t in)
     return rc == ZH_ERR_OK;
 }
 
-/* A NUL-terminated single-byte string at *pos within n bytes. */
-static const char *cstring(struct zhi_arena *a, const uint8_t *p, size_t n, size_t *pos)
-{
-    if (*pos >= n)
-        return NULL;
-    const uint8_t *nul = memchr(p + *pos, 0, n - *pos);
-    if (!nul)
-        return NULL;
-    const char *s = zhi_latin1_to_utf8(a, p + *pos, (size_t)(nul - (p + *pos)));
-    *pos = (size_t)(nul - p) + 1;
-    return s;
-}
-
-static const char *base_of(const char *path)
-{
-    const char *b = path;
-    for (const char *c = path; *c; c++)
-        if (*c == '\\' || *c == '/' || *c == ':')
-            b = c + 1;
-    return b;
-}
-
-/* The embedded file of an OLE Package object: the "\x01Ole10Native" stream
- * holds its size, a label, the original path, a temporary path and the data
- * (the layout Packager.exe writes; oletools' oleobj and ClamAV read it the
- * same way). The member is named by the label, else by the paths. */
+/* The embedded file of an OLE Package object ("\x01Ole10Native": a 32-bit
+ * size, then the packager data package.c reads), as a member under its own
+ * name beside the stream. */
 static void ole10native(struct walk *w, const char *dir, const uint8_t *p, size_t n)
 {
     struct zhi_arena *a = w->s->arena;
     const char *where = zhi_arena_printf(a, "%s/%s", w->path, join(a, dir, "%01Ole10Native"));
-    size_t pos = 6; /* total size, then a 16-bit type */
-    const char *label = cstring(a, p, n, &pos), *orig = cstring(a, p, n, &pos);
-    if (!where || !label || !orig || n - pos < 8) {
+    struct zhi_package pkg;
+    if (!where || n < 4 || !zhi_package_parse(a, p + 4, n - 4, &pkg)) {
         damaged(w, "malformed_ole_package", where ? where : w->path,
                 "the embedded file of an OLE Package object %s", "is cut short");
         return;
     }
-    uint32_t tmp_len = le32(p + pos + 4);
-    pos += 8;
-    const char *tmp = "";
-    if (tmp_len <= n - pos) {
-        size_t t = pos;
-        tmp = cstring(a, p, pos + tmp_len, &t);
-        pos += tmp_len;
-    } else
-        pos = n;
-    const char *name = *label ? base_of(label) : *orig ? base_of(orig) : tmp ? base_of(tmp) : "";
-    name = element(a, *name ? name : "package.bin");
-    if (!name) {
-        w->rc = ZH_ERR_FATAL;
-        return;
-    }
-    bool cut = n - pos < 4;
-    uint32_t size = cut ? 0 : le32(p + pos);
-    pos = cut ? n : pos + 4;
-    size_t len = size <= n - pos ? size : n - pos;
-    cut = cut || size > n - pos;
-    const char *rel = join(a, dir, name);
+    const char *name = element(a, *pkg.name ? pkg.name : "package.bin");
+    const char *rel = name ? join(a, dir, name) : NULL;
     if (!rel) {
         w->rc = ZH_ERR_FATAL;
         return;
     }
-    if (!budget(w, rel, len, len))
+    if (!budget(w, rel, pkg.len, pkg.len))
         return;
-    const uint8_t *copy = zhi_arena_memdup(a, p + pos, len);
-    int m = copy ? add(w, rel, copy, len, cut ? ZHI_OBJ_TRUNCATED : 0) : -1;
+    const uint8_t *copy = zhi_arena_memdup(a, pkg.data ? pkg.data : (const uint8_t *)"", pkg.len);
+    int m = copy ? add(w, rel, copy, pkg.len, pkg.cut ? ZHI_OBJ_TRUNCATED : 0) : -1;
     if (m < 0) {
         w->rc = ZH_ERR_FATAL;
         return;
     }
-    if (*orig && zhi_object_note(w->s, (size_t)m, "ole.package_path", "%s", orig) != ZH_ERR_OK) {
+    if (*pkg.path &&
+        zhi_object_note(w->s, (size_t)m, "ole.package_path", "%s", pkg.path) != ZH_ERR_OK) {
         w->rc = ZH_ERR_FATAL;
         return;
     }
-    if (cut)
+    if (pkg.cut)
         damaged(w, "malformed_ole_package", where, "the embedded file of an OLE Package object %s",
                 "claims more bytes than it has");
 }

@@ -10,8 +10,8 @@
  * skipped as Word skips unknown destinations. An object whose header does not
  * parse is searched for an OLE2 signature; one that holds neither is a
  * scored, unscannable hit. Decoded bytes are held to the member bound. Not
- * here: objects of class Package (their native data is an embedded file with
- * a label, left as one member), \bin binary runs, and RTF that opens with
+ * An object of class Package (Packager) gives the file it embeds, under its
+ * label (package.c reads the layout). Not here: \bin binary runs, and RTF that opens with
  * "{\rt" without the "f" (sniff.c does not call it RTF). */
 #include "../src/zhi.h"
 
@@ -156,6 +156,14 @@ static zh_err rtf_extract(struct zhi_extract *x, size_t idx)
                 len = buf.len - (size_t)(magic - buf.p);
             }
         }
+        /* A Package object's native data is the file it embeds, with its name. */
+        struct zhi_package pkg = {0};
+        bool package = header && data && cls_len == 7 && !memcmp(cls, "Package", 7) &&
+                       zhi_package_parse(s->arena, data, len, &pkg) && pkg.data;
+        if (package) {
+            data = pkg.data;
+            len = pkg.len;
+        }
         const char *ext = data ? zhi_type_extension(zhi_sniff(data, len), data, len) : "bin";
         /* Name a compound file by its class, as Office would save it. */
         static const struct {
@@ -167,7 +175,9 @@ static zh_err rtf_extract(struct zhi_extract *x, size_t idx)
             if (cls_len > strlen(classes[k].prefix) &&
                 !memcmp(cls, classes[k].prefix, strlen(classes[k].prefix)))
                 ext = classes[k].ext;
-        const char *name = zhi_arena_printf(s->arena, "object-%u.%s", count, ext);
+        const char *name = package && *pkg.name && !strpbrk(pkg.name, "/%")
+                               ? zhi_arena_printf(s->arena, "object-%u/%s", count, pkg.name)
+                               : zhi_arena_printf(s->arena, "object-%u.%s", count, ext);
         const char *path = name ? zhi_arena_printf(s->arena, "%s/%s", rtf.path, name) : NULL;
         if (!path) {
             rc = ZH_ERR_FATAL;

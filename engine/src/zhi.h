@@ -110,6 +110,22 @@ char *zhi_latin1_to_utf8(struct zhi_arena *a, const uint8_t *p, size_t n);
  * it no name ("exe", "hta", "bat", "zip"...); static. */
 const char *zhi_type_extension(enum zhi_type t, const uint8_t *p, size_t n);
 
+/* ---- OLE Package objects (package.c) ---------------------------------------
+ * The file an OLE Package object embeds, read from its packager data (the
+ * "\x01Ole10Native" stream after its 4-byte size, or an RTF object's native
+ * data). Strings are arena copies; data points into p. False when the header
+ * does not parse; cut when the data claims more bytes than p holds (or none
+ * follow). name: the label's base name, else the original or temporary
+ * path's, possibly "". */
+struct zhi_package {
+    const char *label, *path, *temp_path, *name;
+    const uint8_t *data;
+    size_t len;
+    bool cut;
+};
+struct zhi_arena;
+bool zhi_package_parse(struct zhi_arena *a, const uint8_t *p, size_t n, struct zhi_package *out);
+
 /* ---- scan objects -------------------------------------------------------- */
 enum zhi_kind { ZHI_K_HEADERS, ZHI_K_TEXT, ZHI_K_ATTACHMENT, ZHI_K_MEMBER };
 const char *zhi_kind_name(enum zhi_kind k);

@@ -133,6 +133,7 @@ static void test_ole_extract(void **state)
         {"invoice-objdata.rtf", "2/invoice-objdata.rtf/object-1.doc/Macros/VBA/Module1.bas",
          "Module1", "powershell -nop -w hidden -enc"},
         {"package-exe.doc", "2/package-exe.doc/ObjectPool/_1714996351/invoice.exe", NULL, NULL},
+        {"package-exe.rtf", "2/package-exe.rtf/object-1/invoice.exe", NULL, NULL},
         {"setup.msi", "2/setup.msi/Binary.logo", NULL, NULL},
     };
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
@@ -252,6 +253,77 @@ static void test_ole_limits(void **state)
     g_bytes_unref(b);
 }
 
+/* A compound file whose directory is one chain of n empty streams, each the
+ * right sibling of the one before: the shape on which libgsf's recursive
+ * directory reader ran out of stack (100,000 entries). */
+static uint8_t *chain_file(uint32_t n, size_t *len)
+{
+    uint32_t nds = (n + 1 + 3) / 4, nfat = 1;
+    while ((nfat + nds) > nfat * 128)
+        nfat++;
+    *len = 512 + (size_t)(nfat + nds) * 512;
+    uint8_t *f = calloc(1, *len);
+    static const uint8_t sig[8] = {0xd0, 0xcf, 0x11, 0xe0, 0xa1, 0xb1, 0x1a, 0xe1};
+    memcpy(f, sig, 8);
+    uint32_t words[] = {0, nfat, nfat, 0, 4096, 0xfffffffe, 0, 0xfffffffe, 0};
+    f[24] = 0x3e, f[26] = 3, f[28] = 0xfe, f[29] = 0xff, f[30] = 9, f[32] = 6;
+    memcpy(f + 40, words, sizeof words);
+    for (uint32_t i = 0; i < 109; i++) {
+        uint32_t v = i < nfat ? i : 0xffffffffu;
+        memcpy(f + 76 + 4 * i, &v, 4);
+    }
+    uint32_t *fat = (uint32_t *)(f + 512);
+    for (uint32_t i = 0; i < nfat * 128; i++)
+        fat[i] = i < nfat              ? 0xfffffffdu
+                 : i < nfat + nds - 1  ? i + 1
+                 : i == nfat + nds - 1 ? 0xfffffffeu
+                                       : 0xffffffffu;
+    for (uint32_t e = 0; e <= n; e++) {
+        uint8_t *d = f + 512 + (size_t)nfat * 512 + (size_t)e * 128;
+        char name[16];
+        int l =
+            e ? snprintf(name, sizeof name, "S%u", e) : snprintf(name, sizeof name, "Root Entry");
+        for (int k = 0; k < l; k++)
+            d[2 * k] = (uint8_t)name[k];
+        d[64] = (uint8_t)(2 * l + 2);
+        d[66] = e ? 2 : 5;
+        d[67] = 1;
+        uint32_t left = 0xffffffffu, right = e && e < n ? e + 1 : 0xffffffffu,
+                 child = e ? 0xffffffffu : 1, start = 0xfffffffeu;
+        memcpy(d + 68, &left, 4);
+        memcpy(d + 72, &right, 4);
+        memcpy(d + 76, &child, 4);
+        memcpy(d + 116, &start, 4);
+    }
+    return f;
+}
+
+/* A directory beyond ole_max_entries is refused before libgsf reads it; one
+ * within it is read to its end (here the message's member bound stops it). */
+static void test_ole_long_directory(void **state)
+{
+    struct stage *st = *state;
+    size_t len;
+    uint8_t *f = chain_file(50000, &len);
+    struct zhi_scan *s = unpack(st, "chain.doc", f, len);
+    const struct zhi_hit *h = rule_hit(s, "limits_exceeded");
+    if (!h || !strstr(h->detail, "ole_max_entries")) {
+        show(s);
+        fail_msg("a 50,000-entry directory is not refused");
+    }
+    assert_int_equal(s->n_objects, 1);
+    free(f);
+    assert_int_equal(zh_config_set(&st->cfg, "ole_max_entries", "16384", NULL, 0), ZH_ERR_OK);
+    f = chain_file(16000, &len);
+    s = unpack(st, "chain.doc", f, len);
+    h = rule_hit(s, "limits_exceeded");
+    assert_non_null(h);
+    assert_non_null(strstr(h->detail, "archive_max_members"));
+    assert_non_null(obj(s, "2/chain.doc/S1"));
+    free(f);
+    assert_int_equal(zh_config_set(&st->cfg, "ole_max_entries", "4096", NULL, 0), ZH_ERR_OK);
+}
+
 /* RTF: the \objdata of the fixture hides a skipped group and spaces in its
  * hex; a document whose \objdata holds no object is a damaged hit. */
 static void test_rtf(void **state)
@@ -360,6 +432,7 @@ static void test_macro_verdicts(void **state)
         {"invoice-objdata.rtf", "macro_autorun_risky", ZH_VERDICT_MALICIOUS, ZH_VERDICT_MALICIOUS},
         /* a program in a Package object: archive_executable judges it */
         {"package-exe.doc", NULL, ZH_VERDICT_SUSPICIOUS, ZH_VERDICT_MALICIOUS},
+        {"package-exe.rtf", NULL, ZH_VERDICT_SUSPICIOUS, ZH_VERDICT_MALICIOUS},
         /* near misses: no macros, or macros that only format */
         {"report.docx", NULL, ZH_VERDICT_CLEAN, ZH_VERDICT_CLEAN},
         {"budget.xlsx", NULL, ZH_VERDICT_CLEAN, ZH_VERDICT_CLEAN},
@@ -438,6 +511,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_ole_members, stage_up, stage_down),
         cmocka_unit_test_setup_teardown(test_ole_damaged, stage_up, stage_down),
         cmocka_unit_test_setup_teardown(test_ole_limits, stage_up, stage_down),
+        cmocka_unit_test_setup_teardown(test_ole_long_directory, stage_up, stage_down),
         cmocka_unit_test_setup_teardown(test_rtf, stage_up, stage_down),
     };
     const struct CMUnitTest verdicts[] = {
