@@ -16,7 +16,9 @@
  * PowerShell or Windows API call is MALICIOUS on its own
  * (macro_autorun_risky). A macro document inside an archive that opened with
  * a password written in the message is how Emotet and Qakbot sent them past
- * gateways from 2020 on (macro_in_encrypted_archive). Objects created from
+ * gateways from 2020 on (macro_in_encrypted_archive). A document that embeds
+ * a program, script or shortcut as an OLE Package object is judged here too
+ * (document_embeds_program). Objects created from
  * data-structure classes (Scripting.Dictionary, VBScript.RegExp,
  * ADODB.Recordset...) are not counted: workbooks use them for lookups. */
 #include "../src/heuristics.h"
@@ -85,8 +87,9 @@ static bool ident_char(int c)
 static const char *find(const char *p, size_t n, size_t *pos, const char *w, bool whole)
 {
     size_t wl = strlen(w);
+    int first = tolower((unsigned char)w[0]);
     for (size_t i = *pos; i + wl <= n; i++) {
-        if (strncasecmp(p + i, w, wl))
+        if (tolower((unsigned char)p[i]) != first || strncasecmp(p + i, w, wl))
             continue;
         if (whole && ((i > 0 && ident_char((unsigned char)p[i - 1])) ||
                       (i + wl < n && ident_char((unsigned char)p[i + wl]))))
@@ -180,11 +183,37 @@ static const struct zhi_object *document_of(const struct zhi_scan *s, const stru
     return ole;
 }
 
+/* A program, script or shortcut embedded as an OLE Package object in a
+ * document (ole.c and rtf.c note ole.package): the "double-click the icon"
+ * lure of the RTF and Word droppers that carried an .exe, .js or .lnk. */
+static zh_err package_scan(struct zhi_scan *s, const struct zhi_heuristics *h)
+{
+    for (size_t i = 0; i < s->n_objects; i++) {
+        const struct zhi_object *o = &s->objects[i];
+        const char *label = zhi_object_attr(o, "ole.package");
+        if (!label || o->parent < 0 ||
+            !(zhi_type_is_executable(o->sniffed) || zhi_ext_in(h, ZHI_C_EXECUTABLE, o->ext) ||
+              !strcmp(o->ext, "dll")))
+            continue;
+        const struct zhi_object *doc = &s->objects[o->parent];
+        while (doc->parent >= 0 && doc->sniffed != ZHI_T_OLE2 && doc->sniffed != ZHI_T_RTF)
+            doc = &s->objects[doc->parent];
+        return zhi_hit(s, ZHI_SRC_macro, "document_embeds_program", o->path,
+                       h->scores[ZHI_S_document_embeds_program],
+                       "document \"%s\" embeds \"%s\" (%s) as an OLE Package object",
+                       doc->filename ? doc->filename : doc->path, label, zhi_type_name(o->sniffed));
+    }
+    return ZH_ERR_OK;
+}
+
 static zh_err macro_scan(struct zhi_scan *s, void *state, void *tstate)
 {
     if (!s->rules->heur)
         return ZH_ERR_OK;
     const struct zhi_heuristics *h = s->rules->heur;
+    zh_err prc = package_scan(s, h);
+    if (prc != ZH_ERR_OK)
+        return prc;
     for (size_t i = 0; i < s->n_objects; i++) {
         const struct zhi_object *ole = &s->objects[i];
         if (ole->sniffed != ZHI_T_OLE2 || !zhi_object_attr(ole, "ole.vba_modules"))

@@ -27,6 +27,7 @@
 #include <gsf/gsf-input-memory.h>
 #include <gsf/gsf-utils.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -295,8 +296,10 @@ static void ole10native(struct walk *w, const char *dir, const uint8_t *p, size_
         w->rc = ZH_ERR_FATAL;
         return;
     }
-    if (*pkg.path &&
-        zhi_object_note(w->s, (size_t)m, "ole.package_path", "%s", pkg.path) != ZH_ERR_OK) {
+    if (zhi_object_note(w->s, (size_t)m, "ole.package", "%s", *pkg.label ? pkg.label : name) !=
+            ZH_ERR_OK ||
+        (*pkg.path &&
+         zhi_object_note(w->s, (size_t)m, "ole.package_path", "%s", pkg.path) != ZH_ERR_OK)) {
         w->rc = ZH_ERR_FATAL;
         return;
     }

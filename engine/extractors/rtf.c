@@ -133,15 +133,20 @@ static zh_err rtf_extract(struct zhi_extract *x, size_t idx)
     unsigned count = 0;
     struct zhi_buf buf = {0};
     static const char word[] = "\\objdata";
-    for (const uint8_t *at = memmem(p, n, word, sizeof word - 1); at && rc == ZH_ERR_OK;
-         at = memmem(at + 1, n - (size_t)(at + 1 - p), word, sizeof word - 1)) {
+    /* The search goes on after each destination, so every byte is read once
+     * however many \objdata words a document repeats. */
+    size_t from = 0;
+    for (const uint8_t *at;
+         rc == ZH_ERR_OK && from < n && (at = memmem(p + from, n - from, word, sizeof word - 1));) {
         size_t pos = (size_t)(at - p) + sizeof word - 1;
+        from = pos;
         if (pos < n && isalpha(p[pos]))
             continue; /* a longer control word */
         count++;
         bool over = false, oom = false;
         buf.len = 0;
         size_t end = decode(p, n, pos, &buf, max, &over, &oom);
+        from = end > pos ? end : pos;
         if (oom) {
             rc = ZH_ERR_FATAL;
             break;
@@ -197,6 +202,13 @@ static zh_err rtf_extract(struct zhi_extract *x, size_t idx)
         const uint8_t *copy = zhi_arena_memdup(s->arena, data, len);
         int m = copy ? zhi_extract_add(x, idx, name, copy, len, 0) : -1;
         if (m < 0) {
+            rc = ZH_ERR_FATAL;
+            break;
+        }
+        if (package && (zhi_object_note(s, (size_t)m, "ole.package", "%s",
+                                        *pkg.label ? pkg.label : pkg.name) != ZH_ERR_OK ||
+                        (*pkg.path && zhi_object_note(s, (size_t)m, "ole.package_path", "%s",
+                                                      pkg.path) != ZH_ERR_OK))) {
             rc = ZH_ERR_FATAL;
             break;
         }

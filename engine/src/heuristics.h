@@ -54,7 +54,9 @@
                            "Workbook_Open...) and a shell, download, object, WMI or PowerShell "   \
                            "call")                                                                 \
     X(macro_in_encrypted_archive, "a macro document inside an archive opened with a password "     \
-                                  "written in the message")
+                                  "written in the message")                                        \
+    X(document_embeds_program, "an Office or RTF document that embeds a program, script or "       \
+                               "shortcut as an OLE Package object")
 
 enum zhi_score_id {
 #define ID(name, help) ZHI_S_##name,

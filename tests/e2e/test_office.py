@@ -45,13 +45,17 @@ class OfficeTest(unittest.TestCase):
         return path
 
     def test_droppers_and_near_misses(self):
-        paths = {name: self.mail(name) for name in MUST_FIRE + CLEAN + ["setup.msi", "cut.doc"]}
+        paths = {name: self.mail(name) for name in
+                 MUST_FIRE + CLEAN + ["setup.msi", "cut.doc", "package-exe.doc", "package-exe.rtf"]}
         _, recs = scan_json(self.engine, *paths.values())
         got = {name: recs[p] for name, p in paths.items()}
         for name in MUST_FIRE:
             rules = [h["rule"] for h in got[name]["hits"]]
             self.assertEqual(got[name]["verdict"], "MALICIOUS", f"{name}: {got[name]}")
             self.assertIn("macro_autorun_risky", rules, name)
+        for name in ["package-exe.doc", "package-exe.rtf"]:
+            self.assertEqual(got[name]["verdict"], "MALICIOUS", f"{name}: {got[name]}")
+            self.assertIn("document_embeds_program", [h["rule"] for h in got[name]["hits"]], name)
         for name in CLEAN:
             self.assertEqual(got[name]["verdict"], "CLEAN", f"{name}: {got[name]}")
         self.assertNotEqual(got["setup.msi"]["verdict"], "MALICIOUS", got["setup.msi"])

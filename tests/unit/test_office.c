@@ -430,9 +430,9 @@ static void test_macro_verdicts(void **state)
         {"invoice-workbook-open.xls", "macro_autorun_risky", ZH_VERDICT_MALICIOUS,
          ZH_VERDICT_MALICIOUS},
         {"invoice-objdata.rtf", "macro_autorun_risky", ZH_VERDICT_MALICIOUS, ZH_VERDICT_MALICIOUS},
-        /* a program in a Package object: archive_executable judges it */
-        {"package-exe.doc", NULL, ZH_VERDICT_SUSPICIOUS, ZH_VERDICT_MALICIOUS},
-        {"package-exe.rtf", NULL, ZH_VERDICT_SUSPICIOUS, ZH_VERDICT_MALICIOUS},
+        /* a program in a Package object */
+        {"package-exe.doc", "document_embeds_program", ZH_VERDICT_MALICIOUS, ZH_VERDICT_MALICIOUS},
+        {"package-exe.rtf", "document_embeds_program", ZH_VERDICT_MALICIOUS, ZH_VERDICT_MALICIOUS},
         /* near misses: no macros, or macros that only format */
         {"report.docx", NULL, ZH_VERDICT_CLEAN, ZH_VERDICT_CLEAN},
         {"budget.xlsx", NULL, ZH_VERDICT_CLEAN, ZH_VERDICT_CLEAN},
