@@ -206,12 +206,40 @@ static zh_err package_scan(struct zhi_scan *s, const struct zhi_heuristics *h)
     return ZH_ERR_OK;
 }
 
+/* Excel 4.0 macro sheets (ole.c notes xls.macro_sheet and xls.auto_open):
+ * the XLM droppers of 2020–2021 (Qakbot, ZLoader, Dridex) hid a macro sheet
+ * and named a cell Auto_Open so that it ran on opening, out of sight of VBA
+ * scanners. A macro sheet alone is rare in today's mail and needs a user to
+ * run it; with Auto_Open it is MALICIOUS. */
+static zh_err xlm_scan(struct zhi_scan *s, const struct zhi_heuristics *h)
+{
+    for (size_t i = 0; i < s->n_objects; i++) {
+        const struct zhi_object *o = &s->objects[i];
+        const char *sheet = zhi_object_attr(o, "xls.macro_sheet");
+        if (!sheet)
+            continue;
+        const char *name = o->filename ? o->filename : o->path;
+        const char *auto_open = zhi_object_attr(o, "xls.auto_open");
+        return auto_open ? zhi_hit(s, ZHI_SRC_macro, "xlm_auto_open", o->path,
+                                   h->scores[ZHI_S_xlm_auto_open],
+                                   "workbook \"%s\" has Excel 4.0 macro sheet %s that runs on "
+                                   "opening (%s)",
+                                   name, sheet, auto_open)
+                         : zhi_hit(s, ZHI_SRC_macro, "xlm_macro_sheet", o->path,
+                                   h->scores[ZHI_S_xlm_macro_sheet],
+                                   "workbook \"%s\" has Excel 4.0 macro sheet %s", name, sheet);
+    }
+    return ZH_ERR_OK;
+}
+
 static zh_err macro_scan(struct zhi_scan *s, void *state, void *tstate)
 {
     if (!s->rules->heur)
         return ZH_ERR_OK;
     const struct zhi_heuristics *h = s->rules->heur;
     zh_err prc = package_scan(s, h);
+    if (prc == ZH_ERR_OK)
+        prc = xlm_scan(s, h);
     if (prc != ZH_ERR_OK)
         return prc;
     for (size_t i = 0; i < s->n_objects; i++) {

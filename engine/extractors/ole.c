@@ -477,6 +477,60 @@ out:
     free(d.p);
 }
 
+/* A BIFF string of n characters at p (within lim bytes): one flag byte
+ * (bit 0: UTF-16), then the characters. */
+static const char *biff_string(struct zhi_arena *a, const uint8_t *p, size_t lim, size_t n)
+{
+    if (lim < 1)
+        return "";
+    bool wide = p[0] & 1;
+    size_t bytes = wide ? 2 * n : n;
+    if (bytes > lim - 1)
+        bytes = lim - 1;
+    return wide ? zhi_utf16_to_utf8(a, p + 1, bytes, false) : zhi_latin1_to_utf8(a, p + 1, bytes);
+}
+
+/* Excel 4.0 (XLM) macros in a BIFF8 workbook stream ([MS-XLS] 2.4): a
+ * BoundSheet8 record (0x85) of sheet type 1 is a macro sheet, often hidden
+ * or "very hidden"; a Lbl record (0x18) for the built-in name 1 (Auto_Open),
+ * or a name spelled Auto_Open..., runs it on opening. The Qakbot, ZLoader and
+ * Dridex workbooks of 2020–2021 carried their downloader so, when VBA was
+ * watched. Noted on the file: xls.macro_sheet = "<name> (<state>)",
+ * xls.auto_open = <name>. Records are walked to the stream's end, each at
+ * least 4 bytes long. */
+static void biff_sheets(struct walk *w, const uint8_t *p, size_t n)
+{
+    static const char *const states[] = {"visible", "hidden", "very hidden"};
+    struct zhi_arena *a = w->s->arena;
+    for (size_t pos = 0; w->rc == ZH_ERR_OK && n - pos >= 4;) {
+        uint16_t id = le16(p + pos), size = le16(p + pos + 2);
+        const uint8_t *r = p + pos + 4;
+        size_t len = size <= n - pos - 4 ? size : n - pos - 4;
+        pos += 4 + len;
+        if (id == 0x0085 && len >= 8 && r[5] == 0x01) {
+            const char *name = biff_string(a, r + 7, len - 7, r[6]);
+            /* lbPlyPos, hsState (visibility), dt (1: macro sheet), the name */
+            unsigned state = (r[4] & 3) > 2 ? 2 : r[4] & 3;
+            if (!name || zhi_object_note(w->s, w->idx, "xls.macro_sheet", "%s (%s)", name,
+                                         states[state]) != ZH_ERR_OK)
+                w->rc = ZH_ERR_FATAL;
+        } else if (id == 0x0018 && len >= 15) {
+            /* flags, chKey, cch, cce, 2 reserved, itab, 4 reserved, the name */
+            bool builtin = le16(r) & 0x20;
+            const char *name = builtin && r[3] == 1 && len >= 16 && r[15] == 0x01
+                                   ? "Auto_Open"
+                                   : biff_string(a, r + 14, len - 14, r[3]);
+            if (!name)
+                w->rc = ZH_ERR_FATAL;
+            else if (!strncasecmp(name, "Auto_Open", 9) &&
+                     zhi_object_note(w->s, w->idx, "xls.auto_open", "%s", name) != ZH_ERR_OK)
+                w->rc = ZH_ERR_FATAL;
+        } else if (id == 0x000a) {
+            break; /* the end of the globals substream: sheets follow, no names */
+        }
+    }
+}
+
 /* Walk storage `dir` (path `rel` inside the file, "" for the root). */
 static void walk_storage(struct walk *w, GsfInfile *dir, const char *rel, int depth)
 {
@@ -509,6 +563,9 @@ static void walk_storage(struct walk *w, GsfInfile *dir, const char *rel, int de
                     ole10native(w, rel, data, len);
                 else if (raw_name && !strcmp(raw_name, "EncryptedPackage"))
                     w->s->objects[w->idx].flags |= ZHI_OBJ_HAS_ENCRYPTED;
+                else if (raw_name && !*rel &&
+                         (!strcmp(raw_name, "Workbook") || !strcmp(raw_name, "Book")))
+                    biff_sheets(w, data, len);
             }
             has_dir |= raw_name && !strcasecmp(raw_name, "dir");
             has_project |= raw_name && !strcasecmp(raw_name, "_VBA_PROJECT");

@@ -56,7 +56,9 @@
     X(macro_in_encrypted_archive, "a macro document inside an archive opened with a password "     \
                                   "written in the message")                                        \
     X(document_embeds_program, "an Office or RTF document that embeds a program, script or "       \
-                               "shortcut as an OLE Package object")
+                               "shortcut as an OLE Package object")                                \
+    X(xlm_macro_sheet, "an Excel workbook with an Excel 4.0 (XLM) macro sheet")                    \
+    X(xlm_auto_open, "an Excel 4.0 macro sheet with an Auto_Open name: it runs on opening")
 
 enum zhi_score_id {
 #define ID(name, help) ZHI_S_##name,

@@ -16,8 +16,11 @@ OFFICE = os.path.join(SRC, "tests", "fixtures", "office")
 
 MUST_FIRE = ["invoice-autoopen.doc", "invoice-autoopen.docm", "invoice-workbook-open.xls",
              "invoice-objdata.rtf"]
+# Excel 4.0 macro sheets run by Auto_Open, and documents embedding a program.
+MALICIOUS = {"invoice-xlm.xls": "xlm_auto_open", "package-exe.doc": "document_embeds_program",
+             "package-exe.rtf": "document_embeds_program"}
 CLEAN = ["report.docx", "budget.xlsx", "letter.doc", "totals-benign-macro.xls",
-         "totals-benign-macro.xlsm"]
+         "totals-benign-macro.xlsm", "xlm-sheet-no-autorun.xls"]
 
 
 class OfficeTest(unittest.TestCase):
@@ -46,16 +49,16 @@ class OfficeTest(unittest.TestCase):
 
     def test_droppers_and_near_misses(self):
         paths = {name: self.mail(name) for name in
-                 MUST_FIRE + CLEAN + ["setup.msi", "cut.doc", "package-exe.doc", "package-exe.rtf"]}
+                 MUST_FIRE + CLEAN + list(MALICIOUS) + ["setup.msi", "cut.doc"]}
         _, recs = scan_json(self.engine, *paths.values())
         got = {name: recs[p] for name, p in paths.items()}
         for name in MUST_FIRE:
             rules = [h["rule"] for h in got[name]["hits"]]
             self.assertEqual(got[name]["verdict"], "MALICIOUS", f"{name}: {got[name]}")
             self.assertIn("macro_autorun_risky", rules, name)
-        for name in ["package-exe.doc", "package-exe.rtf"]:
+        for name, rule in MALICIOUS.items():
             self.assertEqual(got[name]["verdict"], "MALICIOUS", f"{name}: {got[name]}")
-            self.assertIn("document_embeds_program", [h["rule"] for h in got[name]["hits"]], name)
+            self.assertIn(rule, [h["rule"] for h in got[name]["hits"]], name)
         for name in CLEAN:
             self.assertEqual(got[name]["verdict"], "CLEAN", f"{name}: {got[name]}")
         self.assertNotEqual(got["setup.msi"]["verdict"], "MALICIOUS", got["setup.msi"])

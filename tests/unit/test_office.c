@@ -108,6 +108,31 @@ static void show(const struct zhi_scan *s)
         fprintf(stderr, "   hit %s: %s\n", s->hits[i].rule, s->hits[i].detail);
 }
 
+/* Excel 4.0 macro sheets: the notes the workbook stream gives. */
+static void test_xlm_notes(void **state)
+{
+    struct stage *st = *state;
+    const char *const files[] = {"invoice-xlm.xls", "xlm-sheet-no-autorun.xls",
+                                 "totals-benign-macro.xls"};
+    const char *const sheet[] = {"Macro1 (very hidden)", "Macro1 (very hidden)", NULL};
+    const char *const auto_open[] = {"Auto_Open", NULL, NULL};
+    for (size_t i = 0; i < 3; i++) {
+        GBytes *b = load(files[i]);
+        gsize len;
+        const void *p = g_bytes_get_data(b, &len);
+        struct zhi_scan *s = unpack(st, files[i], p, len);
+        const struct zhi_object *o = &s->objects[0];
+        const char *got[] = {zhi_object_attr(o, "xls.macro_sheet"),
+                             zhi_object_attr(o, "xls.auto_open")};
+        const char *want[] = {sheet[i], auto_open[i]};
+        for (size_t k = 0; k < 2; k++)
+            if ((got[k] == NULL) != (want[k] == NULL) || (got[k] && strcmp(got[k], want[k])))
+                fail_msg("%s: note %zu is \"%s\", want \"%s\"", files[i], k,
+                         got[k] ? got[k] : "(none)", want[k] ? want[k] : "(none)");
+        g_bytes_unref(b);
+    }
+}
+
 /* Each file's VBA modules (path, module name, a line of its source), its
  * other expected members, and no damage. */
 static void test_ole_extract(void **state)
@@ -433,6 +458,9 @@ static void test_macro_verdicts(void **state)
         /* a program in a Package object */
         {"package-exe.doc", "document_embeds_program", ZH_VERDICT_MALICIOUS, ZH_VERDICT_MALICIOUS},
         {"package-exe.rtf", "document_embeds_program", ZH_VERDICT_MALICIOUS, ZH_VERDICT_MALICIOUS},
+        /* Excel 4.0: a very hidden macro sheet run by Auto_Open; one without it */
+        {"invoice-xlm.xls", "xlm_auto_open", ZH_VERDICT_MALICIOUS, ZH_VERDICT_MALICIOUS},
+        {"xlm-sheet-no-autorun.xls", "xlm_macro_sheet", ZH_VERDICT_CLEAN, ZH_VERDICT_CLEAN},
         /* near misses: no macros, or macros that only format */
         {"report.docx", NULL, ZH_VERDICT_CLEAN, ZH_VERDICT_CLEAN},
         {"budget.xlsx", NULL, ZH_VERDICT_CLEAN, ZH_VERDICT_CLEAN},
@@ -509,6 +537,7 @@ int main(void)
     const struct CMUnitTest stage[] = {
         cmocka_unit_test_setup_teardown(test_ole_extract, stage_up, stage_down),
         cmocka_unit_test_setup_teardown(test_ole_members, stage_up, stage_down),
+        cmocka_unit_test_setup_teardown(test_xlm_notes, stage_up, stage_down),
         cmocka_unit_test_setup_teardown(test_ole_damaged, stage_up, stage_down),
         cmocka_unit_test_setup_teardown(test_ole_limits, stage_up, stage_down),
         cmocka_unit_test_setup_teardown(test_ole_long_directory, stage_up, stage_down),
