@@ -12,7 +12,8 @@
  * and crashed here on a 12 MB file whose 100,000 entries form one chain, so
  * the directory's size is measured first (the header, the FAT sectors it
  * names, the directory's sector chain) and held to ole_max_entries; storage
- * nesting is held to ole_max_depth. The VBA project's records and its
+ * nesting is held to ole_max_depth; a root entry with siblings, which libgsf
+ * would leak, is refused as damage. The VBA project's records and its
  * compression are read by the bounded code below, not by GsfInfileMSVBA: its
  * output has no bound (a 6-byte compressed chunk expands to 4096 bytes) and
  * it stops at the first module it cannot read. A file libgsf cannot open, a
@@ -110,6 +111,18 @@ static const char *directory_size(const uint8_t *p, size_t n, uint64_t *entries)
     }
     if (got < n_fat) {
         why = "its DIFAT names fewer FAT sectors than the header";
+        goto out;
+    }
+    /* The first entry must be the root storage, without siblings (MS-CFB
+     * 2.6.2): libgsf reads a root's siblings into entries that belong to no
+     * storage and never frees them (found by fuzz_office). */
+    if (dir >= sectors || 512 + ((uint64_t)dir + 1) * ss > n) {
+        why = "its directory starts outside the file";
+        goto out;
+    }
+    const uint8_t *root = p + 512 + (size_t)dir * ss;
+    if (root[66] != 5 || le32(root + 68) != 0xffffffffu || le32(root + 72) != 0xffffffffu) {
+        why = "its first directory entry is not a root storage without siblings";
         goto out;
     }
     /* Follow the directory's chain: at most one step per sector. */
