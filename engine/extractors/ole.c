@@ -345,20 +345,27 @@ static const uint8_t *read_stream(struct walk *w, GsfInput *in, const char *rel,
     return buf;
 }
 
+/* Child `name` of storage dir, its case ignored as Office ignores it; a new
+ * reference, or NULL. */
+static GsfInput *child_ci(GsfInfile *dir, const char *name)
+{
+    for (int i = 0, k = gsf_infile_num_children(dir); i < k; i++) {
+        const char *ci = gsf_infile_name_by_index(dir, i);
+        if (ci && !strcasecmp(ci, name))
+            return gsf_infile_child_by_index(dir, i);
+    }
+    return NULL;
+}
+
 /* The bytes of stream `name` of storage `dir`, decompressed from `offset`
  * (MS-OVBA), held to the member bound. NULL with a damaged hit when the
  * stream or its compression is damaged. */
-static const uint8_t *vba_stream(struct walk *w, GsfInfile *vba, const char *vdir, const char *name,
-                                 uint32_t offset, const char *rel, size_t *out_len)
+static const uint8_t *vba_stream(struct walk *w, GsfInfile *vba, const char *name, uint32_t offset,
+                                 const char *rel, size_t *out_len)
 {
     struct zhi_arena *a = w->s->arena;
     const char *where = zhi_arena_printf(a, "%s/%s", w->path, rel);
-    GsfInput *in = NULL;
-    for (int i = 0, k = gsf_infile_num_children(vba); i < k && !in; i++) {
-        const char *ci = gsf_infile_name_by_index(vba, i);
-        if (ci && !strcasecmp(ci, name))
-            in = gsf_infile_child_by_index(vba, i);
-    }
+    GsfInput *in = child_ci(vba, name);
     if (!in) {
         damaged(w, "malformed_vba", where ? where : w->path,
                 "the VBA project names a module stream %s that it lacks", name);
@@ -398,7 +405,6 @@ static const uint8_t *vba_stream(struct walk *w, GsfInfile *vba, const char *vdi
 out:
     free(raw);
     g_object_unref(in);
-    (void)vdir;
     return result;
 }
 
@@ -416,7 +422,7 @@ static void vba_project(struct walk *w, GsfInfile *vba, const char *vdir)
         w->rc = ZH_ERR_FATAL;
         return;
     }
-    GsfInput *in = gsf_infile_child_by_name(vba, "dir");
+    GsfInput *in = child_ci(vba, "dir");
     gsf_off_t size = in ? gsf_input_size(in) : -1;
     uint8_t *raw = size > 0 && (uint64_t)size <= zhi_limit_bound(w->s, ZHI_L_member_bytes)
                        ? malloc((size_t)size)
@@ -473,7 +479,7 @@ static void vba_project(struct walk *w, GsfInfile *vba, const char *vdir)
                 break;
             }
             size_t len_src = 0;
-            const uint8_t *src = vba_stream(w, vba, vdir, stream, offset, rel, &len_src);
+            const uint8_t *src = vba_stream(w, vba, stream, offset, rel, &len_src);
             if (src) {
                 int m = add(w, rel, src, len_src, 0);
                 if (m >= 0 &&
