@@ -532,6 +532,53 @@ static int engine_down(void **state)
     return 0;
 }
 
+/* The is_vba external: true for the decompressed modules only, not for the
+ * document, its streams or the compressed module streams. The document is given
+ * as a file (no message around it). */
+static void test_is_vba_external(void **state)
+{
+    char dir[] = "/tmp/zh-office-rules-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    gchar *rule = g_build_filename(dir, "vba.yar", NULL);
+    assert_true(g_file_set_contents(rule,
+                                    "rule Vba_Source { meta: score = 5\n"
+                                    "condition: is_vba }\n",
+                                    -1, NULL));
+    struct zh_config cfg;
+    zh_config_defaults(&cfg);
+    zh_config_set(&cfg, "rules_dir", dir, NULL, 0);
+    zh_engine *e = NULL;
+    zh_scanner *sc = NULL;
+    struct zh_rules_report rep;
+    assert_int_equal(zh_engine_new(&cfg, &e, &rep), ZH_ERR_OK);
+    zh_rules_report_free(&rep);
+    assert_int_equal(zh_scanner_new(e, &sc), ZH_ERR_OK);
+    GBytes *b = load("invoice-autoopen.doc");
+    gsize len;
+    const void *p = g_bytes_get_data(b, &len);
+    struct zh_scan_envelope named = {.filename = "Invoice.doc"};
+    const struct zh_result *r;
+    zh_scanner_scan(sc, p, len, &named, 0, &r);
+    assert_int_equal(r->status, 0);
+    size_t matches = 0;
+    for (size_t i = 0; i < r->n_hits; i++) {
+        if (strcmp(r->hits[i].rule, "Vba_Source"))
+            continue;
+        matches++;
+        if (!g_str_has_suffix(r->hits[i].object, "/Macros/VBA/Module1.bas") &&
+            !g_str_has_suffix(r->hits[i].object, "/Macros/VBA/ThisDocument.cls"))
+            fail_msg("is_vba is true for %s", r->hits[i].object);
+    }
+    assert_int_equal(matches, 2); /* Module1.bas and ThisDocument.cls, nothing else */
+    g_bytes_unref(b);
+    zh_scanner_free(sc);
+    zh_engine_free(e);
+    zh_config_free(&cfg);
+    remove(rule);
+    remove(dir);
+    g_free(rule);
+}
+
 int main(void)
 {
     const struct CMUnitTest stage[] = {
@@ -546,6 +593,10 @@ int main(void)
     const struct CMUnitTest verdicts[] = {
         cmocka_unit_test(test_macro_verdicts),
     };
+    const struct CMUnitTest externals[] = {
+        cmocka_unit_test(test_is_vba_external),
+    };
     int rc = cmocka_run_group_tests_name("office extractors", stage, NULL, NULL);
-    return rc | cmocka_run_group_tests_name("macro verdicts", verdicts, engine_up, engine_down);
+    rc |= cmocka_run_group_tests_name("macro verdicts", verdicts, engine_up, engine_down);
+    return rc | cmocka_run_group_tests_name("YARA externals", externals, NULL, NULL);
 }
