@@ -217,6 +217,22 @@ static void test_ole_members(void **state)
     }
 }
 
+/* A password-protected OOXML document is an OLE2 file whose package is
+ * encrypted: the file is marked as holding what could not be examined, as an
+ * encrypted zip is, and archive_executable weighs it. */
+static void test_ole_encrypted(void **state)
+{
+    struct stage *st = *state;
+    GBytes *b = load("payslip-encrypted.xlsx");
+    gsize len;
+    const void *p = g_bytes_get_data(b, &len);
+    struct zhi_scan *s = unpack(st, "payslip.xlsx", p, len);
+    assert_true(s->objects[0].flags & ZHI_OBJ_HAS_ENCRYPTED);
+    assert_non_null(obj(s, "2/payslip.xlsx/EncryptedPackage"));
+    assert_int_equal(s->n_hits, 0);
+    g_bytes_unref(b);
+}
+
 /* A file cut short, and every byte of a real one's header and directory
  * overwritten in turn: a damaged, unscannable hit or a clean read, never a
  * crash (ASan watches). */
@@ -467,6 +483,7 @@ static void test_macro_verdicts(void **state)
         {"letter.doc", NULL, ZH_VERDICT_CLEAN, ZH_VERDICT_CLEAN},
         {"setup.msi", NULL, ZH_VERDICT_CLEAN,
          ZH_VERDICT_MALICIOUS}, /* .msi is an executable name */
+        {"payslip-encrypted.xlsx", NULL, ZH_VERDICT_CLEAN, ZH_VERDICT_SUSPICIOUS},
         {"totals-benign-macro.xls", "macro_document", ZH_VERDICT_CLEAN, ZH_VERDICT_CLEAN},
         {"totals-benign-macro.xlsm", "macro_document", ZH_VERDICT_CLEAN, ZH_VERDICT_CLEAN},
     };
@@ -585,6 +602,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_ole_extract, stage_up, stage_down),
         cmocka_unit_test_setup_teardown(test_ole_members, stage_up, stage_down),
         cmocka_unit_test_setup_teardown(test_xlm_notes, stage_up, stage_down),
+        cmocka_unit_test_setup_teardown(test_ole_encrypted, stage_up, stage_down),
         cmocka_unit_test_setup_teardown(test_ole_damaged, stage_up, stage_down),
         cmocka_unit_test_setup_teardown(test_ole_limits, stage_up, stage_down),
         cmocka_unit_test_setup_teardown(test_ole_long_directory, stage_up, stage_down),
