@@ -13,7 +13,7 @@ PACKAGES=(build-essential cmake pkg-config python3 zip unzip clang-format
   libgmime-3.0-dev libinih-dev libjson-c-dev libcmocka-dev libhiredis-dev redis-server
   libsqlite3-dev nettle-dev
   clamav-testfiles libpython3.11-testsuite golang-github-jhillyerd-enmime-dev
-  libarchive-tools mtools liblnk-utils libgsf-bin
+  libarchive-tools mtools liblnk-utils libgsf-bin libgsf-1-dev
   libmilter-dev postfix swaks opendkim-tools
   clamdscan rspamd libnss-wrapper)
 

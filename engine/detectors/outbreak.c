@@ -166,6 +166,12 @@ static zh_err outbreak_scan(struct zhi_scan *s, void *state, void *tstate)
             fp = fnv(fp, x->rule, strlen(x->rule));
             risky |= x->src == ZHI_SRC_double_extension;
         }
+        /* Macros that run on opening or reach outside, a program embedded in
+         * a document, an Excel 4.0 sheet: risky. Macros alone are not (benign
+         * workbooks of one shape come from many senders). */
+        if (x->src == ZHI_SRC_macro && strcmp(x->rule, "macro_document")) {
+            risky = true;
+        }
         if (hl + strlen(x->rule) + 2 < sizeof hits)
             hl += (size_t)snprintf(hits + hl, sizeof hits - hl, "%s%s", hl ? "," : "", x->rule);
     }

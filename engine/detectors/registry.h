@@ -3,9 +3,9 @@
  *
  * The order is a decision: yara first (the others read its hits, and its
  * per-object work is the scan's largest); the name and content heuristics
- * next (shortcut, html_smuggling, pdf_action, script and container read only the
- * objects and the notes the extractors left on them, so their place among
- * these is free); lure_text
+ * next (shortcut, html_smuggling, pdf_action, script, container and macro read
+ * only the objects and the notes and text the extractors left on them, so their
+ * place among these is free); lure_text
  * after yara, because it judges the hits of YARA rules tagged lure_text;
  * outbreak last, because its fingerprint uses the other detectors' hits and
  * its flag depends on the score they add up to. */
@@ -22,6 +22,7 @@
     X(pdf_action)                                                                                  \
     X(script)                                                                                      \
     X(container)                                                                                   \
+    X(macro)                                                                                       \
     X(sender)                                                                                      \
     X(lure_text)                                                                                   \
     X(outbreak)

@@ -8,7 +8,8 @@
  *   — a comparison, no bytes read. It outbids archive for those types: a
  *   single stream's output is its member, not an archive to guess at.
  * - archive: the sniffed type alone (zip, rar, 7z, cab, tar, arj, lha).
- * - lnk, pdf, onenote: the sniffed type alone, each a type no other bids on.
+ * - lnk, pdf, onenote, ole, rtf: the sniffed type alone, each a type no other
+ *   bids on.
  * - smuggling: HTML by sniffed type, or HTML/SVG by extension or declared
  *   type when the content sniffed as text (an SVG opens with "<svg"), and only
  *   for attachments and members (mail bodies run no script): a few string
@@ -25,6 +26,8 @@
     X(lnk)                                                                                         \
     X(pdf)                                                                                         \
     X(onenote)                                                                                     \
+    X(ole)                                                                                         \
+    X(rtf)                                                                                         \
     X(smuggling)                                                                                   \
     X(uuencode)
 

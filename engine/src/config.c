@@ -70,6 +70,11 @@ const struct zh_setting zh_settings[] = {
      "stream that needs more is a limits_exceeded hit"},
     {"limits", "archive_timeout_ms", ZH_SET_MS, OFF(archive_timeout_ms), "10s", 10, 3600000,
      "time budget for unpacking the archives of one message"},
+    {"limits", "ole_max_entries", ZH_SET_INT, OFF(ole_max_entries), "4096", 4, 16384,
+     "most directory entries of one OLE2 file (.doc, .xls, .msi) opened; more is a "
+     "limits_exceeded hit, the file unopened (libgsf recurses per entry)"},
+    {"limits", "ole_max_depth", ZH_SET_INT, OFF(ole_max_depth), "10", 1, 64,
+     "deepest storage-in-storage nesting walked inside one OLE2 compound file"},
 
     {"scoring", "suspicious_score", ZH_SET_INT, OFF(suspicious_score), "40", 1, 100000,
      "a message scoring at least this is SUSPICIOUS"},

@@ -60,7 +60,19 @@
                          "or macro document")                                                      \
     X(container_nesting, "something that runs, wrapped three or more containers deep")             \
     X(surge_unknown_type, "an attachment of a type no class names surging from many sender "       \
-                          "domains and client IPs (outbreak detector)")
+                          "domains and client IPs (outbreak detector)")                            \
+    X(macro_document, "an Office document with VBA macros")                                        \
+    X(macro_risky, "VBA macros that call a shell, download, create objects, WMI or PowerShell, "   \
+                   "with no auto-run entry")                                                       \
+    X(macro_autorun_risky, "VBA macros with an auto-run entry (AutoOpen, Document_Open, "          \
+                           "Workbook_Open...) and a shell, download, object, WMI or PowerShell "   \
+                           "call")                                                                 \
+    X(macro_in_encrypted_archive, "a macro document inside an archive opened with a password "     \
+                                  "written in the message")                                        \
+    X(document_embeds_program, "an Office or RTF document that embeds a program, script or "       \
+                               "shortcut as an OLE Package object")                                \
+    X(xlm_macro_sheet, "an Excel workbook with an Excel 4.0 (XLM) macro sheet")                    \
+    X(xlm_auto_open, "an Excel 4.0 macro sheet with an Auto_Open name: it runs on opening")
 
 enum zhi_score_id {
 #define ID(name, help) ZHI_S_##name,

@@ -117,6 +117,10 @@ static int64_t x_internal_mail(const struct zhi_scan *s, const struct zhi_object
 {
     return zhi_site_internal_mail(s);
 }
+static int64_t x_is_vba(const struct zhi_scan *s, const struct zhi_object *o)
+{
+    return zhi_object_attr(o, "vba.module") != NULL;
+}
 static int64_t x_attachments(const struct zhi_scan *s, const struct zhi_object *o)
 {
     int64_t n = 0;
@@ -177,6 +181,10 @@ const struct zhi_external zhi_externals[] = {
     {"internal_mail", ZHI_EXT_BOOL,
      "true when the organisation's own network and domains sent the message ([site] settings)",
      NULL, x_internal_mail},
+    {"is_vba", ZHI_EXT_BOOL,
+     "true for the decompressed source of a VBA module (from an OLE2 document or a "
+     "vbaProject.bin)",
+     NULL, x_is_vba},
 };
 const size_t zhi_n_externals = sizeof zhi_externals / sizeof zhi_externals[0];
 

@@ -127,6 +127,21 @@ bool zhi_site_internal_domain(const struct zhi_scan *s, const char *domain);
 bool zhi_site_internal_mail(const struct zhi_scan *s);
 /* Validate the [site] lists (zh_config_check calls it). */
 zh_err zhi_site_check(const struct zh_config *cfg, char *err, size_t errlen);
+/* ---- OLE Package objects (package.c) ---------------------------------------
+ * The file an OLE Package object embeds, read from its packager data (the
+ * "\x01Ole10Native" stream after its 4-byte size, or an RTF object's native
+ * data). Strings are arena copies; data points into p. False when the header
+ * does not parse; cut when the data claims more bytes than p holds (or none
+ * follow). name: the label's base name, else the original or temporary
+ * path's, possibly "". */
+struct zhi_package {
+    const char *label, *path, *temp_path, *name;
+    const uint8_t *data;
+    size_t len;
+    bool cut;
+};
+struct zhi_arena;
+bool zhi_package_parse(struct zhi_arena *a, const uint8_t *p, size_t n, struct zhi_package *out);
 
 /* ---- scan objects -------------------------------------------------------- */
 enum zhi_kind { ZHI_K_HEADERS, ZHI_K_TEXT, ZHI_K_ATTACHMENT, ZHI_K_MEMBER };
@@ -271,6 +286,9 @@ struct zhi_hit {
     X(decoder_memory, decoder_max_memory, ZH_ERR_LIMIT_SIZE,                                       \
       "stream needs {v} bytes of decoder memory (limit {b})")                                      \
     X(archive_time, archive_timeout_ms, ZH_ERR_LIMIT_TIME, "unpacking took more than {b} ms")      \
+    X(ole_entries, ole_max_entries, ZH_ERR_LIMIT_COUNT,                                            \
+      "OLE2 directory of {v} entries (limit {b})")                                                 \
+    X(ole_depth, ole_max_depth, ZH_ERR_LIMIT_DEPTH, "OLE2 storage nested {v} deep (limit {b})")    \
     X(scan_time, scan_timeout_ms, ZH_ERR_LIMIT_TIME, "the scan needed more than {b} ms")
 
 enum zhi_limit {
