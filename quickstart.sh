@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 PACKAGES=(build-essential cmake pkg-config python3 zip unzip clang-format
-  libprotobuf-c-dev protobuf-c-compiler libnng-dev libyara-dev libarchive-dev
+  libprotobuf-c-dev protobuf-c-compiler libnng-dev libyara-dev libarchive-dev libmspack-dev
   zlib1g-dev libbz2-dev liblzma-dev
   libgmime-3.0-dev libinih-dev libjson-c-dev libcmocka-dev libhiredis-dev redis-server
   clamav-testfiles libpython3.11-testsuite golang-github-jhillyerd-enmime-dev

@@ -41,6 +41,8 @@ struct zh_config {
     int64_t archive_ratio_floor;
     int64_t decoder_max_memory;
     int64_t archive_timeout_ms;
+    int64_t image_max_dir_depth;
+    int64_t image_max_dir_entries;
     /* [scoring] */
     int64_t suspicious_score;
     int64_t malicious_score;
