@@ -1,7 +1,8 @@
 /* fat: disk images as the 2022–2023 waves mailed them (Shipping_Documents.img,
  * invoice.vhd): raw FAT12/16/32 volumes (.img, .ima, .vfd), disks holding
- * them behind an MBR or GPT partition table, and fixed VHDs (a raw disk and
- * a 512-byte "conectix" footer). Windows mounts all of these with a
+ * them behind an MBR or GPT partition table, and VHDs, fixed (a raw disk and
+ * a 512-byte "conectix" footer) or dynamic (blocks behind a table). Windows
+ * mounts all of these with a
  * double-click. Every file becomes a member named by its path in the volume
  * ("Shipping_Documents.img/Docs/invoice.exe"), with its long (VFAT) name
  * when the checksum ties it to its short entry.
@@ -13,7 +14,7 @@
  * only while it stays inside the volume and never visits a cluster twice.
  * A volume that lies — a chain that loops or ends early, a folder that holds
  * its own ancestor, an image cut short — is a scored, unscannable hit with
- * what could be read kept. What it cannot read at all (dynamic VHDs, VHDX,
+ * what could be read kept. What it cannot read at all (differencing VHDs, VHDX,
  * NTFS or other partitions) is an unsupported_format hit: never CLEAN. */
 #include "../src/zhi.h"
 
@@ -499,26 +500,89 @@ static zh_err read_disk(struct walk *w, const uint8_t *p, size_t len)
     return rc;
 }
 
+static uint64_t be64(const uint8_t *p)
+{
+    return (uint64_t)be32(p) << 32 | be32(p + 4);
+}
+
+/* A dynamic VHD: a header ("cxsparse") at the footer's data offset, a block
+ * allocation table of big-endian sector numbers, and each allocated block as
+ * a sector bitmap then block_size bytes of disk. The disk is rebuilt up to
+ * its last allocated block (unallocated blocks read as zeros, as Windows
+ * reads them); those bytes count as expanded, so a sparse bomb meets the
+ * member, total and ratio bounds. */
+static zh_err read_dynamic(struct walk *w, const uint8_t *p, size_t len, const uint8_t *footer)
+{
+    uint64_t at = be64(footer + 16);
+    if (at > len || len - at < 1024 || memcmp(p + at, "cxsparse", 8))
+        return DAMAGED(w, w->img->path, "the dynamic VHD's header is missing");
+    const uint8_t *h = p + at;
+    uint64_t bat = be64(h + 16), size = be64(footer + 48);
+    uint32_t entries = be32(h + 28), bs = be32(h + 32);
+    if (bs < SECTOR || bs > (1u << 28) || (bs & (bs - 1)) || bat > len || entries > (len - bat) / 4)
+        return DAMAGED(w, w->img->path, "the dynamic VHD's block table lies outside the image");
+    uint32_t top = 0;
+    for (uint32_t i = 0; i < entries; i++)
+        if (be32(p + bat + 4 * (uint64_t)i) != 0xffffffffu)
+            top = i + 1;
+    uint64_t disk = (uint64_t)top * bs;
+    if (size && disk > size)
+        disk = size;
+    if (disk == 0)
+        return ZH_ERR_OK; /* nothing was ever written to it */
+    zh_err rc = zhi_extract_bytes(w->x, w->img->path, disk, disk, len);
+    if (rc != ZH_ERR_OK)
+        return rc;
+    uint8_t *d = calloc(1, disk);
+    if (!d)
+        return ZH_ERR_FATAL;
+    uint64_t bitmap = ((uint64_t)bs / SECTOR / 8 + SECTOR - 1) / SECTOR * SECTOR;
+    bool cut = false;
+    for (uint32_t i = 0; i < top && (uint64_t)i * bs < disk; i++) {
+        uint32_t sector = be32(p + bat + 4 * (uint64_t)i);
+        if (sector == 0xffffffffu)
+            continue;
+        uint64_t off = (uint64_t)sector * SECTOR + bitmap, want = disk - (uint64_t)i * bs;
+        uint64_t n = want < bs ? want : bs;
+        if (off >= len) {
+            cut = true;
+            continue;
+        }
+        if (n > len - off)
+            n = len - off, cut = true;
+        memcpy(d + (uint64_t)i * bs, p + off, n);
+    }
+    if (cut)
+        rc = DAMAGED(w, w->img->path, "blocks of the dynamic VHD lie past the end of the image");
+    if (rc == ZH_ERR_OK)
+        rc = read_disk(w, d, disk);
+    free(d);
+    return rc;
+}
+
 /* A VHD: a fixed disk is the raw disk with a 512-byte footer (511 bytes in
- * images from before Virtual PC 2004); a dynamic or differencing one needs
- * its block table, and a VHDX is another format: those are not read. */
+ * images from before Virtual PC 2004); a dynamic one keeps a copy of the
+ * footer in front and its blocks behind a table. Differencing disks (which
+ * need their parent) and VHDX, another format, are not read. */
 static zh_err read_vhd(struct walk *w, const uint8_t *p, size_t len)
 {
-    size_t footer = len >= SECTOR && !memcmp(p + len - SECTOR, "conectix", 8)           ? SECTOR
-                    : len >= SECTOR - 1 && !memcmp(p + len - SECTOR + 1, "conectix", 8) ? SECTOR - 1
-                                                                                        : 0;
+    size_t tail = len >= SECTOR && !memcmp(p + len - SECTOR, "conectix", 8)           ? SECTOR
+                  : len >= SECTOR - 1 && !memcmp(p + len - SECTOR + 1, "conectix", 8) ? SECTOR - 1
+                                                                                      : 0;
+    const uint8_t *footer = tail                                         ? p + len - tail
+                            : len >= SECTOR && !memcmp(p, "conectix", 8) ? p
+                                                                         : NULL;
     if (!footer)
-        return zhi_extract_damaged(
-            w->x, "unsupported_format", w->img->path, "%s is not read (only fixed VHD images are)",
-            !memcmp(p, "vhdxfile", 8) ? "a VHDX disk" : "a VHD without its footer");
-    uint32_t type = be32(p + len - footer + 60);
-    if (type != 2)
         return zhi_extract_damaged(w->x, "unsupported_format", w->img->path,
-                                   "a %s VHD is not read (only fixed VHD images are)",
-                                   type == 3   ? "dynamic"
-                                   : type == 4 ? "differencing"
-                                               : "VHD of unknown type");
-    return read_disk(w, p, len - footer);
+                                   "a VHDX disk is not read (VHD images are)");
+    uint32_t type = be32(footer + 60);
+    if (type == 2 && tail)
+        return read_disk(w, p, len - tail);
+    if (type == 3)
+        return read_dynamic(w, p, len, footer);
+    return zhi_extract_damaged(w->x, "unsupported_format", w->img->path,
+                               "a %s VHD is not read (fixed and dynamic ones are)",
+                               type == 4 ? "differencing" : "VHD of unknown type");
 }
 
 static zh_err fat_extract(struct zhi_extract *x, size_t idx)

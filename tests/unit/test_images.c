@@ -92,6 +92,8 @@ static void test_members(void **state)
          NULL},
         {"fixed.vhd", "vhd", "partition-1/Rechnungen 2023/M\xc3\xa4rz/Rechnung M\xc3\xa4rz.exe",
          NULL},
+        {"dynamic.vhd", "vhd", "partition-1/Rechnungen 2023/M\xc3\xa4rz/Rechnung M\xc3\xa4rz.exe",
+         "partition-1/Lies mich.txt"},
         {"software.iso", "iso", "setup/setup.exe", "Release Notes.pdf"},
         {"bridge.iso", "iso", "setup/setup.exe", "Release Notes.pdf"},
         {"invoice.cab", "cab", "Invoice.exe", "readme.txt"},
@@ -131,7 +133,8 @@ static void test_damaged(void **state)
         {"ancestor.img", "malformed_image", "holds its own ancestor", NULL},
         {"deep.img", "limits_exceeded", "image_max_dir_depth", "top.txt"},
         {"ntfs.img", "unsupported_format", "holds no FAT volume", NULL},
-        {"dynamic.vhd", "unsupported_format", "dynamic VHD", NULL},
+        {"differencing.vhd", "unsupported_format", "differencing VHD", NULL},
+        {"sparse.vhd", "limits_exceeded", "archive_max_member_bytes", NULL},
         {"udf-only.iso", "unsupported_format", "UDF", NULL},
         {"cut.cab", "malformed_archive", "cabinet could not be opened", NULL},
     };
