@@ -2,9 +2,9 @@
  * invoice.vhd): raw FAT12/16/32 volumes (.img, .ima, .vfd), disks holding
  * them behind an MBR or GPT partition table, and VHDs, fixed (a raw disk and
  * a 512-byte "conectix" footer) or dynamic (blocks behind a table). Windows
- * mounts all of these with a
- * double-click. Every file becomes a member named by its path in the volume
- * ("Shipping_Documents.img/Docs/invoice.exe"), with its long (VFAT) name
+ * mounts all of these with a double-click. Every file becomes a member named
+ * by its path in the volume ("Shipping_Documents.img/Docs/invoice.exe", with
+ * "partition-N/" in front on a partitioned disk), under its long (VFAT) name
  * when the checksum ties it to its short entry.
  *
  * An own reader: no Debian library reads FAT from memory (mtools and
@@ -14,8 +14,8 @@
  * only while it stays inside the volume and never visits a cluster twice.
  * A volume that lies — a chain that loops or ends early, a folder that holds
  * its own ancestor, an image cut short — is a scored, unscannable hit with
- * what could be read kept. What it cannot read at all (differencing VHDs, VHDX,
- * NTFS or other partitions) is an unsupported_format hit: never CLEAN. */
+ * what could be read kept. What it cannot read at all (differencing VHDs,
+ * VHDX, NTFS or other partitions) is an unsupported_format hit: never CLEAN. */
 #include "../src/zhi.h"
 
 #include <stdlib.h>
