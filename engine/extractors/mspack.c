@@ -85,10 +85,17 @@ static int m_read(struct mspack_file *mf, void *buf, int bytes)
     struct memfile *f = MF(mf);
     if (!f || f->d->sink || bytes < 0)
         return -1;
+    /* The time bounds, checked as input is consumed: reaching a member deep
+     * in a folder decodes everything before it without writing a byte. */
+    struct glue *g = f->d->g;
+    if (g->limit == ZH_ERR_OK)
+        g->limit = zhi_extract_bytes(g->x, g->path, g->out.len, 0, g->read ? g->read : 1);
+    if (g->limit != ZH_ERR_OK)
+        return -1;
     size_t left = f->d->len - f->pos, n = (size_t)bytes < left ? (size_t)bytes : left;
     memcpy(buf, f->d->data + f->pos, n);
     f->pos += n;
-    f->d->g->read += n;
+    g->read += n;
     return (int)n;
 }
 
