@@ -286,6 +286,7 @@ static void test_verdicts(void **state)
         /* near misses */
         {"statements.img", "Statements.img", false, NULL, ZH_VERDICT_CLEAN, ZH_VERDICT_CLEAN},
         {"statement.cab", "Statement.cab", false, NULL, ZH_VERDICT_CLEAN, ZH_VERDICT_CLEAN},
+        {"docs.iso", "Documents.iso", false, NULL, ZH_VERDICT_CLEAN, ZH_VERDICT_CLEAN},
         {"software.iso", "Software_2023.iso", true, "program_in_archive", ZH_VERDICT_SUSPICIOUS,
          ZH_VERDICT_SUSPICIOUS},
     };
