@@ -1,7 +1,7 @@
 /* Disk images and Microsoft's containers on real bytes: FAT12/16/32 volumes,
- * MBR and GPT disks and fixed VHDs (extractors/fat.c), ISO 9660 with Joliet
- * and Rock Ridge, with a UDF bridge and UDF alone (archive.c), CAB, SZDD,
- * KWAJ and CHM (extractors/mspack.c). The images are made at test time by
+ * MBR and GPT disks, fixed and dynamic VHDs (extractors/fat.c), ISO 9660
+ * with Joliet and Rock Ridge, with a UDF bridge and UDF alone, LHA and ARJ
+ * (archive.c), CAB, SZDD, KWAJ and CHM (extractors/mspack.c). The images are made at test time by
  * tests/fixtures/images/make_images.py with mtools, xorriso, genisoimage,
  * mkudffs and gcab — the tools that make such files in the field — and
  * damaged there by hand. Each format is checked through the extract stage
@@ -99,6 +99,7 @@ static void test_members(void **state)
         {"invoice.cab", "cab", "Invoice.exe", "readme.txt"},
         {"setup.ex_", "szdd", "setup.exe", NULL},
         {"invoice.kwj", "kwaj", "INVOICE.EXE", NULL},
+        {"invoice.lzh", "lha", "invoice.exe", NULL},
     };
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
         struct blob b = image(rows[i].file);
@@ -137,6 +138,7 @@ static void test_damaged(void **state)
         {"sparse.vhd", "limits_exceeded", "archive_max_member_bytes", NULL},
         {"udf-only.iso", "unsupported_format", "UDF", NULL},
         {"cut.cab", "malformed_archive", "cabinet could not be opened", NULL},
+        {"invoice.arj", "unsupported_format", "ARJ", NULL},
     };
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
         struct blob b = image(rows[i].file);
