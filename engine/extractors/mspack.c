@@ -347,7 +347,10 @@ static const char *expanded_name(struct zhi_arena *a, const char *fn, char missi
     if (!fn || !*fn)
         return "data";
     const char *slash = strrchr(fn, '/'), *bslash = strrchr(fn, '\\');
-    fn = (bslash > slash ? bslash : slash) ? (bslash > slash ? bslash : slash) + 1 : fn;
+    if (bslash > slash)
+        slash = bslash;
+    if (slash)
+        fn = slash + 1;
     size_t n = strlen(fn);
     if (n > 1 && fn[n - 1] == '_') {
         char *r = zhi_arena_strdup(a, fn);
