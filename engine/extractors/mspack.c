@@ -46,7 +46,7 @@ struct glue {
     uint64_t read;      /* container bytes read while writing it (for the ratio) */
     zh_err limit;       /* the first budget breach, ZH_ERR_OK until then */
     bool oom;
-    uint64_t mem, mem_peak; /* decoder memory in use */
+    uint64_t mem; /* decoder memory in use */
 };
 
 /* The extraction running on this thread. libmspack copies the mspack_system
@@ -225,7 +225,6 @@ struct job {
     struct desc in, sink;
     size_t idx;                 /* the container's object */
     const struct zhi_object *c; /* a copy of it */
-    unsigned members;
 };
 
 /* Start a member at `name` (UTF-8, '/'-separated; NULL: out of memory):
@@ -237,7 +236,6 @@ static zh_err member_begin(struct job *j, const char *name)
         return ZH_ERR_FATAL;
     j->g.out.len = 0;
     j->g.read = 0;
-    j->members++;
     return zhi_extract_count(j->g.x, j->c->path);
 }
 
