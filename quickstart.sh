@@ -8,12 +8,12 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 PACKAGES=(build-essential cmake pkg-config python3 zip unzip clang-format
-  libprotobuf-c-dev protobuf-c-compiler libnng-dev libyara-dev libarchive-dev
+  libprotobuf-c-dev protobuf-c-compiler libnng-dev libyara-dev libarchive-dev libmspack-dev
   zlib1g-dev libbz2-dev liblzma-dev
   libgmime-3.0-dev libinih-dev libjson-c-dev libcmocka-dev libhiredis-dev redis-server
   libsqlite3-dev nettle-dev
   clamav-testfiles libpython3.11-testsuite golang-github-jhillyerd-enmime-dev
-  libarchive-tools mtools liblnk-utils libgsf-bin libgsf-1-dev
+  libarchive-tools mtools xorriso genisoimage udftools gcab liblnk-utils libgsf-bin libgsf-1-dev
   libmilter-dev postfix swaks opendkim-tools
   clamdscan rspamd libnss-wrapper)
 

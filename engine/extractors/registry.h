@@ -7,7 +7,11 @@
  * - compressed: the sniffed type alone (gzip, bzip2, xz), set once by sniff.c
  *   — a comparison, no bytes read. It outbids archive for those types: a
  *   single stream's output is its member, not an archive to guess at.
- * - archive: the sniffed type alone (zip, rar, 7z, cab, tar, arj, lha).
+ * - archive: the sniffed type alone (zip, rar, 7z, tar, cpio, ISO 9660, arj,
+ *   lha).
+ * - mspack: the sniffed type alone (CAB, CHM, SZDD, KWAJ). It outbids archive
+ *   for CAB: libmspack also decodes Quantum folders, which libarchive refuses.
+ * - fat: the sniffed type alone (a FAT volume or partitioned disk, a VHD).
  * - lnk, pdf, onenote, ole, rtf: the sniffed type alone, each a type no other
  *   bids on.
  * - smuggling: HTML by sniffed type, or HTML/SVG by extension or declared
@@ -23,6 +27,8 @@
 #define ZHI_EXTRACTORS(X)                                                                          \
     X(compressed)                                                                                  \
     X(archive)                                                                                     \
+    X(mspack)                                                                                      \
+    X(fat)                                                                                         \
     X(lnk)                                                                                         \
     X(pdf)                                                                                         \
     X(onenote)                                                                                     \

@@ -75,6 +75,13 @@ const struct zh_setting zh_settings[] = {
      "limits_exceeded hit, the file unopened (libgsf recurses per entry)"},
     {"limits", "ole_max_depth", ZH_SET_INT, OFF(ole_max_depth), "10", 1, 64,
      "deepest storage-in-storage nesting walked inside one OLE2 compound file"},
+    {"limits", "image_max_dir_depth", ZH_SET_INT, OFF(image_max_dir_depth), "16", 1, 64,
+     "deepest folder nesting followed inside a disk image (FAT); deeper folders make a "
+     "limits_exceeded hit and are not read"},
+    {"limits", "image_max_dir_entries", ZH_SET_INT, OFF(image_max_dir_entries), "100000", 16,
+     10000000,
+     "most directory entries read from one disk image (FAT), used, deleted and long-name "
+     "entries alike; more make a limits_exceeded hit"},
 
     {"scoring", "suspicious_score", ZH_SET_INT, OFF(suspicious_score), "40", 1, 100000,
      "a message scoring at least this is SUSPICIOUS"},

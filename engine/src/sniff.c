@@ -167,6 +167,20 @@ enum zhi_type zhi_sniff(const uint8_t *p, size_t n)
             !(spc & (spc - 1)) && (p[14] | p[15] << 8) && p[16])
             return ZHI_T_FAT;
     }
+    /* A partitioned disk (MBR, or GPT behind its protective MBR entry) whose
+     * partitions may hold one: every entry's boot flag 0 or 0x80, and at
+     * least one entry in use with a start and a length. */
+    if (n >= 1024 && p[510] == 0x55 && p[511] == 0xaa) {
+        bool used = false, sane = true;
+        for (int i = 0; i < 4; i++) {
+            const uint8_t *e = p + 446 + 16 * i;
+            sane = sane && (e[0] == 0 || e[0] == 0x80);
+            if (e[4])
+                used = true, sane = sane && le32(e + 8) && le32(e + 12);
+        }
+        if (sane && used)
+            return ZHI_T_FAT;
+    }
     if (has(p, n, 0, "L\0\0\0\x01\x14\x02\0", 8))
         return ZHI_T_LNK;
     if (has(p, n, 0, "\xff\xd8\xff", 3))

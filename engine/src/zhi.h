@@ -91,7 +91,8 @@ enum zhi_type {
     ZHI_T_KWAJ,    /* MS-DOS COMPRESS.EXE (KWAJ) */
     ZHI_T_ONENOTE, /* OneNote section (.one) */
     ZHI_T_VHD,     /* virtual hard disk: VHD (fixed or dynamic) or VHDX */
-    ZHI_T_FAT,     /* a FAT12/16/32 volume image (boot sector with a BPB) */
+    ZHI_T_FAT,     /* a FAT12/16/32 volume image (boot sector with a BPB), or a
+                      partitioned disk image (MBR, GPT) that may hold one */
     ZHI_T__COUNT
 };
 enum zhi_type zhi_sniff(const uint8_t *p, size_t n);
@@ -289,6 +290,10 @@ struct zhi_hit {
     X(ole_entries, ole_max_entries, ZH_ERR_LIMIT_COUNT,                                            \
       "OLE2 directory of {v} entries (limit {b})")                                                 \
     X(ole_depth, ole_max_depth, ZH_ERR_LIMIT_DEPTH, "OLE2 storage nested {v} deep (limit {b})")    \
+    X(image_dir_depth, image_max_dir_depth, ZH_ERR_LIMIT_DEPTH,                                    \
+      "disk image folder nested {v} deep (limit {b})")                                             \
+    X(image_dir_entries, image_max_dir_entries, ZH_ERR_LIMIT_COUNT,                                \
+      "more than {b} directory entries in a disk image")                                           \
     X(scan_time, scan_timeout_ms, ZH_ERR_LIMIT_TIME, "the scan needed more than {b} ms")
 
 enum zhi_limit {

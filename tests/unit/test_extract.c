@@ -84,6 +84,8 @@ static void test_every_limit(void **state)
         {ZHI_L_archive_time, "archive_timeout_ms", ZH_ERR_LIMIT_TIME},
         {ZHI_L_ole_entries, "ole_max_entries", ZH_ERR_LIMIT_COUNT},
         {ZHI_L_ole_depth, "ole_max_depth", ZH_ERR_LIMIT_DEPTH},
+        {ZHI_L_image_dir_depth, "image_max_dir_depth", ZH_ERR_LIMIT_DEPTH},
+        {ZHI_L_image_dir_entries, "image_max_dir_entries", ZH_ERR_LIMIT_COUNT},
         {ZHI_L_scan_time, "scan_timeout_ms", ZH_ERR_LIMIT_TIME},
     };
     assert_int_equal(sizeof rows / sizeof rows[0], ZHI_L__COUNT);

@@ -101,6 +101,18 @@ static void test_table(void **state)
     assert_string_equal(zhi_type_name(zhi_sniff(fat, sizeof fat)), "fat");
     fat[13] = 3; /* sectors per cluster must be a power of two */
     assert_string_equal(zhi_type_name(zhi_sniff(fat, sizeof fat)), "data");
+    /* A partitioned disk: boot code, one partition entry in use (start and
+     * length), the signature. A boot flag other than 0 or 0x80 is not one. */
+    static uint8_t mbr[1024];
+    memcpy(mbr, "\x33\xc0\x8e\xd0", 4);
+    memcpy(mbr + 446, "\x80\0\0\0\x06\0\0\0\x00\x08\0\0\x00\x20\0\0", 16);
+    mbr[510] = 0x55, mbr[511] = 0xaa;
+    assert_string_equal(zhi_type_name(zhi_sniff(mbr, sizeof mbr)), "fat");
+    mbr[446] = 0x12;
+    assert_string_equal(zhi_type_name(zhi_sniff(mbr, sizeof mbr)), "data");
+    mbr[446] = 0x80;
+    memset(mbr + 446 + 12, 0, 4); /* no length */
+    assert_string_equal(zhi_type_name(zhi_sniff(mbr, sizeof mbr)), "data");
 }
 
 static void test_classes(void **state)

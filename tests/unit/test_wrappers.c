@@ -16,34 +16,10 @@
 #include <cmocka.h>
 #include <zlib.h>
 
+#include "testutil.h"
 #include "zhi.h"
 
 #define FIXTURES ZH_SOURCE_DIR "/tests/fixtures"
-
-struct blob {
-    uint8_t *p;
-    size_t len;
-};
-
-static struct blob slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        fail_msg("cannot open %s", path);
-    struct blob b = {NULL, 0};
-    size_t cap = 0;
-    for (;;) {
-        if (b.len == cap)
-            b.p = realloc(b.p, (cap = cap ? cap * 2 : 4096) + 1);
-        size_t n = fread(b.p + b.len, 1, cap - b.len, f);
-        if (!n)
-            break;
-        b.len += n;
-    }
-    fclose(f);
-    b.p[b.len] = 0;
-    return b;
-}
 
 static struct blob fixture(const char *rel)
 {
@@ -102,28 +78,6 @@ static struct blob zip_pw_of(const char *pw, const char *const *names, const str
     return archive_pw_of("zip", "zip:encryption=traditional", pw, names, files, n);
 }
 
-/* Base64 of buf; wrapped in lines for MIME, in one line for a script. */
-static char *b64(const uint8_t *buf, size_t used, bool wrap)
-{
-    static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    char *out = malloc(used * 2 + 8);
-    size_t o = 0;
-    for (size_t i = 0; i < used; i += 3) {
-        unsigned v =
-            buf[i] << 16 | (i + 1 < used ? buf[i + 1] << 8 : 0) | (i + 2 < used ? buf[i + 2] : 0);
-        out[o++] = tbl[v >> 18 & 63];
-        out[o++] = tbl[v >> 12 & 63];
-        out[o++] = i + 1 < used ? tbl[v >> 6 & 63] : '=';
-        out[o++] = i + 2 < used ? tbl[v & 63] : '=';
-        if (wrap && (i / 3) % 19 == 18) {
-            out[o++] = '\r';
-            out[o++] = '\n';
-        }
-    }
-    out[o] = 0;
-    return out;
-}
-
 /* A small PE: a DOS header pointing at "PE\0\0"; nothing runs. */
 static struct blob tiny_pe(void)
 {
@@ -163,52 +117,7 @@ static int teardown_stage(void **state)
 /* Extract one attachment named `name`; the scan's objects are then inspected. */
 static struct zhi_scan *extract(struct fixture *f, const char *name, const struct blob *b)
 {
-    zhi_arena_reset(&f->arena);
-    memset(&f->scan, 0, sizeof f->scan);
-    struct zhi_scan *s = &f->scan;
-    s->cfg = &f->cfg;
-    s->arena = &f->arena;
-    struct zhi_object o = {.path = zhi_arena_printf(s->arena, "2/%s", name),
-                           .filename = name,
-                           .ext = zhi_extension_of(s->arena, name),
-                           .declared_type = "application/octet-stream",
-                           .sniffed = zhi_sniff(b->p, b->len),
-                           .kind = ZHI_K_ATTACHMENT,
-                           .data = b->p,
-                           .len = b->len,
-                           .depth = 1,
-                           .parent = -1};
-    assert_true(zhi_scan_add_object(s, &o) >= 0);
-    assert_int_equal(zhi_extract(s), ZH_ERR_OK);
-    return s;
-}
-
-static const struct zhi_object *object(const struct zhi_scan *s, const char *path)
-{
-    for (size_t i = 0; i < s->n_objects; i++)
-        if (!strcmp(s->objects[i].path, path))
-            return &s->objects[i];
-    return NULL;
-}
-
-static const struct zhi_hit *stage_hit(const struct zhi_scan *s, const char *rule)
-{
-    for (size_t i = 0; i < s->n_hits; i++)
-        if (!strcmp(s->hits[i].rule, rule))
-            return &s->hits[i];
-    return NULL;
-}
-
-static void dump_objects(const struct zhi_scan *s)
-{
-    for (size_t i = 0; i < s->n_objects; i++) {
-        const struct zhi_object *o = &s->objects[i];
-        fprintf(stderr, "   %s (%s, %zu bytes)\n", o->path, zhi_type_name(o->sniffed), o->len);
-        for (size_t k = 0; k < o->n_attrs; k++)
-            fprintf(stderr, "      %s = %s\n", o->attrs[k].key, o->attrs[k].value);
-    }
-    for (size_t i = 0; i < s->n_hits; i++)
-        fprintf(stderr, "   hit %s: %s\n", s->hits[i].rule, s->hits[i].detail);
+    return extract_one(&f->scan, &f->cfg, &f->arena, name, b);
 }
 
 /* Every fixture's notes and text object, as lnkinfo reads the same files. */
@@ -714,9 +623,6 @@ static void test_onenote_extract(void **state)
 }
 
 /* ---- verdicts, through the public API ---------------------------------------- */
-
-static zh_engine *engine;
-static zh_scanner *scanner;
 
 static const char *const RCPT[] = {"alice@corp.example.com"};
 static const struct zh_scan_envelope ENV = {.client_ip = "198.51.100.40",
@@ -1238,30 +1144,6 @@ static void test_wrapper_externals(void **state)
     zh_scanner_free(sc);
     zh_engine_free(e);
     free(pe.p), free(lnk.p), free(js.p), free(iso.p), free(zip.p), free(page.p);
-}
-
-static int setup_engine(void **state)
-{
-    struct zh_config cfg;
-    zh_config_defaults(&cfg);
-    zh_config_set(&cfg, "rules_dir", ZH_SOURCE_DIR "/rules", NULL, 0);
-    zh_config_set(&cfg, "outbreak.enabled", "0", NULL, 0);
-    struct zh_rules_report rep;
-    if (zh_engine_new(&cfg, &engine, &rep) != ZH_ERR_OK) {
-        for (size_t i = 0; i < rep.n_errors; i++)
-            fprintf(stderr, "%s\n", rep.errors[i]);
-        return -1;
-    }
-    zh_rules_report_free(&rep);
-    zh_config_free(&cfg);
-    return zh_scanner_new(engine, &scanner) == ZH_ERR_OK ? 0 : -1;
-}
-
-static int teardown_engine(void **state)
-{
-    zh_scanner_free(scanner);
-    zh_engine_free(engine);
-    return 0;
 }
 
 int main(void)

@@ -43,6 +43,8 @@ struct zh_config {
     int64_t archive_timeout_ms;
     int64_t ole_max_entries;
     int64_t ole_max_depth;
+    int64_t image_max_dir_depth;
+    int64_t image_max_dir_entries;
     /* [scoring] */
     int64_t suspicious_score;
     int64_t malicious_score;
