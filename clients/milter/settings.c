@@ -21,6 +21,20 @@ const struct zhm_setting zhm_settings[] = {
      "where the MTA connects: inet:PORT@ADDRESS, inet6:PORT@ADDRESS or unix:PATH"},
     {"socket_mode", ZHM_MODE, OFF(socket_mode), "0660", 0, 0777, NULL,
      "file mode of a unix: socket (the MTA's user must be able to connect)"},
+    {"socket_group", ZHM_STRING, OFF(socket_group), "", 0, 0, NULL,
+     "group given to a unix: socket (e.g. zerohour, with postfix a member); empty: the "
+     "process's group"},
+    {"socket_lock_wait", ZHM_MS, OFF(socket_lock_wait_ms), "30s", 0, 600000, NULL,
+     "a unix: socket is guarded by SOCKET.lock, held while the milter runs: a new milter waits "
+     "this long for an old one to finish exiting (libmilter removes its socket at exit) instead "
+     "of taking the path from under it"},
+    {"user", ZHM_STRING, OFF(user), "", 0, 0, NULL,
+     "started as root: become this user (and its groups) once the socket is bound; empty: stay "
+     "who started it"},
+    {"group", ZHM_STRING, OFF(group), "", 0, 0, NULL,
+     "with user: the group to become; empty: the user's primary group"},
+    {"allow_root", ZHM_CHOICE, OFF(allow_root), "yes", 0, 0, "no|yes",
+     "no: refuse to run as root (set user); yes: allow it, with a warning at start"},
     {"engine", ZHM_LIST, OFF(engines), "", 0, 0, NULL,
      "zerohourd address (nng URL); repeat for several, scans are spread over those "
      "connected. Empty: $ZEROHOUR_ADDRESS, else the per-user default"},
@@ -47,6 +61,12 @@ const struct zhm_setting zhm_settings[] = {
      "ones, none"},
     {"log_level", ZHM_CHOICE, OFF(log_level), "info", 0, 0, "error|warn|info|debug",
      "error, warn, info (one line per message) or debug"},
+    {"log_target", ZHM_CHOICE, OFF(log_target), "stderr", 0, 0, "stderr|syslog",
+     "stderr (a supervisor or journald keeps it) or syslog (log_socket, under log_facility)"},
+    {"log_facility", ZHM_STRING, OFF(log_facility), "mail", 0, 0, NULL,
+     "syslog facility: mail (as every MTA component), daemon, user or local0-local7"},
+    {"log_socket", ZHM_STRING, OFF(log_socket), "/dev/log", 0, 0, NULL,
+     "the syslog datagram socket (journald and rsyslog listen on /dev/log)"},
     {0},
 };
 
@@ -259,12 +279,65 @@ int zhm_config_load(struct zhm_config *cfg, const char *path, char *err, size_t 
     return 0;
 }
 
-void zhm_config_write_sample(FILE *out)
+static int same_value(const struct zhm_setting *s, const struct zhm_config *a,
+                      const struct zhm_config *b)
 {
-    fprintf(out, "# zerohour-milter configuration. Every setting is shown with its default.\n"
+    const void *fa = (const char *)a + s->offset, *fb = (const char *)b + s->offset;
+    if (s->type == ZHM_LIST) {
+        if (a->n_engines != b->n_engines)
+            return 0;
+        for (size_t i = 0; i < a->n_engines; i++)
+            if (strcmp(a->engines[i], b->engines[i]))
+                return 0;
+        return 1;
+    }
+    if (s->type == ZHM_STRING) {
+        const char *x = *(char *const *)fa, *y = *(char *const *)fb;
+        return !strcmp(x ? x : "", y ? y : "");
+    }
+    return *(const int64_t *)fa == *(const int64_t *)fb;
+}
+
+void zhm_config_write(FILE *out, const struct zhm_config *cfg)
+{
+    struct zhm_config def;
+    int have_def = zhm_config_defaults(&def) == 0;
+    fprintf(out, "# zerohour-milter configuration, written by zerohour-milter --print-config.\n"
+                 "# A commented line shows the default; an uncommented one is set here.\n"
                  "[milter]\n");
-    for (const struct zhm_setting *s = zhm_settings; s->name; s++)
-        fprintf(out, "# %s\n%s%s = %s\n", s->help, *s->def ? "" : "# ", s->name, s->def);
+    for (const struct zhm_setting *s = zhm_settings; s->name; s++) {
+        const void *field = (const char *)cfg + s->offset;
+        char v[1024];
+        zh_value_write_wrapped(out, "# ", s->help, 78);
+        if (!cfg || (have_def && same_value(s, cfg, &def))) {
+            fprintf(out, "# %s = %s\n", s->name, s->def);
+            continue;
+        }
+        switch (s->type) {
+        case ZHM_LIST:
+            for (size_t i = 0; i < cfg->n_engines; i++)
+                fprintf(out, "%s = %s\n", s->name, cfg->engines[i]);
+            continue;
+        case ZHM_STRING:
+            snprintf(v, sizeof v, "%s", *(char *const *)field ? *(char *const *)field : "");
+            break;
+        case ZHM_MS:
+            snprintf(v, sizeof v, "%lldms", (long long)*(const int64_t *)field);
+            break;
+        case ZHM_MODE:
+            snprintf(v, sizeof v, "%04llo", (long long)*(const int64_t *)field);
+            break;
+        case ZHM_CHOICE:
+            zhm_choice_name(s, *(const int64_t *)field, v, sizeof v);
+            break;
+        default:
+            snprintf(v, sizeof v, "%lld", (long long)*(const int64_t *)field);
+            break;
+        }
+        fprintf(out, "%s = %s\n", s->name, v);
+    }
+    if (have_def)
+        zhm_config_free(&def);
 }
 
 void zhm_config_write_markdown(FILE *out)
@@ -314,21 +387,6 @@ void zhm_config_write_help(FILE *out)
         snprintf(text, sizeof text, "%s%s%s%s", s->help, *s->def ? " (default " : "", s->def,
                  *s->def ? ")" : "");
         fprintf(out, "    %s %s\n", flag, arg);
-        /* word-wrap the help at 78 columns, indented by 8 */
-        const char *p = text;
-        while (*p) {
-            size_t len = strlen(p), cut = len;
-            if (len > 70) {
-                cut = 70;
-                while (cut > 0 && p[cut] != ' ')
-                    cut--;
-                if (cut == 0)
-                    cut = 70;
-            }
-            fprintf(out, "        %.*s\n", (int)cut, p);
-            p += cut;
-            while (*p == ' ')
-                p++;
-        }
+        zh_value_write_wrapped(out, "        ", text, 78);
     }
 }

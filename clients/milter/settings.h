@@ -23,6 +23,11 @@ enum zhm_log_level { ZHM_LOG_ERROR, ZHM_LOG_WARN, ZHM_LOG_INFO, ZHM_LOG_DEBUG };
 struct zhm_config {
     char *socket;
     int64_t socket_mode;
+    char *socket_group; /* "" = the process's group */
+    int64_t socket_lock_wait_ms;
+    char *user;         /* "" = stay who started it */
+    char *group;        /* "" = the user's primary group */
+    int64_t allow_root; /* 0 no, 1 yes */
     char *engines[ZHM_MAX_ENGINES];
     size_t n_engines;
     int64_t timeout_ms;
@@ -34,6 +39,9 @@ struct zhm_config {
     int64_t on_unavailable; /* enum zhm_on_unavailable */
     int64_t add_header;     /* enum zhm_add_header */
     int64_t log_level;      /* enum zhm_log_level */
+    int64_t log_target;     /* 0 stderr, 1 syslog */
+    char *log_facility;
+    char *log_socket;
 };
 
 enum zhm_setting_type { ZHM_STRING, ZHM_LIST, ZHM_SIZE, ZHM_MS, ZHM_MODE, ZHM_CHOICE };
@@ -64,7 +72,9 @@ int zhm_config_load(struct zhm_config *cfg, const char *path, char *err, size_t 
 /* Name of a CHOICE value ("reject") written into buf; returns buf. */
 const char *zhm_choice_name(const struct zhm_setting *s, int64_t v, char *buf, size_t n);
 
-void zhm_config_write_sample(FILE *out);
+/* The configuration as an INI file, every setting with its help; settings
+ * at their default (all of them when cfg is NULL) are commented out. */
+void zhm_config_write(FILE *out, const struct zhm_config *cfg);
 void zhm_config_write_markdown(FILE *out);
 void zhm_config_write_help(FILE *out);
 

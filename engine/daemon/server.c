@@ -13,7 +13,9 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -42,6 +44,7 @@ struct zhd_server {
     uint64_t started_unix_s;
     atomic_ullong calls[N_METHODS_MAX + 1][N_STATUS]; /* [method index or last=unknown][status] */
     atomic_ullong in_flight;
+    int log_scans; /* 0 none, 1 flagged, 2 all (engine.log_scans) */
 };
 
 /* Per-call state handed through protobuf-c's closure_data. */
@@ -71,6 +74,91 @@ static void on_response(const ProtobufCMessage *resp, void *cd)
     c->reply = zh_wire_pack_reply(c->status, c->message, resp, &c->reply_len);
 }
 
+/* ---- the scan log line ---------------------------------------------------------
+ * What an administrator greps for "why was this mail rejected?": one line
+ * per scan (engine.log_scans), every field from the request or the verdict.
+ * Everything from the request is untrusted: control and non-ASCII bytes are
+ * written as '?', and each field is bounded. */
+
+static void clean(char *out, size_t n, const char *in)
+{
+    size_t k = 0;
+    for (; in && *in && k + 1 < n; in++)
+        out[k++] = (unsigned char)*in < 0x21 || (unsigned char)*in > 0x7e ? '?' : *in;
+    out[k] = 0;
+}
+
+/* The first Message-ID header of the header block (its first 64 KiB). */
+static void message_id(const uint8_t *m, size_t len, char *out, size_t n)
+{
+    out[0] = 0;
+    len = len > 65536 ? 65536 : len;
+    for (size_t i = 0; i < len;) {
+        const uint8_t *nl = memchr(m + i, '\n', len - i);
+        size_t end = nl ? (size_t)(nl - m) : len, ll = end - i;
+        if (ll && m[i + ll - 1] == '\r')
+            ll--;
+        if (ll == 0)
+            return; /* the blank line ends the header block */
+        if (ll > 11 && !strncasecmp((const char *)m + i, "message-id:", 11)) {
+            size_t a = i + 11, k = 0;
+            while (a < i + ll && (m[a] == ' ' || m[a] == '\t'))
+                a++;
+            for (; a < i + ll && k + 1 < n; a++)
+                out[k++] = m[a] < 0x21 || m[a] > 0x7e ? '?' : (char)m[a];
+            out[k] = 0;
+            return;
+        }
+        i = end + 1;
+    }
+}
+
+static void log_scan(const struct zhd_server *srv, const Zerohour__V1__ScanRequest *in,
+                     const struct zh_scan_envelope *env, const struct zh_result *r)
+{
+    bool flagged = r->status != ZEROHOUR__V1__STATUS__STATUS_OK || r->verdict != ZH_VERDICT_CLEAN;
+    if (srv->log_scans == 0 || (srv->log_scans == 1 && !flagged) || !zh_log_enabled(ZH_LOG_INFO))
+        return;
+    char id[128], mid[160], ip[64], from[160], rules[600] = "";
+    clean(id, sizeof id, in->request_id);
+    message_id(in->message.data, in->message.len, mid, sizeof mid);
+    clean(ip, sizeof ip, env->client_ip);
+    clean(from, sizeof from, env->mail_from);
+    /* The highest-scoring hits first, at most five. */
+    size_t shown[5], n_shown = 0, len = 0;
+    for (; n_shown < 5 && n_shown < r->n_hits; n_shown++) {
+        size_t best = SIZE_MAX;
+        for (size_t i = 0; i < r->n_hits; i++) {
+            bool taken = false;
+            for (size_t k = 0; k < n_shown; k++)
+                taken |= shown[k] == i;
+            if (!taken && (best == SIZE_MAX || r->hits[i].score > r->hits[best].score))
+                best = i;
+        }
+        shown[n_shown] = best;
+    }
+    for (size_t k = 0; k < n_shown && len < sizeof rules - 1; k++) {
+        char rule[160];
+        const struct zh_result_hit *h = &r->hits[shown[k]];
+        clean(rule, sizeof rule, h->rule && *h->rule ? h->rule : h->detector);
+        int w = snprintf(rules + len, sizeof rules - len, "%s%s(%d)", k ? "," : "", rule, h->score);
+        len = w < 0 ? len : len + (size_t)w > sizeof rules - 1 ? sizeof rules - 1 : len + (size_t)w;
+    }
+    if (r->n_hits > n_shown && len < sizeof rules - 1)
+        snprintf(rules + len, sizeof rules - len, ",+%zu more", r->n_hits - n_shown);
+    zh_log(ZH_LOG_INFO,
+           "scan id=%s message_id=%s client=%s from=<%s> rcpts=%zu size=%zu verdict=%s score=%d "
+           "rules=%s objects=%u ms=%.1f ruleset=%llu%s%s",
+           *id ? id : "-", *mid ? mid : "-", *ip ? ip : "-", from, env->n_rcpt,
+           (size_t)in->message.len,
+           r->status == ZEROHOUR__V1__STATUS__STATUS_OK ? zh_verdict_name(r->verdict)
+                                                        : zh_status_name(r->status),
+           r->score, *rules ? rules : "-", r->objects, (double)r->total_us / 1000.0,
+           (unsigned long long)r->ruleset_version,
+           r->status != ZEROHOUR__V1__STATUS__STATUS_OK ? " error=" : "",
+           r->status != ZEROHOUR__V1__STATUS__STATUS_OK ? r->status_message : "");
+}
+
 /* ---- handlers ---------------------------------------------------------------- */
 static void svc_scan(Zerohour__V1__ZeroHour_Service *svc, const Zerohour__V1__ScanRequest *in,
                      Zerohour__V1__ScanResponse_Closure closure, void *cd)
@@ -90,6 +178,7 @@ static void svc_scan(Zerohour__V1__ZeroHour_Service *svc, const Zerohour__V1__Sc
     const struct zh_result *r = NULL;
     zh_scanner_scan(c->w->scanner, in->message.data, in->message.len, &env, in->deadline_ms, &r);
     set_status(c, r->status, "%s", r->status_message);
+    log_scan(c->w->srv, in, &env, r);
 
     Zerohour__V1__ScanResponse resp = ZEROHOUR__V1__SCAN_RESPONSE__INIT;
     Zerohour__V1__Hit *hits = NULL, **hitp = NULL;
@@ -447,7 +536,8 @@ static void server_free(struct zhd_server *srv)
 }
 
 int zhd_server_start(zh_engine *e, const struct zh_config *cfg, size_t workers,
-                     struct zhd_server **out, char *err, size_t errlen)
+                     zhd_listening_fn listening, void *ud, struct zhd_server **out, char *err,
+                     size_t errlen)
 {
     int rv;
     struct zhd_server *srv = calloc(1, sizeof *srv);
@@ -459,6 +549,7 @@ int zhd_server_start(zh_engine *e, const struct zh_config *cfg, size_t workers,
     srv->engine = e;
     srv->n_workers = workers;
     srv->started_unix_s = (uint64_t)time(NULL);
+    srv->log_scans = !strcmp(cfg->log_scans, "all") ? 2 : !strcmp(cfg->log_scans, "none") ? 0 : 1;
     if ((rv = nng_rep0_open(&srv->sock)) != 0) {
         snprintf(err, errlen, "cannot open the rep0 socket: %s", nng_strerror(rv));
         free(srv->workers);
@@ -483,6 +574,8 @@ int zhd_server_start(zh_engine *e, const struct zh_config *cfg, size_t workers,
             goto fail;
         }
     }
+    if (listening && listening(ud, err, errlen) != 0)
+        goto fail;
     for (size_t i = 0; i < workers; i++) {
         struct worker *w = &srv->workers[i];
         w->srv = srv;

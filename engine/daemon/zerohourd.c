@@ -18,6 +18,8 @@
 #include "zerohour/config.h"
 #include "zerohour/engine.h"
 #include "zerohour/log.h"
+#include "zerohour/service.h"
+#include "zerohour/syslog.h"
 #include "zerohour/wire.h"
 
 static void usage(FILE *out)
@@ -42,7 +44,9 @@ static void usage(FILE *out)
             "  -l, --log-level LEVEL   error, warn, info (default) or debug\n"
             "  -s, --set NAME=VALUE    set any setting, e.g. --set limits.max_mime_parts=1000\n"
             "      --check             load the configuration and compile the rules, then exit\n"
-            "      --print-config      print a sample configuration with every default\n"
+            "      --print-config      print the configuration (defaults, --config, flags) as\n"
+            "                          an INI file, every setting with its help; settings\n"
+            "                          left at their default are commented out\n"
             "      --settings-markdown print the settings table in Markdown (for the README)\n"
             "  -V, --version           print the version and exit\n"
             "  -h, --help              print this help and exit\n"
@@ -87,12 +91,47 @@ static int prepare_default_ipc(const char *url, char *err, size_t errlen)
     return 0;
 }
 
+/* Once the sockets are bound: give ipc sockets their group (and, when root
+ * becomes `user`, their owner, so the user can remove them at exit), then
+ * become `user`, then refuse to go on as root unless allowed. */
+static int on_listening(void *ud, char *err, size_t errlen)
+{
+    const struct zh_config *cfg = ud;
+    bool become = cfg->user && *cfg->user;
+    uid_t uid = (uid_t)-1;
+    gid_t gid;
+    if (become && geteuid() == 0 &&
+        zh_service_lookup(cfg->user, cfg->group, &uid, &gid, err, errlen) != 0)
+        return -1;
+    for (size_t i = 0; i < cfg->n_addresses; i++)
+        if (!strncmp(cfg->addresses[i], "ipc://", 6) &&
+            zh_service_socket_owner(cfg->addresses[i] + 6, uid, cfg->socket_group, err, errlen) !=
+                0)
+            return -1;
+    if (become) {
+        if (zh_service_become(cfg->user, cfg->group, err, errlen) != 0)
+            return -1;
+        zh_log(ZH_LOG_INFO, "running as user %s", cfg->user);
+    }
+    if (geteuid() == 0) {
+        if (!cfg->allow_root) {
+            snprintf(err, errlen,
+                     "refusing to scan mail as root (engine.allow_root = 0): set engine.user or "
+                     "start zerohourd as an unprivileged user");
+            return -1;
+        }
+        zh_log(ZH_LOG_WARN, "scanning mail as root; set engine.user (e.g. zerohour) so hostile "
+                            "mail is parsed without privileges");
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     struct zh_config cfg;
     char err[1024] = "";
     const char *config_path = NULL;
-    int check_only = 0, rc = 1;
+    int check_only = 0, print_config = 0, rc = 1;
     zh_engine *engine = NULL;
     struct zhd_server *srv = NULL;
     struct zhd_watch *watch = NULL;
@@ -132,9 +171,8 @@ int main(int argc, char **argv)
             rc = 0;
             goto out;
         case 2:
-            zh_config_write_sample(stdout);
-            rc = 0;
-            goto out;
+            print_config = 1;
+            break;
         case 3:
             zh_config_write_markdown(stdout);
             rc = 0;
@@ -199,11 +237,21 @@ int main(int argc, char **argv)
                 argv[optind]);
         goto out;
     }
+    if (print_config) {
+        zh_config_write(stdout, &cfg);
+        rc = 0;
+        goto out;
+    }
     if (zh_config_check(&cfg, err, sizeof err) != ZH_ERR_OK) {
         fprintf(stderr, "zerohourd: %s\n", err);
         goto out;
     }
     zh_log_set_level(zh_log_level_parse(cfg.log_level));
+    if (!strcmp(cfg.log_target, "syslog") &&
+        zh_syslog_open(cfg.log_socket, cfg.log_facility, "zerohourd", err, sizeof err) != 0) {
+        fprintf(stderr, "zerohourd: %s\n", err);
+        goto out;
+    }
     int default_address = cfg.n_addresses == 0;
     if (default_address) {
         char addr[PATH_MAX];
@@ -255,7 +303,7 @@ int main(int argc, char **argv)
         rc = 2;
         goto out;
     }
-    if (zhd_server_start(engine, &cfg, workers, &srv, err, sizeof err) != 0) {
+    if (zhd_server_start(engine, &cfg, workers, on_listening, &cfg, &srv, err, sizeof err) != 0) {
         zh_log(ZH_LOG_ERROR, "cannot start: %s", err);
         rc = 2;
         goto out;

@@ -5,14 +5,18 @@
 #include "zerohour/config.h"
 #include "outbreak.h"
 #include "zerohour/log.h"
+#include "zerohour/syslog.h"
 #include "zerohour/values.h"
 
 #include <errno.h>
 #include <ini.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define OFF(f) offsetof(struct zh_config, f)
 #define KiB 1024LL
@@ -23,14 +27,37 @@ const struct zh_setting zh_settings[] = {
     {"engine", "address", ZH_SET_LIST, OFF(addresses), "", 0, 0,
      "nng URL to listen on (ipc:///path or tcp://127.0.0.1:PORT); repeat for several. "
      "Empty: $ZEROHOUR_ADDRESS, else a per-user ipc socket"},
-    {"engine", "rules_dir", ZH_SET_STRING, OFF(rules_dir), ZH_DEFAULT_RULES_DIR, 0, 0,
-     "directory whose *.yar and *.yara files (recursively) make the rule set"},
+    {"engine", "rules_dir", ZH_SET_STRING, OFF(rules_dir), "", 0, 0,
+     "directory whose *.yar and *.yara files (recursively) make the rule set. Empty: the "
+     "installed rules, " ZH_REL_RULES_DIR
+     " from the program's directory (/usr/share/zerohour/rules "
+     "for /usr/sbin/zerohourd), else rules/ of the source tree it was built from"},
     {"engine", "workers", ZH_SET_INT, OFF(workers), "0", 0, 256,
      "scan worker threads; 0 = number of online CPUs"},
     {"engine", "log_level", ZH_SET_STRING, OFF(log_level), "info", 0, 0,
      "error, warn, info or debug"},
+    {"engine", "log_target", ZH_SET_STRING, OFF(log_target), "stderr", 0, 0,
+     "stderr (a supervisor or journald keeps it) or syslog (log_socket, under log_facility)"},
+    {"engine", "log_facility", ZH_SET_STRING, OFF(log_facility), "mail", 0, 0,
+     "syslog facility: mail (as every MTA component), daemon, user or local0-local7"},
+    {"engine", "log_socket", ZH_SET_STRING, OFF(log_socket), "/dev/log", 0, 0,
+     "the syslog datagram socket (journald and rsyslog listen on /dev/log)"},
+    {"engine", "log_scans", ZH_SET_STRING, OFF(log_scans), "flagged", 0, 0,
+     "one info line per scan with request id, Message-ID, client, sender, verdict, score, "
+     "rules and time: none, flagged (every verdict but CLEAN, and failed scans) or all"},
     {"engine", "socket_mode", ZH_SET_MODE, OFF(socket_mode), "0600", 0, 0777,
      "file mode of ipc sockets (0660 lets the owner's group, e.g. the milter, connect)"},
+    {"engine", "socket_group", ZH_SET_STRING, OFF(socket_group), "", 0, 0,
+     "group given to ipc sockets, so its members (the milter, postfix) can connect with "
+     "socket_mode 0660; empty: the process's group"},
+    {"engine", "user", ZH_SET_STRING, OFF(user), "", 0, 0,
+     "started as root: become this user (and its groups) once the sockets are bound, as "
+     "Postfix and clamd do; empty: stay who started it"},
+    {"engine", "group", ZH_SET_STRING, OFF(group), "", 0, 0,
+     "with user: the group to become; empty: the user's primary group"},
+    {"engine", "allow_root", ZH_SET_INT, OFF(allow_root), "1", 0, 1,
+     "0: refuse to scan mail as root (set user, or start as an unprivileged user); 1: allow it, "
+     "with a warning at start"},
     {"engine", "watch_rules", ZH_SET_INT, OFF(watch_rules), "1", 0, 1,
      "1: reload when files under rules_dir change (inotify); 0: only on SIGHUP or Reload"},
     {"engine", "reload_debounce_ms", ZH_SET_MS, OFF(reload_debounce_ms), "200ms", 0, 60000,
@@ -139,6 +166,31 @@ static void list_clear(struct zh_config *cfg)
     cfg->n_addresses = 0;
 }
 
+/* The rules an empty rules_dir means: an installed program finds them at
+ * the same place relative to itself (so any prefix or DESTDIR works); a
+ * program in the build tree has none there and uses the source tree's. */
+static void default_rules_dir(char *buf, size_t n)
+{
+    char exe[PATH_MAX];
+    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (len > 0) {
+        exe[len] = 0;
+        char *slash = strrchr(exe, '/');
+        struct stat st;
+        if (slash) {
+            *slash = 0;
+            char rel[PATH_MAX + 64];
+            snprintf(rel, sizeof rel, "%s/%s", exe, ZH_REL_RULES_DIR);
+            if (realpath(rel, exe) && strlen(exe) < n && stat(exe, &st) == 0 &&
+                S_ISDIR(st.st_mode)) {
+                memcpy(buf, exe, strlen(exe) + 1);
+                return;
+            }
+        }
+    }
+    snprintf(buf, n, "%s", ZH_SOURCE_RULES_DIR);
+}
+
 /* Apply one value to cfg; `append` lets repeated list keys accumulate. */
 static zh_err apply(struct zh_config *cfg, const struct zh_setting *s, const char *value,
                     int append, char *err, size_t errlen)
@@ -148,6 +200,11 @@ static zh_err apply(struct zh_config *cfg, const struct zh_setting *s, const cha
     int rc = 0;
     switch (s->type) {
     case ZH_SET_STRING: {
+        char rules[PATH_MAX];
+        if (s->offset == OFF(rules_dir) && !*value) {
+            default_rules_dir(rules, sizeof rules);
+            value = rules;
+        }
         char *dup = strdup(value);
         if (!dup)
             return ZH_ERR_FATAL;
@@ -334,6 +391,25 @@ zh_err zh_config_check(const struct zh_config *cfg, char *err, size_t errlen)
                 cfg->log_level);
         return ZH_ERR_INVALID;
     }
+    if (strcmp(cfg->log_target, "stderr") && strcmp(cfg->log_target, "syslog")) {
+        set_err(err, errlen, "engine.log_target \"%s\" is not stderr or syslog", cfg->log_target);
+        return ZH_ERR_INVALID;
+    }
+    if (!zh_syslog_facility_ok(cfg->log_facility)) {
+        set_err(err, errlen,
+                "engine.log_facility \"%s\" is not mail, daemon, user or local0-local7",
+                cfg->log_facility);
+        return ZH_ERR_INVALID;
+    }
+    if (strcmp(cfg->log_scans, "none") && strcmp(cfg->log_scans, "flagged") &&
+        strcmp(cfg->log_scans, "all")) {
+        set_err(err, errlen, "engine.log_scans \"%s\" is not none, flagged or all", cfg->log_scans);
+        return ZH_ERR_INVALID;
+    }
+    if (cfg->group && *cfg->group && !(cfg->user && *cfg->user)) {
+        set_err(err, errlen, "engine.group \"%s\" needs engine.user", cfg->group);
+        return ZH_ERR_INVALID;
+    }
     if (cfg->suspicious_score > cfg->malicious_score) {
         set_err(err, errlen,
                 "scoring.suspicious_score (%lld) must not exceed scoring.malicious_score (%lld)",
@@ -345,17 +421,76 @@ zh_err zh_config_check(const struct zh_config *cfg, char *err, size_t errlen)
     return ZH_ERR_OK;
 }
 
-void zh_config_write_sample(FILE *out)
+/* A value as the INI file would spell it (sizes in bytes, times in ms). */
+static void format_value(const struct zh_setting *s, const struct zh_config *cfg, char *buf,
+                         size_t n)
 {
+    const void *field = (const char *)cfg + s->offset;
+    switch (s->type) {
+    case ZH_SET_STRING:
+        snprintf(buf, n, "%s", *(char *const *)field ? *(char *const *)field : "");
+        return;
+    case ZH_SET_LIST:
+        snprintf(buf, n, "%s", cfg->n_addresses ? cfg->addresses[0] : "");
+        return;
+    case ZH_SET_MS:
+        snprintf(buf, n, "%lldms", (long long)*(const int64_t *)field);
+        return;
+    case ZH_SET_MODE:
+        snprintf(buf, n, "%04llo", (long long)*(const int64_t *)field);
+        return;
+    default:
+        snprintf(buf, n, "%lld", (long long)*(const int64_t *)field);
+        return;
+    }
+}
+
+static int same_value(const struct zh_setting *s, const struct zh_config *a,
+                      const struct zh_config *b)
+{
+    const void *fa = (const char *)a + s->offset, *fb = (const char *)b + s->offset;
+    if (s->type == ZH_SET_LIST) {
+        if (a->n_addresses != b->n_addresses)
+            return 0;
+        for (size_t i = 0; i < a->n_addresses; i++)
+            if (strcmp(a->addresses[i], b->addresses[i]))
+                return 0;
+        return 1;
+    }
+    if (s->type == ZH_SET_STRING) {
+        const char *x = *(char *const *)fa, *y = *(char *const *)fb;
+        return !strcmp(x ? x : "", y ? y : "");
+    }
+    return *(const int64_t *)fa == *(const int64_t *)fb;
+}
+
+void zh_config_write(FILE *out, const struct zh_config *cfg)
+{
+    struct zh_config def;
     const char *section = "";
-    fprintf(out, "# zerohourd configuration. Every setting is shown with its default.\n");
+    int have_def = zh_config_defaults(&def) == ZH_ERR_OK;
+    fprintf(out, "# zerohourd configuration (zerohourd.ini(5)), written by zerohourd "
+                 "--print-config.\n"
+                 "# A commented line shows the default; an uncommented one is set here.\n");
     for (const struct zh_setting *s = zh_settings; s->name; s++) {
         if (strcmp(section, s->section)) {
             section = s->section;
             fprintf(out, "\n[%s]\n", section);
         }
-        fprintf(out, "# %s\n%s%s = %s\n", s->help, *s->def ? "" : "# ", s->name, s->def);
+        zh_value_write_wrapped(out, "# ", s->help, 78);
+        if (!cfg || (have_def && same_value(s, cfg, &def))) {
+            fprintf(out, "# %s = %s\n", s->name, s->def);
+        } else if (s->type == ZH_SET_LIST) {
+            for (size_t i = 0; i < cfg->n_addresses; i++)
+                fprintf(out, "%s = %s\n", s->name, cfg->addresses[i]);
+        } else {
+            char v[1024];
+            format_value(s, cfg, v, sizeof v);
+            fprintf(out, "%s = %s\n", s->name, v);
+        }
     }
+    if (have_def)
+        zh_config_free(&def);
 }
 
 void zh_config_write_markdown(FILE *out)
@@ -365,8 +500,7 @@ void zh_config_write_markdown(FILE *out)
         char range[64] = "";
         if (s->type == ZH_SET_INT || s->type == ZH_SET_SIZE || s->type == ZH_SET_MS)
             snprintf(range, sizeof range, "%lld–%lld", (long long)s->min, (long long)s->max);
-        /* The compiled-in rules path depends on where the tree was built. */
-        const char *def = !strcmp(s->name, "rules_dir") ? "rules/ of the source tree" : s->def;
+        const char *def = s->def;
         fprintf(out, "| `[%s] %s` | `%s` | %s | %s |\n", s->section, s->name,
                 *def ? def : "(see meaning)", range, s->help);
     }
