@@ -4,6 +4,7 @@
  * the one generated from proto/zerohour.proto. */
 #include "server.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/rep.h>
@@ -119,7 +120,13 @@ static void log_scan(const struct zhd_server *srv, const Zerohour__V1__ScanReque
     bool flagged = r->status != ZEROHOUR__V1__STATUS__STATUS_OK || r->verdict != ZH_VERDICT_CLEAN;
     if (srv->log_scans == 0 || (srv->log_scans == 1 && !flagged) || !zh_log_enabled(ZH_LOG_INFO))
         return;
-    char id[128], mid[160], ip[64], from[160], rules[600] = "";
+    char id[128], mid[160], ip[64], from[160], rules[600] = "", verdict[32];
+    /* Upper case, as the milter and the X-Zerohour-Verdict header spell it. */
+    clean(verdict, sizeof verdict,
+          r->status == ZEROHOUR__V1__STATUS__STATUS_OK ? zh_verdict_name(r->verdict)
+                                                       : zh_status_name(r->status));
+    for (char *p = verdict; *p; p++)
+        *p = (char)toupper((unsigned char)*p);
     clean(id, sizeof id, in->request_id);
     message_id(in->message.data, in->message.len, mid, sizeof mid);
     clean(ip, sizeof ip, env->client_ip);
@@ -150,11 +157,8 @@ static void log_scan(const struct zhd_server *srv, const Zerohour__V1__ScanReque
            "scan id=%s message_id=%s client=%s from=<%s> rcpts=%zu size=%zu verdict=%s score=%d "
            "rules=%s objects=%u ms=%.1f ruleset=%llu%s%s",
            *id ? id : "-", *mid ? mid : "-", *ip ? ip : "-", from, env->n_rcpt,
-           (size_t)in->message.len,
-           r->status == ZEROHOUR__V1__STATUS__STATUS_OK ? zh_verdict_name(r->verdict)
-                                                        : zh_status_name(r->status),
-           r->score, *rules ? rules : "-", r->objects, (double)r->total_us / 1000.0,
-           (unsigned long long)r->ruleset_version,
+           (size_t)in->message.len, verdict, r->score, *rules ? rules : "-", r->objects,
+           (double)r->total_us / 1000.0, (unsigned long long)r->ruleset_version,
            r->status != ZEROHOUR__V1__STATUS__STATUS_OK ? " error=" : "",
            r->status != ZEROHOUR__V1__STATUS__STATUS_OK ? r->status_message : "");
 }

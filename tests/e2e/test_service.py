@@ -174,5 +174,77 @@ class MilterServiceTest(unittest.TestCase):
                 self.assertEqual(new.stop(), 0, new.text())
 
 
+class SyslogTest(unittest.TestCase):
+    """log_target = syslog, read from a datagram socket of the test's own
+    (the place of /dev/log): RFC 3164 records under facility mail, one
+    scan line per flagged message with what an administrator greps for."""
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="zh-syslog-")
+        os.chmod(self.dir, 0o755)
+        self.path = f"{self.dir}/log"
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(self.path)
+        os.chmod(self.path, 0o666)
+
+    def tearDown(self):
+        self.sock.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def records(self, want, timeout=START_TIMEOUT):
+        """Records received until one contains want (polled, bounded)."""
+        got = []
+        deadline = time.time() + timeout
+        self.sock.settimeout(0.2)
+        while time.time() < deadline:
+            try:
+                got.append(self.sock.recv(4096).decode("utf-8", "replace"))
+            except socket.timeout:
+                continue
+            if want in got[-1]:
+                return got
+        raise AssertionError(f"no record with {want!r} in {got}")
+
+    def test_engine_logs_one_line_per_flagged_scan(self):
+        from zhtest import SAMPLES
+        eng = Engine(args=["--set", "engine.log_target=syslog", "--set",
+                           f"engine.log_socket={self.path}", "--log-level", "info"])
+        try:
+            recs = self.records("ready")
+            self.assertRegex(recs[-1], r"^<22>\w{3} [ \d]\d \d\d:\d\d:\d\d zerohourd\[\d+\]: ")
+            cli("scan", "--address", eng.address, "--client-ip", "192.0.2.7",
+                "--mail-from", "worm@example.net", f"{SAMPLES}/01-clean-plain.eml",
+                f"{SAMPLES}/04-mydoom-like-zip-pif.eml")
+            recs = self.records("verdict=MALICIOUS")
+        finally:
+            eng.stop()
+        line = recs[-1]
+        self.assertRegex(line, r"^<22>.* zerohourd\[\d+\]: scan id=\S+ message_id=- "
+                               r"client=192\.0\.2\.7 from=<worm@example\.net> rcpts=0 size=\d+ "
+                               r"verdict=MALICIOUS score=\d+ rules=\S+\(\d+\)")
+        self.assertIn("lure", line)
+        self.assertFalse([r for r in recs if "verdict=CLEAN" in r], "flagged only by default")
+
+    def test_milter_logs_to_syslog(self):
+        r = subprocess.Popen([binary("zerohour-milter"), "--socket", f"unix:{self.dir}/m.sock",
+                              "--engine", "ipc:///nonexistent/zh.sock", "--log-target", "syslog",
+                              "--log-socket", self.path, "--log-facility", "local3"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            recs = self.records("listening on")
+        finally:
+            r.terminate()
+            r.communicate(timeout=START_TIMEOUT)
+        self.assertRegex(recs[-1], r"^<158>.* zerohour-milter\[\d+\]: zerohour-milter \S+ "
+                                   r"listening on unix:")
+
+    def test_bad_target_or_facility_refused(self):
+        for flag in ["engine.log_target=journal", "engine.log_facility=kern"]:
+            r = subprocess.run([binary("zerohourd"), "--check", "--set", flag],
+                               capture_output=True, text=True, timeout=START_TIMEOUT)
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertIn(flag.split("=")[0], r.stderr)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
