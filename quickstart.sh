@@ -13,7 +13,8 @@ PACKAGES=(build-essential cmake pkg-config python3 zip unzip clang-format
   libgmime-3.0-dev libinih-dev libjson-c-dev libcmocka-dev libhiredis-dev redis-server
   clamav-testfiles libpython3.11-testsuite golang-github-jhillyerd-enmime-dev
   libarchive-tools mtools liblnk-utils libgsf-bin
-  libmilter-dev postfix swaks opendkim-tools)
+  libmilter-dev postfix swaks opendkim-tools
+  prometheus)
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 

@@ -21,6 +21,7 @@
 
 #include "rules.h"
 #include "zerohour/client.h"
+#include "zerohour/prometheus.h"
 #include "zerohour/wire.h"
 
 #ifndef ZH_VERSION
@@ -52,6 +53,7 @@ struct cli {
     size_t n_addresses;
     unsigned timeout_ms, connect_timeout_ms;
     bool json, help;
+    const char *format; /* stats: NULL, or "prometheus" */
     /* scan */
     const char *client_ip, *helo, *mail_from, *envelopes;
     const char **rcpt;
@@ -231,7 +233,7 @@ static const char help_stats[] =
     "    zerohour stats - show the engine's counters\n"
     "\n"
     "SYNOPSIS\n"
-    "    zerohour stats [--json] [GLOBAL OPTIONS] [SECTION]\n"
+    "    zerohour stats [--json | --format prometheus] [GLOBAL OPTIONS] [SECTION]\n"
     "\n"
     "DESCRIPTION\n"
     "    Prints the engine's counters in the style of Redis INFO: a \"# section\"\n"
@@ -247,6 +249,9 @@ static const char help_stats[] =
     "        --json               one JSON object of objects:\n"
     "                             {\"section\": {\"key\": \"value\", ...}, ...};\n"
     "                             values are strings, as the engine sends them\n"
+    "        --format prometheus  the Prometheus text format, the same metrics\n"
+    "                             as zerohourd's /metrics (engine.metrics_address),\n"
+    "                             for node_exporter's textfile collector\n"
     "\n"
     "EXIT STATUS\n"
     "    0  success\n"
@@ -258,7 +263,9 @@ static const char help_stats[] =
     "EXAMPLES\n"
     "    zerohour stats\n"
     "    zerohour stats scans\n"
-    "    zerohour stats --json | jq -r .scans.scans\n";
+    "    zerohour stats --json | jq -r .scans.scans\n"
+    "    zerohour stats --format prometheus > /var/lib/node_exporter/zerohour.prom.$$ &&\n"
+    "      mv /var/lib/node_exporter/zerohour.prom.$$ /var/lib/node_exporter/zerohour.prom\n";
 
 static const char help_reload[] =
     "NAME\n"
@@ -1119,6 +1126,37 @@ out:
     return st;
 }
 
+/* Stats plus the count of active outbreaks, as zerohourd's /metrics has them. */
+static int print_prometheus(zh_client *c, const struct zh_stats_result *s)
+{
+    struct zh_outbreaks_result *ob = NULL;
+    zh_prom *p = zh_prom_new();
+    char *text = NULL, v[32];
+    size_t len = 0;
+    int rc;
+    if (!p)
+        return EXIT_ERROR;
+    for (size_t i = 0; i < s->n_entries; i++)
+        zh_prom_entry(p, s->entries[i].section, s->entries[i].key, s->entries[i].value);
+    if ((rc = zh_client_outbreaks(c, &ob)) != ZH_OK) {
+        zh_prom_free(p);
+        return call_failed(rc);
+    }
+    size_t active = 0;
+    for (size_t i = 0; i < ob->n_outbreaks; i++)
+        active += ob->outbreaks[i].active;
+    zh_outbreaks_result_free(ob);
+    snprintf(v, sizeof v, "%zu", active);
+    zh_prom_entry(p, "outbreaks", "active", v);
+    text = zh_prom_text(p, &len);
+    zh_prom_free(p);
+    if (!text)
+        return EXIT_ERROR;
+    fwrite(text, 1, len, stdout);
+    free(text);
+    return EXIT_CLEAN;
+}
+
 static int cmd_stats(const struct cli *o, char **args, size_t n)
 {
     zh_client *c = NULL;
@@ -1131,7 +1169,9 @@ static int cmd_stats(const struct cli *o, char **args, size_t n)
         st = call_failed(rc);
         goto out;
     }
-    if (o->json) {
+    if (o->format) {
+        st = print_prometheus(c, s);
+    } else if (o->json) {
         json_object *all = json_object_new_object(), *sec = NULL;
         for (size_t i = 0; i < s->n_entries; i++) {
             const struct zh_stats_entry *e = &s->entries[i];
@@ -1383,6 +1423,7 @@ enum {
     OPT_RCPT,
     OPT_RECEIVED_AT,
     OPT_ENVELOPES,
+    OPT_FORMAT,
 };
 
 static const struct option longopts[] = {
@@ -1399,6 +1440,7 @@ static const struct option longopts[] = {
     {"received-at", required_argument, NULL, OPT_RECEIVED_AT},
     {"jobs", required_argument, NULL, OPT_JOBS},
     {"envelopes", required_argument, NULL, OPT_ENVELOPES},
+    {"format", required_argument, NULL, OPT_FORMAT},
     {NULL, 0, NULL, 0},
 };
 
@@ -1417,6 +1459,8 @@ static unsigned option_scope(int opt)
     case OPT_JOBS:
     case OPT_ENVELOPES:
         return CMD_SCAN;
+    case OPT_FORMAT:
+        return CMD_STATS;
     default:
         return CMD_ALL;
     }
@@ -1507,6 +1551,13 @@ static int parse_options(struct cli *o, int argc, char **argv, bool stop_at_comm
         }
         case OPT_JSON:
             o->json = true;
+            break;
+        case OPT_FORMAT:
+            if (strcmp(optarg, "prometheus")) {
+                usage_error("stats", "--format takes prometheus, not \"%s\"", optarg);
+                return -1;
+            }
+            o->format = optarg;
             break;
         case OPT_HELP:
             o->help = true;

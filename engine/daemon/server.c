@@ -311,16 +311,16 @@ static void stats_acc_free(struct stats_acc *a)
     free(a->sections);
 }
 
-static void server_stats(struct zhd_server *srv, const char *section, struct stats_acc *a)
+void zhd_server_stats(struct zhd_server *srv, const char *section, zh_stats_fn fn, void *ud)
 {
     const ProtobufCServiceDescriptor *d = &zerohour__v1__zero_hour__descriptor;
     if (section && *section && strcmp(section, "requests"))
         return;
     char key[96], val[64];
     snprintf(val, sizeof val, "%zu", srv->n_workers);
-    stats_add(a, "requests", "workers", val);
+    fn(ud, "requests", "workers", val);
     snprintf(val, sizeof val, "%llu", (unsigned long long)atomic_load(&srv->in_flight));
-    stats_add(a, "requests", "in_flight", val);
+    fn(ud, "requests", "in_flight", val);
     for (unsigned m = 0; m <= d->n_methods && m <= N_METHODS_MAX; m++) {
         const char *name = m < d->n_methods ? d->methods[m].name : "unknown";
         for (int st = 0; st < N_STATUS; st++) {
@@ -330,7 +330,7 @@ static void server_stats(struct zhd_server *srv, const char *section, struct sta
                 continue;
             snprintf(key, sizeof key, "%s_%s", name, zh_status_name(st));
             snprintf(val, sizeof val, "%llu", n);
-            stats_add(a, "requests", key, val);
+            fn(ud, "requests", key, val);
         }
     }
 }
@@ -342,7 +342,7 @@ static void svc_stats(Zerohour__V1__ZeroHour_Service *svc, const Zerohour__V1__S
     struct stats_acc a = {0};
     const char *section = in->section && *in->section ? in->section : NULL;
     zh_engine_stats(c->w->srv->engine, section, stats_add, &a);
-    server_stats(c->w->srv, section, &a);
+    zhd_server_stats(c->w->srv, section, stats_add, &a);
     Zerohour__V1__StatsResponse resp = ZEROHOUR__V1__STATS_RESPONSE__INIT;
     if (a.oom) {
         set_status(c, ZEROHOUR__V1__STATUS__STATUS_INTERNAL, "out of memory");

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "metrics.h"
 #include "server.h"
 #include "watch.h"
 #include "zerohour/config.h"
@@ -91,6 +92,16 @@ static int prepare_default_ipc(const char *url, char *err, size_t errlen)
     return 0;
 }
 
+/* Is the host of scheme://HOST:PORT a loopback one (127.0.0.0/8, ::1, localhost)? */
+static bool loopback_url(const char *url)
+{
+    const char *h = strstr(url, "://");
+    if (!h)
+        return false;
+    h += 3;
+    return !strncmp(h, "127.", 4) || !strncmp(h, "[::1]", 5) || !strncmp(h, "localhost:", 10);
+}
+
 /* Once the sockets are bound: give ipc sockets their group (and, when root
  * becomes `user`, their owner, so the user can remove them at exit), then
  * become `user`, then refuse to go on as root unless allowed. */
@@ -135,6 +146,7 @@ int main(int argc, char **argv)
     zh_engine *engine = NULL;
     struct zhd_server *srv = NULL;
     struct zhd_watch *watch = NULL;
+    struct zhd_metrics *metrics = NULL;
     static const struct option longopts[] = {
         {"config", required_argument, 0, 'c'},
         {"address", required_argument, 0, 'a'},
@@ -308,6 +320,26 @@ int main(int argc, char **argv)
         rc = 2;
         goto out;
     }
+    if (*cfg.metrics_address &&
+        zhd_metrics_start(cfg.metrics_address, engine, srv, &metrics, err, sizeof err) != 0) {
+        zh_log(ZH_LOG_ERROR, "cannot start: %s", err);
+        rc = 2;
+        goto out;
+    }
+    if (*cfg.metrics_address) {
+        zh_log(ZH_LOG_INFO, "metrics at %s/metrics", cfg.metrics_address);
+        if (!loopback_url(cfg.metrics_address))
+            zh_log(ZH_LOG_WARN,
+                   "metrics_address %s is not a loopback address; anyone who can "
+                   "reach it can read the counters",
+                   cfg.metrics_address);
+    }
+    for (size_t i = 0; i < cfg.n_addresses; i++)
+        if (!strncmp(cfg.addresses[i], "tcp://", 6) && !loopback_url(cfg.addresses[i]))
+            zh_log(ZH_LOG_WARN,
+                   "%s is plain TCP on a non-loopback address: anyone who can "
+                   "reach it can scan, reload rules and read stats, in clear text",
+                   cfg.addresses[i]);
     if (cfg.watch_rules && zhd_watch_start(engine, cfg.rules_dir, cfg.reload_debounce_ms, &watch,
                                            err, sizeof err) != 0)
         zh_log(ZH_LOG_WARN, "%s; reload with SIGHUP or zerohour reload", err);
@@ -339,6 +371,8 @@ int main(int argc, char **argv)
         break;
     }
     zhd_watch_stop(watch);
+    zhd_metrics_stop(metrics);
+    metrics = NULL;
     zhd_server_drain_and_stop(srv);
     srv = NULL;
     if (persist) {
@@ -350,6 +384,9 @@ int main(int argc, char **argv)
     zh_log(ZH_LOG_INFO, "stopped");
     rc = 0;
 out:
+    zhd_metrics_stop(metrics);
+    if (srv)
+        zhd_server_drain_and_stop(srv);
     zh_engine_free(engine);
     zh_config_free(&cfg);
     return rc;

@@ -36,6 +36,10 @@ const struct zh_setting zh_settings[] = {
      "scan worker threads; 0 = number of online CPUs"},
     {"engine", "log_level", ZH_SET_STRING, OFF(log_level), "info", 0, 0,
      "error, warn, info or debug"},
+    {"engine", "metrics_address", ZH_SET_STRING, OFF(metrics_address), "", 0, 0,
+     "serve Prometheus metrics at /metrics on this http://HOST:PORT (keep it on loopback or a "
+     "trusted network: the counters are not secret but the port is unauthenticated); empty: "
+     "off. `zerohour stats --format prometheus` prints the same"},
     {"engine", "log_target", ZH_SET_STRING, OFF(log_target), "stderr", 0, 0,
      "stderr (a supervisor or journald keeps it) or syslog (log_socket, under log_facility)"},
     {"engine", "log_facility", ZH_SET_STRING, OFF(log_facility), "mail", 0, 0,

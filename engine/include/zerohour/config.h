@@ -21,18 +21,19 @@ struct zh_config {
     char *addresses[ZH_MAX_ADDRESSES];
     size_t n_addresses;
     char *rules_dir;
-    int64_t workers;     /* 0 = number of online CPUs */
-    char *log_level;     /* error, warn, info, debug */
-    char *log_target;    /* stderr or syslog */
-    char *log_facility;  /* syslog facility name */
-    char *log_socket;    /* syslog datagram socket */
-    char *log_scans;     /* none, flagged or all */
-    int64_t socket_mode; /* ipc socket file mode */
-    char *socket_group;  /* "" = the process's group */
-    char *user;          /* "" = stay who started it */
-    char *group;         /* "" = the user's primary group */
-    int64_t allow_root;  /* 0 = refuse to scan as root */
-    int64_t watch_rules; /* 1 = reload on changes under rules_dir */
+    int64_t workers;       /* 0 = number of online CPUs */
+    char *log_level;       /* error, warn, info, debug */
+    char *log_target;      /* stderr or syslog */
+    char *log_facility;    /* syslog facility name */
+    char *log_socket;      /* syslog datagram socket */
+    char *log_scans;       /* none, flagged or all */
+    char *metrics_address; /* http://HOST:PORT of /metrics; "" = off */
+    int64_t socket_mode;   /* ipc socket file mode */
+    char *socket_group;    /* "" = the process's group */
+    char *user;            /* "" = stay who started it */
+    char *group;           /* "" = the user's primary group */
+    int64_t allow_root;    /* 0 = refuse to scan as root */
+    int64_t watch_rules;   /* 1 = reload on changes under rules_dir */
     int64_t reload_debounce_ms;
     int64_t rule_profile_interval_ms; /* 0 = no per-rule timing */
     int64_t rule_profile_budget_ms;
