@@ -84,3 +84,17 @@ void zh_value_write_wrapped(FILE *out, const char *prefix, const char *text, siz
             p++;
     }
 }
+
+void zh_value_write_roff(FILE *out, const char *text)
+{
+    if (*text == '.' || *text == '\'')
+        fputs("\\&", out);
+    for (const char *p = text; *p; p++) {
+        if (*p == '\\')
+            fputs("\\e", out);
+        else if (*p == '-')
+            fputs("\\-", out);
+        else
+            fputc(*p, out);
+    }
+}

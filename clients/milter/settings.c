@@ -390,3 +390,25 @@ void zhm_config_write_help(FILE *out)
         zh_value_write_wrapped(out, "        ", text, 78);
     }
 }
+
+void zhm_config_write_man(FILE *out)
+{
+    for (const struct zhm_setting *s = zhm_settings; s->name; s++) {
+        char flag[64];
+        snprintf(flag, sizeof flag, "%s", s->name);
+        for (char *p = flag; *p; p++)
+            if (*p == '_')
+                *p = '-';
+        fprintf(out, ".TP\n.BR %s \" (\\-\\-", s->name);
+        zh_value_write_roff(out, flag);
+        fprintf(out, ")\"\n");
+        zh_value_write_roff(out, s->help);
+        if (s->type == ZHM_CHOICE) {
+            fprintf(out, "\n.br\nValues: ");
+            zh_value_write_roff(out, s->choices);
+        }
+        fprintf(out, "\n.br\nDefault: ");
+        zh_value_write_roff(out, *s->def ? s->def : "(empty)");
+        fprintf(out, ".\n");
+    }
+}

@@ -77,5 +77,7 @@ const char *zhm_choice_name(const struct zhm_setting *s, int64_t v, char *buf, s
 void zhm_config_write(FILE *out, const struct zhm_config *cfg);
 void zhm_config_write_markdown(FILE *out);
 void zhm_config_write_help(FILE *out);
+/* The settings as man page paragraphs (.TP each), for zerohour-milter(8). */
+void zhm_config_write_man(FILE *out);
 
 #endif

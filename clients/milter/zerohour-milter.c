@@ -638,6 +638,7 @@ static const char help_head[] =
     "    --print-config      print the configuration (defaults, --config, flags) as\n"
     "                        an INI file; settings at their default are commented\n"
     "    --settings-markdown print the settings table of the README\n"
+    "    --settings-man      print the settings as roff (for zerohour-milter(8))\n"
     "    --check             validate the configuration and exit\n"
     "    --version           print the version\n"
     "    --help              this text\n"
@@ -648,6 +649,7 @@ enum {
     OPT_FOREGROUND,
     OPT_PRINT_CONFIG,
     OPT_MARKDOWN,
+    OPT_MAN,
     OPT_CHECK,
     OPT_VERSION,
     OPT_HELP,
@@ -661,6 +663,7 @@ static struct option *build_options(void)
         {"foreground", no_argument, NULL, OPT_FOREGROUND},
         {"print-config", no_argument, NULL, OPT_PRINT_CONFIG},
         {"settings-markdown", no_argument, NULL, OPT_MARKDOWN},
+        {"settings-man", no_argument, NULL, OPT_MAN},
         {"check", no_argument, NULL, OPT_CHECK},
         {"version", no_argument, NULL, OPT_VERSION},
         {"help", no_argument, NULL, OPT_HELP},
@@ -736,6 +739,7 @@ int main(int argc, char **argv)
             goto out;
         case OPT_PRINT_CONFIG:
         case OPT_MARKDOWN:
+        case OPT_MAN:
         case OPT_CHECK:
             mode = opt;
             break;
@@ -758,6 +762,11 @@ int main(int argc, char **argv)
     }
     if (mode == OPT_MARKDOWN) {
         zhm_config_write_markdown(stdout);
+        status = 0;
+        goto out;
+    }
+    if (mode == OPT_MAN) {
+        zhm_config_write_man(stdout);
         status = 0;
         goto out;
     }

@@ -49,6 +49,7 @@ static void usage(FILE *out)
             "                          an INI file, every setting with its help; settings\n"
             "                          left at their default are commented out\n"
             "      --settings-markdown print the settings table in Markdown (for the README)\n"
+            "      --settings-man      print the settings as roff (for zerohourd.ini(5))\n"
             "  -V, --version           print the version and exit\n"
             "  -h, --help              print this help and exit\n"
             "\n"
@@ -157,6 +158,7 @@ int main(int argc, char **argv)
         {"check", no_argument, 0, 1},
         {"print-config", no_argument, 0, 2},
         {"settings-markdown", no_argument, 0, 3},
+        {"settings-man", no_argument, 0, 4},
         {"version", no_argument, 0, 'V'},
         {"help", no_argument, 0, 'h'},
         {0},
@@ -187,6 +189,10 @@ int main(int argc, char **argv)
             break;
         case 3:
             zh_config_write_markdown(stdout);
+            rc = 0;
+            goto out;
+        case 4:
+            zh_config_write_man(stdout);
             rc = 0;
             goto out;
         case '?':

@@ -509,3 +509,24 @@ void zh_config_write_markdown(FILE *out)
                 *def ? def : "(see meaning)", range, s->help);
     }
 }
+
+void zh_config_write_man(FILE *out)
+{
+    const char *section = "";
+    for (const struct zh_setting *s = zh_settings; s->name; s++) {
+        if (strcmp(section, s->section)) {
+            section = s->section;
+            fprintf(out, ".SS [%s]\n", section);
+        }
+        fprintf(out, ".TP\n.B %s\n", s->name);
+        zh_value_write_roff(out, s->help);
+        fprintf(out, "\n.br\nDefault: ");
+        zh_value_write_roff(out, *s->def ? s->def : "(empty)");
+        if (s->type == ZH_SET_INT || s->type == ZH_SET_SIZE || s->type == ZH_SET_MS)
+            fprintf(out, "; range %lld to %lld%s", (long long)s->min, (long long)s->max,
+                    s->type == ZH_SET_MS     ? " ms"
+                    : s->type == ZH_SET_SIZE ? " bytes"
+                                             : "");
+        fprintf(out, ".\n");
+    }
+}

@@ -119,6 +119,9 @@ zh_err zh_config_check(const struct zh_config *cfg, char *err, size_t errlen);
  * table for the README. */
 void zh_config_write(FILE *out, const struct zh_config *cfg);
 void zh_config_write_markdown(FILE *out);
+/* The settings as man page sections (.SS per INI section, .TP per setting),
+ * pasted into zerohourd.ini(5) at build time. */
+void zh_config_write_man(FILE *out);
 
 #ifdef __cplusplus
 }

@@ -27,6 +27,10 @@ int zh_value_int(const char *s, int64_t *out);
  * limited length; spaces for --help). */
 void zh_value_write_wrapped(FILE *out, const char *prefix, const char *text, size_t width);
 
+/* Write text for a man page: backslashes and hyphens escaped, and a line
+ * never starting with '.' or '\'' (roff would read a request). */
+void zh_value_write_roff(FILE *out, const char *text);
+
 /* What each parser accepts, for error messages ("is not a size such as …"). */
 #define ZH_VALUE_SIZE_HINT "a size such as 512K or 32M"
 #define ZH_VALUE_MS_HINT "a time such as 500ms, 30s, 10m or 24h"
