@@ -53,7 +53,8 @@ struct cli {
     size_t n_addresses;
     unsigned timeout_ms, connect_timeout_ms;
     bool json, help;
-    const char *format; /* stats: NULL, or "prometheus" */
+    const char *format;            /* stats: NULL, or "prometheus" */
+    const char *tls_ca, *tls_cert; /* tls+tcp:// engines */
     /* scan */
     const char *client_ip, *helo, *mail_from, *envelopes;
     const char **rcpt;
@@ -98,6 +99,10 @@ static const char help_main[] =
     "                             (default 30000)\n"
     "        --connect-timeout MS wait at most MS milliseconds for a first\n"
     "                             connection to an engine (default 1000)\n"
+    "        --tls-ca FILE        CAs (PEM) that signed the certificates of\n"
+    "                             tls+tcp:// engines; needed for those\n"
+    "        --tls-cert FILE      this client's certificate and key (PEM), for\n"
+    "                             engines that require one\n"
     "        --json               machine-readable output (one JSON object per line)\n"
     "    -h, --help               show help (of COMMAND when one is given)\n"
     "    -V, --version            same as the version command\n"
@@ -496,7 +501,9 @@ static int open_client(const struct cli *o, zh_client **out)
     const char *const *addrs = o->addresses;
     size_t n = o->n_addresses;
     struct zh_client_options opts = {.timeout_ms = o->timeout_ms,
-                                     .connect_timeout_ms = o->connect_timeout_ms};
+                                     .connect_timeout_ms = o->connect_timeout_ms,
+                                     .tls_ca = o->tls_ca,
+                                     .tls_cert = o->tls_cert};
 
     if (n == 0) {
         if (zh_client_default_address(def, sizeof def) != ZH_OK) {
@@ -1424,6 +1431,8 @@ enum {
     OPT_RECEIVED_AT,
     OPT_ENVELOPES,
     OPT_FORMAT,
+    OPT_TLS_CA,
+    OPT_TLS_CERT,
 };
 
 static const struct option longopts[] = {
@@ -1441,6 +1450,8 @@ static const struct option longopts[] = {
     {"jobs", required_argument, NULL, OPT_JOBS},
     {"envelopes", required_argument, NULL, OPT_ENVELOPES},
     {"format", required_argument, NULL, OPT_FORMAT},
+    {"tls-ca", required_argument, NULL, OPT_TLS_CA},
+    {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
     {NULL, 0, NULL, 0},
 };
 
@@ -1551,6 +1562,12 @@ static int parse_options(struct cli *o, int argc, char **argv, bool stop_at_comm
         }
         case OPT_JSON:
             o->json = true;
+            break;
+        case OPT_TLS_CA:
+            o->tls_ca = optarg;
+            break;
+        case OPT_TLS_CERT:
+            o->tls_cert = optarg;
             break;
         case OPT_FORMAT:
             if (strcmp(optarg, "prometheus")) {

@@ -38,6 +38,11 @@ const struct zhm_setting zhm_settings[] = {
     {"engine", ZHM_LIST, OFF(engines), "", 0, 0, NULL,
      "zerohourd address (nng URL); repeat for several, scans are spread over those "
      "connected. Empty: $ZEROHOUR_ADDRESS, else the per-user default"},
+    {"tls_ca", ZHM_STRING, OFF(tls_ca), "", 0, 0, NULL,
+     "PEM file of the CAs that signed the certificates of tls+tcp:// engines; needed for those"},
+    {"tls_cert", ZHM_STRING, OFF(tls_cert), "", 0, 0, NULL,
+     "PEM file with the milter's certificate and key, for engines that require one "
+     "(engine.tls_ca); empty: none"},
     {"timeout", ZHM_MS, OFF(timeout_ms), "10s", 100, 600000, NULL,
      "longest wait for the engine's verdict on one message; then on_unavailable applies"},
     {"connect_timeout", ZHM_MS, OFF(connect_timeout_ms), "1s", 10, 60000, NULL,

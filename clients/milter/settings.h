@@ -29,6 +29,8 @@ struct zhm_config {
     char *group;        /* "" = the user's primary group */
     int64_t allow_root; /* 0 no, 1 yes */
     char *engines[ZHM_MAX_ENGINES];
+    char *tls_ca;   /* tls+tcp:// engines: their CAs (PEM) */
+    char *tls_cert; /* our certificate and key (PEM); "" = none */
     size_t n_engines;
     int64_t timeout_ms;
     int64_t connect_timeout_ms;

@@ -833,6 +833,8 @@ int main(int argc, char **argv)
         .timeout_ms = (unsigned)cfg.timeout_ms,
         .connect_timeout_ms = (unsigned)cfg.connect_timeout_ms,
         .max_message_bytes = 0, /* ask the engine; larger mail is ZH_E_TOOBIG */
+        .tls_ca = cfg.tls_ca,
+        .tls_cert = cfg.tls_cert,
     };
     int rc = zh_client_open(&client, addrs, n_addrs, &copts);
     if (rc != ZH_OK) {

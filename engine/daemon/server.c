@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/rep.h>
+#include <nng/supplemental/tls/tls.h>
 #include <nng/transport/ipc/ipc.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -46,6 +47,11 @@ struct zhd_server {
     atomic_ullong calls[N_METHODS_MAX + 1][N_STATUS]; /* [method index or last=unknown][status] */
     atomic_ullong in_flight;
     int log_scans; /* 0 none, 1 flagged, 2 all (engine.log_scans) */
+    /* Listeners that answer Reload, Stats and Outbreaks: ipc ones and
+     * engine.admin_address (nng listener ids). */
+    uint32_t admin_ids[ZH_MAX_ADDRESSES + 1];
+    size_t n_admin;
+    nng_tls_config *tls; /* of every tls+tcp:// listener; NULL without one */
 };
 
 /* Per-call state handed through protobuf-c's closure_data. */
@@ -423,6 +429,19 @@ out:
 
 static Zerohour__V1__ZeroHour_Service service = ZEROHOUR__V1__ZERO_HOUR__INIT(svc_);
 
+/* Scan and Ping are for everyone who can connect; the calls that change or
+ * reveal the engine's state only where the configuration allows them. */
+static bool admin_allowed(const struct zhd_server *srv, const char *method, nng_pipe pipe)
+{
+    if (!strcmp(method, "Scan") || !strcmp(method, "Ping"))
+        return true;
+    nng_listener l = nng_pipe_listener(pipe);
+    for (size_t i = 0; i < srv->n_admin; i++)
+        if ((uint32_t)nng_listener_id(l) == srv->admin_ids[i])
+            return true;
+    return false;
+}
+
 /* Decode the envelope, find the method in the service descriptor, unpack its
  * input type and invoke; every path leaves a packed reply in c. Takes the
  * request: it is freed as soon as it is decoded, and the envelope as soon as
@@ -433,6 +452,7 @@ static void dispatch(struct worker *w, nng_msg *msg, struct call *c)
     const ProtobufCServiceDescriptor *d = &zerohour__v1__zero_hour__descriptor;
     unsigned method_slot = N_METHODS_MAX;
     size_t len = nng_msg_len(msg);
+    nng_pipe pipe = nng_msg_get_pipe(msg);
     Zerohour__V1__Call *call = zerohour__v1__call__unpack(NULL, len, nng_msg_body(msg));
     nng_msg_free(msg);
     ProtobufCMessage *input = NULL;
@@ -466,6 +486,11 @@ static void dispatch(struct worker *w, nng_msg *msg, struct call *c)
     if (!input) {
         set_status(c, ZEROHOUR__V1__STATUS__STATUS_INVALID_ARGUMENT,
                    "payload of %s is not a valid %s", m->name, m->input->name);
+        goto reply;
+    }
+    if (!admin_allowed(w->srv, m->name, pipe)) {
+        set_status(c, ZEROHOUR__V1__STATUS__STATUS_PERMISSION_DENIED,
+                   "%s is answered only on ipc addresses and engine.admin_address", m->name);
         goto reply;
     }
     if (atomic_load(&w->srv->stopping) && strcmp(m->name, "Ping")) {
@@ -525,8 +550,37 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
+/* The server side of tls+tcp://: certificate and key from engine.tls_cert;
+ * with engine.tls_ca, a client certificate signed by one of its CAs is
+ * required (mbedTLS, inside Debian's libnng). */
+static int tls_config(struct zhd_server *srv, const struct zh_config *cfg, char *err, size_t errlen)
+{
+    int rv;
+    if (srv->tls)
+        return 0;
+    if ((rv = nng_tls_config_alloc(&srv->tls, NNG_TLS_MODE_SERVER)) != 0 ||
+        (rv = nng_tls_config_version(srv->tls, NNG_TLS_1_2, NNG_TLS_1_3)) != 0) {
+        snprintf(err, errlen, "TLS: %s", nng_strerror(rv));
+        return -1;
+    }
+    if ((rv = nng_tls_config_cert_key_file(srv->tls, cfg->tls_cert, NULL)) != 0) {
+        snprintf(err, errlen, "engine.tls_cert %.900s: %s (a PEM file with certificate and key)",
+                 cfg->tls_cert, nng_strerror(rv));
+        return -1;
+    }
+    if (*cfg->tls_ca &&
+        ((rv = nng_tls_config_ca_file(srv->tls, cfg->tls_ca)) != 0 ||
+         (rv = nng_tls_config_auth_mode(srv->tls, NNG_TLS_AUTH_MODE_REQUIRED)) != 0)) {
+        snprintf(err, errlen, "engine.tls_ca %.900s: %s", cfg->tls_ca, nng_strerror(rv));
+        return -1;
+    }
+    return 0;
+}
+
 static void server_free(struct zhd_server *srv)
 {
+    if (srv->tls)
+        nng_tls_config_free(srv->tls);
     for (size_t i = 0; i < srv->n_workers; i++) {
         struct worker *w = &srv->workers[i];
         if (w->raio)
@@ -564,19 +618,30 @@ int zhd_server_start(zh_engine *e, const struct zh_config *cfg, size_t workers,
      * a clear status) what lies between; beyond it nng drops the request. */
     size_t maxsz = (size_t)cfg->max_message_bytes + (size_t)cfg->max_message_bytes / 4 + (1u << 20);
     nng_socket_set_size(srv->sock, NNG_OPT_RECVMAXSZ, maxsz);
-    for (size_t i = 0; i < cfg->n_addresses; i++) {
+    for (size_t i = 0; i <= cfg->n_addresses; i++) {
         nng_listener l;
-        const char *url = cfg->addresses[i];
+        const char *url = i < cfg->n_addresses ? cfg->addresses[i] : cfg->admin_address;
+        if (!url || !*url)
+            continue;
         if ((rv = nng_listener_create(&l, srv->sock, url)) != 0) {
             snprintf(err, errlen, "%s: %s", url, nng_strerror(rv));
             goto fail;
         }
         if (!strncmp(url, "ipc://", 6))
             nng_listener_set_int(l, NNG_OPT_IPC_PERMISSIONS, (int)cfg->socket_mode);
+        if (!strncmp(url, "tls+tcp://", 10) &&
+            (tls_config(srv, cfg, err, errlen) != 0 ||
+             (rv = nng_listener_set_ptr(l, NNG_OPT_TLS_CONFIG, srv->tls)) != 0)) {
+            if (rv)
+                snprintf(err, errlen, "%s: %s", url, nng_strerror(rv));
+            goto fail;
+        }
         if ((rv = nng_listener_start(l, 0)) != 0) {
             snprintf(err, errlen, "cannot listen on %s: %s", url, nng_strerror(rv));
             goto fail;
         }
+        if (!strncmp(url, "ipc://", 6) || i == cfg->n_addresses)
+            srv->admin_ids[srv->n_admin++] = (uint32_t)nng_listener_id(l);
     }
     if (listening && listening(ud, err, errlen) != 0)
         goto fail;

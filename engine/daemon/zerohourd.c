@@ -115,11 +115,12 @@ static int on_listening(void *ud, char *err, size_t errlen)
     if (become && geteuid() == 0 &&
         zh_service_lookup(cfg->user, cfg->group, &uid, &gid, err, errlen) != 0)
         return -1;
-    for (size_t i = 0; i < cfg->n_addresses; i++)
-        if (!strncmp(cfg->addresses[i], "ipc://", 6) &&
-            zh_service_socket_owner(cfg->addresses[i] + 6, uid, cfg->socket_group, err, errlen) !=
-                0)
+    for (size_t i = 0; i <= cfg->n_addresses; i++) {
+        const char *a = i < cfg->n_addresses ? cfg->addresses[i] : cfg->admin_address;
+        if (a && !strncmp(a, "ipc://", 6) &&
+            zh_service_socket_owner(a + 6, uid, cfg->socket_group, err, errlen) != 0)
             return -1;
+    }
     if (become) {
         if (zh_service_become(cfg->user, cfg->group, err, errlen) != 0)
             return -1;

@@ -36,6 +36,16 @@ const struct zh_setting zh_settings[] = {
      "scan worker threads; 0 = number of online CPUs"},
     {"engine", "log_level", ZH_SET_STRING, OFF(log_level), "info", 0, 0,
      "error, warn, info or debug"},
+    {"engine", "admin_address", ZH_SET_STRING, OFF(admin_address), "", 0, 0,
+     "one more address to listen on that also answers the administrative calls (Reload, Stats, "
+     "Outbreaks); ipc:// addresses always answer them, other addresses (tcp://) answer them "
+     "PERMISSION_DENIED, so a fleet's scanners cannot reload rules or read counters"},
+    {"engine", "tls_cert", ZH_SET_STRING, OFF(tls_cert), "", 0, 0,
+     "PEM file with the certificate (chain) and private key of tls+tcp:// addresses; required "
+     "by them"},
+    {"engine", "tls_ca", ZH_SET_STRING, OFF(tls_ca), "", 0, 0,
+     "PEM file of the CAs whose client certificates tls+tcp:// addresses accept; set, a client "
+     "without such a certificate is refused; empty: no client certificate asked"},
     {"engine", "metrics_address", ZH_SET_STRING, OFF(metrics_address), "", 0, 0,
      "serve Prometheus metrics at /metrics on this http://HOST:PORT (keep it on loopback or a "
      "trusted network: the counters are not secret but the port is unauthenticated); empty: "
@@ -408,6 +418,13 @@ zh_err zh_config_check(const struct zh_config *cfg, char *err, size_t errlen)
     if (strcmp(cfg->log_scans, "none") && strcmp(cfg->log_scans, "flagged") &&
         strcmp(cfg->log_scans, "all")) {
         set_err(err, errlen, "engine.log_scans \"%s\" is not none, flagged or all", cfg->log_scans);
+        return ZH_ERR_INVALID;
+    }
+    bool tls = cfg->admin_address && !strncmp(cfg->admin_address, "tls+tcp://", 10);
+    for (size_t i = 0; i < cfg->n_addresses; i++)
+        tls |= !strncmp(cfg->addresses[i], "tls+tcp://", 10);
+    if (tls && !*cfg->tls_cert) {
+        set_err(err, errlen, "a tls+tcp:// address needs engine.tls_cert (certificate and key)");
         return ZH_ERR_INVALID;
     }
     if (cfg->group && *cfg->group && !(cfg->user && *cfg->user)) {

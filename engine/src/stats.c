@@ -184,7 +184,7 @@ void zhi_stats_render(const struct zhi_stats_view *v, const char *section, zh_st
             snprintf(key, sizeof key, "verdict_%s", zh_verdict_name(i));
             EMIT("scans", key, "%llu", (unsigned long long)atomic_load(&st->by_verdict[i]));
         }
-        for (int i = 0; i < 6; i++) {
+        for (int i = 0; i < 6; i++) { /* the statuses a scan can end with */
             char key[40];
             snprintf(key, sizeof key, "status_%s", zh_status_name(i));
             EMIT("scans", key, "%llu", (unsigned long long)atomic_load(&st->by_status[i]));

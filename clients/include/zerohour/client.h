@@ -40,12 +40,19 @@ enum zh_client_error {
     ZH_E_UNAVAILABLE = -23,
     ZH_E_INTERNAL = -24,
     ZH_E_UNIMPLEMENTED = -25,
+    ZH_E_PERMISSION_DENIED = -26, /* an administrative call on a non-admin address */
 };
 
 struct zh_client_options {
     unsigned timeout_ms;         /* per call; 0 = 30000 */
     unsigned connect_timeout_ms; /* how long a call waits for a first connection; 0 = 1000 */
     size_t max_message_bytes;    /* refuse larger messages locally; 0 = ask the engine (Ping) */
+    /* tls+tcp:// addresses: the CAs (PEM file) that signed the engines'
+     * certificates, required; the engine's name in the URL must match its
+     * certificate. tls_cert: this client's certificate and key (PEM file),
+     * for engines that ask for one (engine.tls_ca); NULL: none. */
+    const char *tls_ca;
+    const char *tls_cert;
 };
 
 /* The SMTP envelope sent with a scan. All strings may be NULL. Borrowed. */

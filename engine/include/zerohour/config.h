@@ -28,6 +28,9 @@ struct zh_config {
     char *log_socket;      /* syslog datagram socket */
     char *log_scans;       /* none, flagged or all */
     char *metrics_address; /* http://HOST:PORT of /metrics; "" = off */
+    char *admin_address;   /* listener that also answers Reload/Stats/Outbreaks */
+    char *tls_cert;        /* PEM: certificate chain and key of tls+tcp:// listeners */
+    char *tls_ca;          /* PEM: CAs whose client certificates are accepted; "" = none asked */
     int64_t socket_mode;   /* ipc socket file mode */
     char *socket_group;    /* "" = the process's group */
     char *user;            /* "" = stay who started it */
