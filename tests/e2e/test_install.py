@@ -58,6 +58,8 @@ class InstallTest(unittest.TestCase):
         prefix = next(l.split("=", 1)[1] for l in cache.splitlines()
                       if l.startswith("CMAKE_INSTALL_PREFIX:"))
         cls.prefix = cls.root + prefix
+        # A sanitizer build's library needs its runtime in the program too.
+        cls.sanitize = "ZH_SANITIZE:BOOL=ON" in cache
         cls.etc = os.path.join(cls.root, "etc/zerohour") if prefix == "/usr" else \
             os.path.join(cls.prefix, "etc/zerohour")
 
@@ -101,7 +103,8 @@ class InstallTest(unittest.TestCase):
         exe = os.path.join(self.root, "ping")
         with open(src, "w") as f:
             f.write(PING_C)
-        run(["cc", "-Wall", "-Werror", "-o", exe, src, *flags])
+        san = ["-fsanitize=address,undefined"] if self.sanitize else []
+        run(["cc", "-Wall", "-Werror", *san, "-o", exe, src, *flags])
         sock = os.path.join(self.root, "zh.sock")
         log = open(os.path.join(self.root, "engine.log"), "wb")
         eng = subprocess.Popen([f"{self.prefix}/sbin/zerohourd", "--address", f"ipc://{sock}",
