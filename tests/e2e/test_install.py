@@ -86,6 +86,7 @@ class InstallTest(unittest.TestCase):
         ini = open(f"{self.etc}/zerohourd.ini").read()
         self.assertIn("\naddress = ipc:///run/zerohour/zerohour.sock\n", ini)
         self.assertIn("\nsocket_mode = 0660\n", ini)
+        self.assertIn("\nallow_root = 0\n", ini)
         self.assertIn("/lib/zerohour/outbreak.state\n", ini)
         r = run([f"{self.prefix}/sbin/zerohourd", "--config", f"{self.etc}/zerohourd.ini", "--check"])
         self.assertIn("configuration ok", r.stdout)
