@@ -1,6 +1,8 @@
 /* log.h — the thin clients' log: one record per line on stderr, written with
  * one write(2) so lines from concurrent sessions never interleave, with a UTC
- * timestamp and the level's name. Thread-safe. */
+ * timestamp and the level's name; or, once the program called
+ * zh_syslog_open (log_target = syslog), one datagram per record to the
+ * system log. Thread-safe. */
 #ifndef ZHC_LOG_H
 #define ZHC_LOG_H
 

@@ -15,9 +15,28 @@ static const struct zhc_setting rows[] = {
      "where the MTA connects: inet:PORT@ADDRESS, inet6:PORT@ADDRESS or unix:PATH"},
     {"socket_mode", ZHC_MODE, OFF(socket_mode), "0660", 0, 0777, NULL,
      "file mode of a unix: socket (the MTA's user must be able to connect)"},
+    {"socket_group", ZHC_STRING, OFF(socket_group), "", 0, 0, NULL,
+     "group given to a unix: socket (e.g. zerohour, with postfix a member); empty: the "
+     "process's group"},
+    {"socket_lock_wait", ZHC_MS, OFF(socket_lock_wait_ms), "30s", 0, 600000, NULL,
+     "a unix: socket is guarded by SOCKET.lock, held while the milter runs: a new milter waits "
+     "this long for an old one to finish exiting (libmilter removes its socket at exit) instead "
+     "of taking the path from under it"},
+    {"user", ZHC_STRING, OFF(user), "", 0, 0, NULL,
+     "started as root: become this user (and its groups) once the socket is bound; empty: stay "
+     "who started it"},
+    {"group", ZHC_STRING, OFF(group), "", 0, 0, NULL,
+     "with user: the group to become; empty: the user's primary group"},
+    {"allow_root", ZHC_CHOICE, OFF(allow_root), "yes", 0, 0, "no|yes",
+     "no: refuse to run as root (set user); yes: allow it, with a warning at start"},
     {"engine", ZHC_LIST, OFF(engines), "", 0, 0, NULL,
      "zerohourd address (nng URL); repeat for several, scans are spread over those "
      "connected. Empty: $ZEROHOUR_ADDRESS, else the per-user default"},
+    {"tls_ca", ZHC_STRING, OFF(tls_ca), "", 0, 0, NULL,
+     "PEM file of the CAs that signed the certificates of tls+tcp:// engines; needed for those"},
+    {"tls_cert", ZHC_STRING, OFF(tls_cert), "", 0, 0, NULL,
+     "PEM file with the milter's certificate and key, for engines that require one "
+     "(engine.tls_ca); empty: none"},
     {"timeout", ZHC_MS, OFF(timeout_ms), "10s", 100, 600000, NULL,
      "longest wait for the engine's verdict on one message; then on_unavailable applies"},
     {"connect_timeout", ZHC_MS, OFF(connect_timeout_ms), "1s", 10, 60000, NULL,
@@ -41,6 +60,12 @@ static const struct zhc_setting rows[] = {
      "ones, none"},
     {"log_level", ZHC_CHOICE, OFF(log_level), "info", 0, 0, "error|warn|info|debug",
      "error, warn, info (one line per message) or debug"},
+    {"log_target", ZHC_CHOICE, OFF(log_target), "stderr", 0, 0, "stderr|syslog",
+     "stderr (a supervisor or journald keeps it) or syslog (log_socket, under log_facility)"},
+    {"log_facility", ZHC_STRING, OFF(log_facility), "mail", 0, 0, NULL,
+     "syslog facility: mail (as every MTA component), daemon, user or local0-local7"},
+    {"log_socket", ZHC_STRING, OFF(log_socket), "/dev/log", 0, 0, NULL,
+     "the syslog datagram socket (journald and rsyslog listen on /dev/log)"},
     {0},
 };
 
