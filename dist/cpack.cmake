@@ -14,7 +14,8 @@ signatures exist, by behaviour: MIME structure, attachments and archives,
 YARA rules, heuristics, and surges of one payload from many senders.
 .
 This package contains the engine zerohourd, the milter for Postfix and
-Sendmail, the zerohour command line client, libzerohour-client with its
+Sendmail, the clamd protocol bridge zerohour-clamd (Exim, rspamd,
+amavisd-new), the zerohour command line client, libzerohour-client with its
 header and pkg-config file, the default rules and systemd units running
 as the unprivileged zerohour user.")
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)

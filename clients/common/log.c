@@ -33,3 +33,11 @@ void zhc_vlog(int max, int level, const char *fmt, va_list ap)
     ssize_t w = write(STDERR_FILENO, line, len);
     (void)w;
 }
+
+int zhc_log_open(int64_t target, const char *socket, const char *facility, const char *program,
+                 char *err, size_t errlen)
+{
+    if (target == 0)
+        return 0;
+    return zh_syslog_open(socket, facility, program, err, errlen);
+}

@@ -52,6 +52,25 @@ struct zhc_table {
     const struct zhc_setting *settings;
 };
 
+/* Rows every thin client has the same way, for its table (cfg is the
+ * program's configuration struct, with fields tls_ca and tls_cert, or
+ * log_target, log_facility and log_socket). */
+/* clang-format off */
+#define ZHC_ROWS_TLS(cfg)                                                                          \
+    {"tls_ca", ZHC_STRING, offsetof(cfg, tls_ca), "", 0, 0, NULL,                                  \
+     "PEM file of the CAs that signed the certificates of tls+tcp:// engines; needed for those"}, \
+    {"tls_cert", ZHC_STRING, offsetof(cfg, tls_cert), "", 0, 0, NULL,                              \
+     "PEM file with this program's certificate and key, for engines that require one "            \
+     "(engine.tls_ca); empty: none"}
+#define ZHC_ROWS_LOG(cfg)                                                                          \
+    {"log_target", ZHC_CHOICE, offsetof(cfg, log_target), "stderr", 0, 0, "stderr|syslog",         \
+     "stderr (a supervisor or journald keeps it) or syslog (log_socket, under log_facility)"},    \
+    {"log_facility", ZHC_STRING, offsetof(cfg, log_facility), "mail", 0, 0, NULL,                  \
+     "syslog facility: mail (as every MTA component), daemon, user or local0-local7"},            \
+    {"log_socket", ZHC_STRING, offsetof(cfg, log_socket), "/dev/log", 0, 0, NULL,                  \
+     "the syslog datagram socket (journald and rsyslog listen on /dev/log)"}
+/* clang-format on */
+
 /* Fill cfg with the defaults. Returns 0, or -1 when out of memory (cfg is
  * then freed). */
 int zhc_config_defaults(const struct zhc_table *t, void *cfg);

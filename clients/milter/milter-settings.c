@@ -32,11 +32,7 @@ static const struct zhc_setting rows[] = {
     {"engine", ZHC_LIST, OFF(engines), "", 0, 0, NULL,
      "zerohourd address (nng URL); repeat for several, scans are spread over those "
      "connected. Empty: $ZEROHOUR_ADDRESS, else the per-user default"},
-    {"tls_ca", ZHC_STRING, OFF(tls_ca), "", 0, 0, NULL,
-     "PEM file of the CAs that signed the certificates of tls+tcp:// engines; needed for those"},
-    {"tls_cert", ZHC_STRING, OFF(tls_cert), "", 0, 0, NULL,
-     "PEM file with the milter's certificate and key, for engines that require one "
-     "(engine.tls_ca); empty: none"},
+    ZHC_ROWS_TLS(struct zhm_config),
     {"timeout", ZHC_MS, OFF(timeout_ms), "10s", 100, 600000, NULL,
      "longest wait for the engine's verdict on one message; then on_unavailable applies"},
     {"connect_timeout", ZHC_MS, OFF(connect_timeout_ms), "1s", 10, 60000, NULL,
@@ -60,12 +56,7 @@ static const struct zhc_setting rows[] = {
      "ones, none"},
     {"log_level", ZHC_CHOICE, OFF(log_level), "info", 0, 0, "error|warn|info|debug",
      "error, warn, info (one line per message) or debug"},
-    {"log_target", ZHC_CHOICE, OFF(log_target), "stderr", 0, 0, "stderr|syslog",
-     "stderr (a supervisor or journald keeps it) or syslog (log_socket, under log_facility)"},
-    {"log_facility", ZHC_STRING, OFF(log_facility), "mail", 0, 0, NULL,
-     "syslog facility: mail (as every MTA component), daemon, user or local0-local7"},
-    {"log_socket", ZHC_STRING, OFF(log_socket), "/dev/log", 0, 0, NULL,
-     "the syslog datagram socket (journald and rsyslog listen on /dev/log)"},
+    ZHC_ROWS_LOG(struct zhm_config),
     {0},
 };
 

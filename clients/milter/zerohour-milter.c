@@ -33,7 +33,6 @@
 #include "zerohour/client.h"
 #include "zerohour/wire.h"
 #include "zerohour/service.h"
-#include "zerohour/syslog.h"
 
 #ifndef ZH_VERSION
 #define ZH_VERSION "unknown"
@@ -661,8 +660,8 @@ int main(int argc, char **argv)
     case ZHC_CLI_CHECK:
         break;
     }
-    if (cfg.log_target == 1 &&
-        zh_syslog_open(cfg.log_socket, cfg.log_facility, "zerohour-milter", err, sizeof err) != 0) {
+    if (zhc_log_open(cfg.log_target, cfg.log_socket, cfg.log_facility, "zerohour-milter", err,
+                     sizeof err) != 0) {
         fprintf(stderr, "zerohour-milter: %s\n", err);
         status = 2;
         goto out;

@@ -69,7 +69,7 @@ class InstallTest(unittest.TestCase):
 
     def test_layout(self):
         p = self.prefix
-        for f in ["sbin/zerohourd", "sbin/zerohour-milter", "bin/zerohour",
+        for f in ["sbin/zerohourd", "sbin/zerohour-milter", "sbin/zerohour-clamd", "bin/zerohour",
                   "include/zerohour/client.h", "include/zerohour/verdict.h",
                   "share/zerohour/rules/heuristics.ini", "share/zerohour/rules/eicar.yar"]:
             self.assertTrue(os.path.exists(os.path.join(p, f)), f)
@@ -77,7 +77,7 @@ class InstallTest(unittest.TestCase):
         self.assertTrue(glob.glob(f"{p}/lib*/**/pkgconfig/zerohour-client.pc", recursive=True))
         self.assertTrue(os.path.islink(f"{p}/share/zerohour/rules/local"))
         self.assertTrue(os.readlink(f"{p}/share/zerohour/rules/local").endswith("zerohour/rules.d"))
-        for f in ["zerohourd.ini", "zerohour-milter.ini", "rules.d/README"]:
+        for f in ["zerohourd.ini", "zerohour-milter.ini", "zerohour-clamd.ini", "rules.d/README"]:
             self.assertTrue(os.path.exists(os.path.join(self.etc, f)), f)
 
     def test_installed_engine_finds_installed_rules_and_config(self):
@@ -93,6 +93,11 @@ class InstallTest(unittest.TestCase):
         mini = open(f"{self.etc}/zerohour-milter.ini").read()
         self.assertIn("\nengine = ipc:///run/zerohour/zerohour.sock\n", mini)
         run([f"{self.prefix}/sbin/zerohour-milter", "--config", f"{self.etc}/zerohour-milter.ini",
+             "--check"])
+        cini = open(f"{self.etc}/zerohour-clamd.ini").read()
+        self.assertIn("\nengine = ipc:///run/zerohour/zerohour.sock\n", cini)
+        self.assertIn("\n# socket = inet:3310@127.0.0.1\n", cini)
+        run([f"{self.prefix}/sbin/zerohour-clamd", "--config", f"{self.etc}/zerohour-clamd.ini",
              "--check"])
 
     def test_pkg_config_program_pings_installed_engine(self):

@@ -16,6 +16,7 @@ from zhtest import Engine, SAMPLES, scan_json
 
 BUILD = os.environ.get("ZH_BUILD_DIR", "")
 UNITS = os.path.join(BUILD, "dist", "systemd")
+NAMES = ("zerohourd.service", "zerohour-milter.service", "zerohour-clamd.service")
 
 
 def unit_text(name):
@@ -33,23 +34,22 @@ class UnitsTest(unittest.TestCase):
             self.skipTest("systemd-analyze is not installed")
         tmp = tempfile.mkdtemp(prefix="zh-units-")
         try:
-            for name in ("zerohourd.service", "zerohour-milter.service"):
-                text = re.sub(r"^ExecStart=\S+/(zerohourd|zerohour-milter) ",
+            for name in NAMES:
+                text = re.sub(r"^ExecStart=\S+/(zerohourd|zerohour-milter|zerohour-clamd) ",
                               lambda m: f"ExecStart={zhtest.BIN}/{m.group(1)} ", unit_text(name),
                               flags=re.M)
                 with open(os.path.join(tmp, name), "w") as f:
                     f.write(text)
             # The man pages are checked by the package test, where they are installed.
-            r = subprocess.run([exe, "verify", "--man=no", "zerohourd.service",
-                                "zerohour-milter.service"], cwd=tmp, capture_output=True,
-                               text=True, timeout=120)
+            r = subprocess.run([exe, "verify", "--man=no", *NAMES], cwd=tmp,
+                               capture_output=True, text=True, timeout=120)
             self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
             self.assertEqual(r.stderr.strip(), "", "verify warned")
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
 
     def test_hardening_and_order(self):
-        for name in ("zerohourd.service", "zerohour-milter.service"):
+        for name in NAMES:
             text = unit_text(name)
             for line in ["User=zerohour", "NoNewPrivileges=yes", "ProtectSystem=strict",
                          "ProtectHome=yes", "PrivateTmp=yes", "PrivateDevices=yes",
@@ -62,8 +62,8 @@ class UnitsTest(unittest.TestCase):
         engine = unit_text("zerohourd.service")
         self.assertIn("StateDirectory=zerohour", engine)
         self.assertIn("ExecReload=/bin/kill -HUP $MAINPID", engine)
-        self.assertIn("After=network.target zerohourd.service",
-                      unit_text("zerohour-milter.service"))
+        for name in ("zerohour-milter.service", "zerohour-clamd.service"):
+            self.assertIn("After=network.target zerohourd.service", unit_text(name))
 
 
 class MemoryDenyWriteExecuteTest(unittest.TestCase):

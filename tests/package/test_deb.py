@@ -26,16 +26,19 @@ import unittest
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "e2e"))
 from zhtest import SAMPLES, SRC, START_TIMEOUT, free_port  # noqa: E402
 
-UNITS = ("zerohourd.service", "zerohour-milter.service")
+UNITS = ("zerohourd.service", "zerohour-milter.service", "zerohour-clamd.service")
 EXPECTED = [
-    "./usr/sbin/zerohourd", "./usr/sbin/zerohour-milter", "./usr/bin/zerohour",
+    "./usr/sbin/zerohourd", "./usr/sbin/zerohour-milter", "./usr/sbin/zerohour-clamd",
+    "./usr/bin/zerohour",
     "./usr/include/zerohour/client.h", "./usr/include/zerohour/verdict.h",
     "./usr/share/zerohour/rules/heuristics.ini", "./usr/share/zerohour/rules/eicar.yar",
     "./usr/share/zerohour/rules/local -> /etc/zerohour/rules.d",
     "./etc/zerohour/zerohourd.ini", "./etc/zerohour/zerohour-milter.ini",
-    "./etc/zerohour/rules.d/README",
+    "./etc/zerohour/zerohour-clamd.ini", "./etc/zerohour/rules.d/README",
     "./lib/systemd/system/zerohourd.service", "./lib/systemd/system/zerohour-milter.service",
+    "./lib/systemd/system/zerohour-clamd.service",
     "./usr/share/man/man8/zerohourd.8.gz", "./usr/share/man/man8/zerohour-milter.8.gz",
+    "./usr/share/man/man8/zerohour-clamd.8.gz",
     "./usr/share/man/man1/zerohour.1.gz", "./usr/share/man/man5/zerohourd.ini.5.gz",
     "./usr/share/doc/zerohour/copyright", "./usr/share/doc/zerohour/changelog.gz",
     "./usr/share/doc/zerohour/README.md", "./var/lib/zerohour/",
@@ -92,6 +95,7 @@ class DebTest(unittest.TestCase):
             with open(os.path.join(tmp, "conffiles")) as f:
                 self.assertEqual(f.read().split(), ["/etc/zerohour/zerohourd.ini",
                                                     "/etc/zerohour/zerohour-milter.ini",
+                                                    "/etc/zerohour/zerohour-clamd.ini",
                                                     "/etc/zerohour/rules.d/README"])
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
