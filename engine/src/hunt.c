@@ -54,6 +54,7 @@ struct zhi_hunt {
     unsigned page_n;
     uint8_t *buf;
     size_t buf_cap;
+    struct zhi_arena arena; /* what the externals compute for one object */
     uint64_t cpu_mark_ns;
     bool stop;
 };
@@ -259,8 +260,9 @@ static int on_blob(void *ud, const struct zhi_store_blob *b)
         /* The externals of the first stored copy: content rules see the
          * bytes; name and type rules see how it first arrived. */
         struct zh_scan_envelope env = {0};
-        struct zhi_scan s = {.env = &env, .subject = "", .from = ""};
+        zhi_arena_reset(&h->arena);
         struct zhi_object o = {.path = b->object,
+                               .parent = -1, /* alone: its containers were not stored with it */
                                .filename = b->name,
                                .ext = b->ext,
                                .declared_type = b->declared_type,
@@ -268,6 +270,13 @@ static int on_blob(void *ud, const struct zhi_store_blob *b)
                                .kind = kind_by_name(b->kind),
                                .archive_depth =
                                    strchr(b->object, '/') && kind_by_name(b->kind) == ZHI_K_MEMBER};
+        struct zhi_scan s = {.env = &env,
+                             .subject = "",
+                             .from = "",
+                             .arena = &h->arena,
+                             .objects = &o,
+                             .n_objects = 1,
+                             .cap_objects = 1};
         for (size_t i = 0; i < zhi_n_externals; i++) {
             const struct zhi_external *x = &zhi_externals[i];
             zhi_external_define(h->scanner, x, x->str ? x->str(&s, &o) : "",
@@ -578,6 +587,7 @@ zh_err zhi_hunt_start(struct zhi_store *st, const struct zh_config *cfg,
     if (!h)
         return ZH_ERR_FATAL;
     pthread_mutex_init(&h->lock, NULL);
+    zhi_arena_init(&h->arena, 16 * 1024);
     h->id = id;
     h->store = st;
     h->cpu_percent = (unsigned)cfg->store_hunt_cpu_percent;
@@ -724,6 +734,7 @@ void zhi_hunt_free(struct zhi_hunt *h)
     if (h->rules)
         yr_rules_destroy(h->rules);
     free(h->buf);
+    zhi_arena_free(&h->arena);
     free(h->sha256);
     free(h->outbreak);
     pthread_mutex_destroy(&h->lock);

@@ -41,9 +41,8 @@ GAPS = {
     "clam.exe.mbox.base64": "a mailbox attached as application/octet-stream is not parsed as mail",
     "clam.exe.mbox.uu": "a mailbox attached as application/octet-stream is not parsed as mail",
     "clam.mail": "a message attached as application/octet-stream is not parsed as mail",
-    "clam.exe.rtf": "RTF \\objdata objects are not extracted (OLE support is another branch's)",
-    "clam.ole.doc": "OLE2 compound files are not opened (OLE support is another branch's)",
-    "clam.ppt": "OLE2 compound files are not opened (OLE support is another branch's)",
+    "clam.ppt": "PowerPoint 97 keeps embedded objects compressed inside its own 'PowerPoint "
+                "Document' stream, which is not decoded",
     "clam.sis": "Symbian SIS installers are not opened",
     "clam.tnef": "TNEF (winmail.dat) attachments are not opened",
 }
