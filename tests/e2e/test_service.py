@@ -238,6 +238,24 @@ class SyslogTest(unittest.TestCase):
         self.assertRegex(recs[-1], r"^<158>.* zerohour-milter\[\d+\]: zerohour-milter \S+ "
                                    r"listening on unix:")
 
+    def test_clamd_bridge_logs_to_syslog(self):
+        r = subprocess.Popen([binary("zerohour-clamd"), "--socket", f"unix:{self.dir}/c.sock",
+                              "--engine", "ipc:///nonexistent/zh.sock", "--log-target", "syslog",
+                              "--log-socket", self.path, "--log-facility", "local3"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            recs = self.records("listening on")
+        finally:
+            r.terminate()
+            r.communicate(timeout=START_TIMEOUT)
+        self.assertRegex(recs[-1], r"^<158>.* zerohour-clamd\[\d+\]: zerohour-clamd \S+ "
+                                   r"listening on unix:")
+        r = subprocess.run([binary("zerohour-clamd"), "--check", "--log-target", "syslog",
+                            "--log-facility", "kern", "--log-socket", self.path],
+                           capture_output=True, text=True, timeout=START_TIMEOUT)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("kern", r.stderr)
+
     def test_bad_target_or_facility_refused(self):
         for flag in ["engine.log_target=journal", "engine.log_facility=kern"]:
             r = subprocess.run([binary("zerohourd"), "--check", "--set", flag],
