@@ -4,6 +4,8 @@
 #                          scan the bundled sample messages, stop the engine
 #   ./quickstart.sh test   install, build, run the whole test suite (also under
 #                          AddressSanitizer + UndefinedBehaviorSanitizer)
+# And for installing it: ./quickstart.sh deb builds the Debian package
+# build/deb/zerohour_VERSION_ARCH.deb (then: apt install ./build/deb/zerohour_*.deb).
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -15,7 +17,7 @@ PACKAGES=(build-essential cmake pkg-config python3 zip unzip clang-format
   clamav-testfiles libpython3.11-testsuite golang-github-jhillyerd-enmime-dev
   libarchive-tools mtools xorriso genisoimage udftools gcab liblnk-utils libgsf-bin libgsf-1-dev
   libmilter-dev postfix swaks opendkim-tools
-  clamdscan rspamd libnss-wrapper)
+  clamdscan rspamd libnss-wrapper prometheus lintian)
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
@@ -96,8 +98,25 @@ run_tests() {
      ctest --output-on-failure -j2)
 }
 
+# The package is built from its own tree, configured for /usr (the programs
+# find their rules relative to themselves, the units and configs name /usr
+# and /etc), without the tests; lintian reports what Debian would say.
+deb() {
+  install_deps
+  build build/pkg -DCMAKE_INSTALL_PREFIX=/usr -DZH_TESTS=OFF
+  rm -rf build/pkg/deb-out build/deb
+  (cd build/pkg && cpack -G DEB >/dev/null)
+  mkdir -p build/deb
+  cp build/pkg/deb-out/zerohour_*.deb build/deb/
+  local deb
+  deb=$(ls build/deb/zerohour_*.deb)
+  echo "== $deb"
+  if command -v lintian >/dev/null; then lintian --fail-on error "$deb"; fi
+}
+
 case "${1:-}" in
   demo) demo ;;
   test) run_tests ;;
-  *) echo "usage: $0 demo|test" >&2; exit 2 ;;
+  deb) deb ;;
+  *) echo "usage: $0 demo|test|deb" >&2; exit 2 ;;
 esac

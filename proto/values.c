@@ -64,3 +64,37 @@ int zh_value_int(const char *s, int64_t *out)
 {
     return parse(s, 10, no_units, out);
 }
+
+void zh_value_write_wrapped(FILE *out, const char *prefix, const char *text, size_t width)
+{
+    size_t room = width > strlen(prefix) + 20 ? width - strlen(prefix) : 20;
+    const char *p = text;
+    while (*p) {
+        size_t len = strlen(p), cut = len;
+        if (len > room) {
+            cut = room;
+            while (cut > 0 && p[cut] != ' ')
+                cut--;
+            if (cut == 0)
+                cut = strcspn(p, " ");
+        }
+        fprintf(out, "%s%.*s\n", prefix, (int)cut, p);
+        p += cut;
+        while (*p == ' ')
+            p++;
+    }
+}
+
+void zh_value_write_roff(FILE *out, const char *text)
+{
+    if (*text == '.' || *text == '\'')
+        fputs("\\&", out);
+    for (const char *p = text; *p; p++) {
+        if (*p == '\\')
+            fputs("\\e", out);
+        else if (*p == '-')
+            fputs("\\-", out);
+        else
+            fputc(*p, out);
+    }
+}

@@ -103,6 +103,7 @@ const char *zh_status_name(int status)
         [ZEROHOUR__V1__STATUS__STATUS_UNAVAILABLE] = "unavailable",
         [ZEROHOUR__V1__STATUS__STATUS_INTERNAL] = "internal",
         [ZEROHOUR__V1__STATUS__STATUS_UNIMPLEMENTED] = "unimplemented",
+        [ZEROHOUR__V1__STATUS__STATUS_PERMISSION_DENIED] = "permission_denied",
     };
     if (status < 0 || (size_t)status >= sizeof names / sizeof names[0] || !names[status])
         return "unknown";

@@ -19,6 +19,7 @@ static const struct zhc_setting rows[] = {
     {"engine", ZHC_LIST, OFF(engines), "", 0, 0, NULL,
      "zerohourd address (nng URL); repeat for several, scans are spread over those "
      "connected. Empty: $ZEROHOUR_ADDRESS, else the per-user default"},
+    ZHC_ROWS_TLS(struct zcl_config),
     {"timeout", ZHC_MS, OFF(timeout_ms), "30s", 100, 600000, NULL,
      "longest wait for the engine's verdict on one stream or file; then an ERROR reply"},
     {"connect_timeout", ZHC_MS, OFF(connect_timeout_ms), "1s", 10, 60000, NULL,
@@ -63,6 +64,7 @@ static const struct zhc_setting rows[] = {
      "or never; the bridge reads paths with its own rights"},
     {"log_level", ZHC_CHOICE, OFF(log_level), "info", 0, 0, "error|warn|info|debug",
      "error, warn, info (one line per scan) or debug"},
+    ZHC_ROWS_LOG(struct zcl_config),
     {0},
 };
 

@@ -18,6 +18,7 @@ struct zcl_config {
     struct zhc_list sockets;
     int64_t socket_mode;
     struct zhc_list engines;
+    char *tls_ca, *tls_cert; /* tls+tcp:// engines: their CAs; our certificate ("" none) */
     int64_t timeout_ms, connect_timeout_ms;
     int64_t stream_max_length;
     int64_t command_timeout_ms, read_timeout_ms, idle_timeout_ms, send_timeout_ms;
@@ -28,6 +29,8 @@ struct zcl_config {
     int64_t observe;                              /* 0 yes, 1 no */
     int64_t path_commands;                        /* enum zcl_paths */
     int64_t log_level;                            /* enum zhc_log_level */
+    int64_t log_target;                           /* 0 stderr, 1 syslog */
+    char *log_facility, *log_socket;
 };
 
 extern const struct zhc_table zcl_table;

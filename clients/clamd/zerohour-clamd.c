@@ -850,7 +850,8 @@ static const char help_head[] =
     "\n"
     "SYNOPSIS\n"
     "    zerohour-clamd [--config FILE] [SETTING FLAGS] [--set NAME=VALUE]...\n"
-    "    zerohour-clamd --print-config | --settings-markdown | --check | --version\n"
+    "    zerohour-clamd --print-config | --settings-markdown | --settings-man | --check\n"
+    "    zerohour-clamd --version\n"
     "\n"
     "DESCRIPTION\n"
     "    Mail software that already talks to a ClamAV daemon (Exim's malware ACL,\n"
@@ -860,8 +861,9 @@ static const char help_head[] =
     "    each stream or file to zerohourd and answers as clamd would. It judges\n"
     "    nothing itself.\n"
     "\n"
-    "    It runs in the foreground and logs to stderr, one line per scan; let a\n"
-    "    supervisor start it and keep its log. SIGTERM or SIGINT stop it: it\n"
+    "    It runs in the foreground and logs to stderr (or syslog: log_target),\n"
+    "    one line per scan; let a supervisor start it and keep its log. SIGTERM or SIGINT stop it: "
+    "it\n"
     "    stops accepting, lets the scans in progress finish (up to timeout), and\n"
     "    removes the unix sockets it made.\n"
     "\n"
@@ -901,8 +903,10 @@ static const char help_head[] =
     "OPTIONS\n"
     "    --config FILE       read settings from FILE (INI, section [clamd]);\n"
     "                        flags given on the command line win over it\n"
-    "    --print-config      print a sample configuration with every default\n"
+    "    --print-config      print the configuration (defaults, --config, flags) as\n"
+    "                        an INI file; settings at their default are commented\n"
     "    --settings-markdown print the settings table of the README\n"
+    "    --settings-man      print the settings as roff (for zerohour-clamd(8))\n"
     "    --check             validate the configuration, open the engine\n"
     "                        address, and exit\n"
     "    --version           print the version\n"
@@ -975,6 +979,12 @@ int main(int argc, char **argv)
         status = 2;
         goto out;
     }
+    if (zhc_log_open(cfg.log_target, cfg.log_socket, cfg.log_facility, "zerohour-clamd", err,
+                     sizeof err) != 0) {
+        fprintf(stderr, "zerohour-clamd: %s\n", err);
+        status = 2;
+        goto out;
+    }
     if (zhc_engine_addresses(&cfg.engines, default_addr, sizeof default_addr, &addrs, &n_addrs)) {
         fprintf(stderr, "zerohour-clamd: cannot compute the default engine address\n");
         goto out;
@@ -998,6 +1008,8 @@ int main(int argc, char **argv)
         .timeout_ms = (unsigned)cfg.timeout_ms,
         .connect_timeout_ms = (unsigned)cfg.connect_timeout_ms,
         .no_observe = cfg.observe == 1,
+        .tls_ca = cfg.tls_ca,
+        .tls_cert = cfg.tls_cert,
     };
     int rc = zh_client_open(&client, addrs, n_addrs, &copts);
     if (rc != ZH_OK) {

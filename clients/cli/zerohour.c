@@ -26,6 +26,7 @@
 #include "rules.h"
 #include "zerohour/client.h"
 #include "zerohour/values.h"
+#include "zerohour/prometheus.h"
 #include "zerohour/wire.h"
 
 #ifndef ZH_VERSION
@@ -59,6 +60,8 @@ struct cli {
     size_t n_addresses;
     unsigned timeout_ms, connect_timeout_ms;
     bool json, help;
+    const char *format;            /* stats: NULL, or "prometheus" */
+    const char *tls_ca, *tls_cert; /* tls+tcp:// engines */
     /* scan */
     const char *client_ip, *helo, *mail_from, *envelopes;
     const char **rcpt;
@@ -118,6 +121,10 @@ static const char help_main[] =
     "                             (default 30000)\n"
     "        --connect-timeout MS wait at most MS milliseconds for a first\n"
     "                             connection to an engine (default 1000)\n"
+    "        --tls-ca FILE        CAs (PEM) that signed the certificates of\n"
+    "                             tls+tcp:// engines; needed for those\n"
+    "        --tls-cert FILE      this client's certificate and key (PEM), for\n"
+    "                             engines that require one\n"
     "        --json               machine-readable output (one JSON object per line)\n"
     "    -h, --help               show help (of COMMAND when one is given)\n"
     "    -V, --version            same as the version command\n"
@@ -293,7 +300,7 @@ static const char help_stats[] =
     "    zerohour stats - show the engine's counters\n"
     "\n"
     "SYNOPSIS\n"
-    "    zerohour stats [--json] [GLOBAL OPTIONS] [SECTION]\n"
+    "    zerohour stats [--json | --format prometheus] [GLOBAL OPTIONS] [SECTION]\n"
     "\n"
     "DESCRIPTION\n"
     "    Prints the engine's counters in the style of Redis INFO: a \"# section\"\n"
@@ -309,6 +316,9 @@ static const char help_stats[] =
     "        --json               one JSON object of objects:\n"
     "                             {\"section\": {\"key\": \"value\", ...}, ...};\n"
     "                             values are strings, as the engine sends them\n"
+    "        --format prometheus  the Prometheus text format, the same metrics\n"
+    "                             as zerohourd's /metrics (engine.metrics_address),\n"
+    "                             for node_exporter's textfile collector\n"
     "\n"
     "EXIT STATUS\n"
     "    0  success\n"
@@ -320,7 +330,9 @@ static const char help_stats[] =
     "EXAMPLES\n"
     "    zerohour stats\n"
     "    zerohour stats scans\n"
-    "    zerohour stats --json | jq -r .scans.scans\n";
+    "    zerohour stats --json | jq -r .scans.scans\n"
+    "    zerohour stats --format prometheus > /var/lib/node_exporter/zerohour.prom.$$ &&\n"
+    "      mv /var/lib/node_exporter/zerohour.prom.$$ /var/lib/node_exporter/zerohour.prom\n";
 
 static const char help_reload[] =
     "NAME\n"
@@ -674,7 +686,9 @@ static int open_client(const struct cli *o, zh_client **out)
     const char *const *addrs = o->addresses;
     size_t n = o->n_addresses;
     struct zh_client_options opts = {.timeout_ms = o->timeout_ms,
-                                     .connect_timeout_ms = o->connect_timeout_ms};
+                                     .connect_timeout_ms = o->connect_timeout_ms,
+                                     .tls_ca = o->tls_ca,
+                                     .tls_cert = o->tls_cert};
 
     if (n == 0) {
         if (zh_client_default_address(def, sizeof def) != ZH_OK) {
@@ -1589,6 +1603,37 @@ out:
     return st;
 }
 
+/* Stats plus the count of active outbreaks, as zerohourd's /metrics has them. */
+static int print_prometheus(zh_client *c, const struct zh_stats_result *s)
+{
+    struct zh_outbreaks_result *ob = NULL;
+    zh_prom *p = zh_prom_new();
+    char *text = NULL, v[32];
+    size_t len = 0;
+    int rc;
+    if (!p)
+        return EXIT_ERROR;
+    for (size_t i = 0; i < s->n_entries; i++)
+        zh_prom_entry(p, s->entries[i].section, s->entries[i].key, s->entries[i].value);
+    if ((rc = zh_client_outbreaks(c, &ob)) != ZH_OK) {
+        zh_prom_free(p);
+        return call_failed(rc);
+    }
+    size_t active = 0;
+    for (size_t i = 0; i < ob->n_outbreaks; i++)
+        active += ob->outbreaks[i].active;
+    zh_outbreaks_result_free(ob);
+    snprintf(v, sizeof v, "%zu", active);
+    zh_prom_entry(p, "outbreaks", "active", v);
+    text = zh_prom_text(p, &len);
+    zh_prom_free(p);
+    if (!text)
+        return EXIT_ERROR;
+    fwrite(text, 1, len, stdout);
+    free(text);
+    return EXIT_CLEAN;
+}
+
 static int cmd_stats(const struct cli *o, char **args, size_t n)
 {
     zh_client *c = NULL;
@@ -1601,7 +1646,9 @@ static int cmd_stats(const struct cli *o, char **args, size_t n)
         st = call_failed(rc);
         goto out;
     }
-    if (o->json) {
+    if (o->format) {
+        st = print_prometheus(c, s);
+    } else if (o->json) {
         json_object *all = json_object_new_object(), *sec = NULL;
         for (size_t i = 0; i < s->n_entries; i++) {
             const struct zh_stats_entry *e = &s->entries[i];
@@ -2192,6 +2239,9 @@ enum {
     OPT_NO_PROGRESS,
     OPT_MESSAGE_ID,
     OPT_OLDER_THAN,
+    OPT_FORMAT,
+    OPT_TLS_CA,
+    OPT_TLS_CERT,
     OPT_INFECTED_ONLY = 'i',
 };
 
@@ -2223,6 +2273,9 @@ static const struct option longopts[] = {
     {"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
     {"message-id", required_argument, NULL, OPT_MESSAGE_ID},
     {"older-than", required_argument, NULL, OPT_OLDER_THAN},
+    {"format", required_argument, NULL, OPT_FORMAT},
+    {"tls-ca", required_argument, NULL, OPT_TLS_CA},
+    {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
     {NULL, 0, NULL, 0},
 };
 
@@ -2257,6 +2310,8 @@ static unsigned option_scope(int opt)
     case OPT_MESSAGE_ID:
     case OPT_OLDER_THAN:
         return CMD_STORE;
+    case OPT_FORMAT:
+        return CMD_STATS;
     default:
         return CMD_ALL;
     }
@@ -2347,6 +2402,19 @@ static int parse_options(struct cli *o, int argc, char **argv, bool stop_at_comm
         }
         case OPT_JSON:
             o->json = true;
+            break;
+        case OPT_TLS_CA:
+            o->tls_ca = optarg;
+            break;
+        case OPT_TLS_CERT:
+            o->tls_cert = optarg;
+            break;
+        case OPT_FORMAT:
+            if (strcmp(optarg, "prometheus")) {
+                usage_error("stats", "--format takes prometheus, not \"%s\"", optarg);
+                return -1;
+            }
+            o->format = optarg;
             break;
         case OPT_HELP:
             o->help = true;

@@ -1,5 +1,6 @@
 /* The thin clients' log lines (see log.h). */
 #include "log.h"
+#include "zerohour/syslog.h"
 
 #include <stdio.h>
 #include <time.h>
@@ -14,6 +15,11 @@ void zhc_vlog(int max, int level, const char *fmt, va_list ap)
 
     if (level > max || level < 0 || level > ZHC_LOG_DEBUG)
         return;
+    if (zh_syslog_enabled()) {
+        vsnprintf(line, sizeof line, fmt, ap);
+        zh_syslog_send(level, line);
+        return;
+    }
     clock_gettime(CLOCK_REALTIME, &ts);
     gmtime_r(&ts.tv_sec, &tm);
     int n = snprintf(line, sizeof line, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s ",
@@ -26,4 +32,12 @@ void zhc_vlog(int max, int level, const char *fmt, va_list ap)
     line[len++] = '\n';
     ssize_t w = write(STDERR_FILENO, line, len);
     (void)w;
+}
+
+int zhc_log_open(int64_t target, const char *socket, const char *facility, const char *program,
+                 char *err, size_t errlen)
+{
+    if (target == 0)
+        return 0;
+    return zh_syslog_open(socket, facility, program, err, errlen);
 }

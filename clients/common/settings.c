@@ -260,12 +260,117 @@ static void flag_name(const struct zhc_setting *s, char *buf, size_t n)
             *p = '-';
 }
 
+/* Parse s's default into a scratch field (the row with offset 0), so a
+ * configured value can be compared with it. */
+union zhc_scratch {
+    char *str;
+    int64_t num;
+    struct zhc_list list;
+};
+
+static void scratch_free(const struct zhc_setting *s, union zhc_scratch *v)
+{
+    if (s->type == ZHC_STRING)
+        free(v->str);
+    else if (s->type == ZHC_LIST)
+        list_clear(&v->list);
+}
+
+/* 1 when the field of cfg holds s's default (or the default cannot be read
+ * back: then the value is written out, which loads the same). */
+static int at_default(const struct zhc_setting *s, const void *cfg)
+{
+    const void *field = (const char *)cfg + s->offset;
+    struct zhc_setting row = *s;
+    union zhc_scratch d;
+    memset(&d, 0, sizeof d);
+    row.offset = 0;
+    if (zhc_config_set(&d, &row, s->def, 0, NULL, 0) != 0) {
+        scratch_free(s, &d);
+        return 0;
+    }
+    int same;
+    if (s->type == ZHC_LIST) {
+        const struct zhc_list *l = field;
+        same = l->n == d.list.n;
+        for (size_t i = 0; same && i < l->n; i++)
+            same = !strcmp(l->v[i], d.list.v[i]);
+    } else if (s->type == ZHC_STRING) {
+        const char *x = *(char *const *)field;
+        same = !strcmp(x ? x : "", d.str ? d.str : "");
+    } else {
+        same = *(const int64_t *)field == d.num;
+    }
+    scratch_free(s, &d);
+    return same;
+}
+
+void zhc_config_write(const struct zhc_table *t, const void *cfg, FILE *out)
+{
+    fprintf(out,
+            "# %s configuration, written by %s --print-config.\n"
+            "# A commented line shows the default; an uncommented one is set here.\n[%s]\n",
+            t->program, t->program, t->section);
+    for (const struct zhc_setting *s = t->settings; s->name; s++) {
+        const void *field = cfg ? (const char *)cfg + s->offset : NULL;
+        char v[1024];
+        zh_value_write_wrapped(out, "# ", s->help, 78);
+        if (!cfg || at_default(s, cfg)) {
+            fprintf(out, "# %s = %s\n", s->name, s->def);
+            continue;
+        }
+        switch (s->type) {
+        case ZHC_LIST: {
+            const struct zhc_list *l = field;
+            if (!l->n)
+                fprintf(out, "%s =\n", s->name);
+            for (size_t i = 0; i < l->n; i++)
+                fprintf(out, "%s = %s\n", s->name, l->v[i]);
+            continue;
+        }
+        case ZHC_STRING:
+            snprintf(v, sizeof v, "%s", *(char *const *)field ? *(char *const *)field : "");
+            break;
+        case ZHC_MS:
+            snprintf(v, sizeof v, "%lldms", (long long)*(const int64_t *)field);
+            break;
+        case ZHC_MODE:
+            snprintf(v, sizeof v, "%04llo", (long long)*(const int64_t *)field);
+            break;
+        case ZHC_CHOICE:
+            zhc_choice_name(s, *(const int64_t *)field, v, sizeof v);
+            break;
+        case ZHC_SIZE:
+        case ZHC_COUNT:
+            snprintf(v, sizeof v, "%lld", (long long)*(const int64_t *)field);
+            break;
+        }
+        fprintf(out, "%s = %s\n", s->name, v);
+    }
+}
+
 void zhc_config_write_sample(const struct zhc_table *t, FILE *out)
 {
-    fprintf(out, "# %s configuration. Every setting is shown with its default.\n[%s]\n", t->program,
-            t->section);
-    for (const struct zhc_setting *s = t->settings; s->name; s++)
-        fprintf(out, "# %s\n%s%s = %s\n", s->help, *s->def ? "" : "# ", s->name, s->def);
+    zhc_config_write(t, NULL, out);
+}
+
+void zhc_config_write_man(const struct zhc_table *t, FILE *out)
+{
+    for (const struct zhc_setting *s = t->settings; s->name; s++) {
+        char flag[64];
+        flag_name(s, flag, sizeof flag);
+        fprintf(out, ".TP\n.BR %s \" (\\-\\-", s->name);
+        zh_value_write_roff(out, flag + 2);
+        fprintf(out, ")\"\n");
+        zh_value_write_roff(out, s->help);
+        if (s->type == ZHC_CHOICE) {
+            fprintf(out, "\n.br\nValues: ");
+            zh_value_write_roff(out, s->choices);
+        }
+        fprintf(out, "\n.br\nDefault: ");
+        zh_value_write_roff(out, *s->def ? s->def : "(empty)");
+        fprintf(out, ".\n");
+    }
 }
 
 void zhc_config_write_markdown(const struct zhc_table *t, FILE *out)
@@ -312,22 +417,7 @@ void zhc_config_write_help(const struct zhc_table *t, FILE *out)
         snprintf(text, sizeof text, "%s%s%s%s", s->help, *s->def ? " (default " : "", s->def,
                  *s->def ? ")" : "");
         fprintf(out, "    %s %s\n", flag, arg);
-        /* word-wrap the help at 78 columns, indented by 8 */
-        const char *p = text;
-        while (*p) {
-            size_t len = strlen(p), cut = len;
-            if (len > 70) {
-                cut = 70;
-                while (cut > 0 && p[cut] != ' ')
-                    cut--;
-                if (cut == 0)
-                    cut = 70;
-            }
-            fprintf(out, "        %.*s\n", (int)cut, p);
-            p += cut;
-            while (*p == ' ')
-                p++;
-        }
+        zh_value_write_wrapped(out, "        ", text, 78);
     }
     fprintf(out, "    --set NAME=VALUE\n"
                  "        any setting above by its INI name, as in the configuration file\n");
@@ -410,7 +500,16 @@ int zhc_config_apply_flags(const struct zhc_table *t, void *cfg, int argc, char 
     return 0;
 }
 
-enum { OPT_CONFIG = 1000, OPT_PRINT, OPT_MARKDOWN, OPT_CHECK, OPT_VERSION, OPT_HELP, OPT_EXTRA };
+enum {
+    OPT_CONFIG = 1000,
+    OPT_PRINT,
+    OPT_MARKDOWN,
+    OPT_MAN,
+    OPT_CHECK,
+    OPT_VERSION,
+    OPT_HELP,
+    OPT_EXTRA
+};
 
 enum zhc_cli_what zhc_cli_configure(const struct zhc_table *t, void *cfg, int argc, char **argv,
                                     const char *const *extra, char *err, size_t errlen)
@@ -419,11 +518,12 @@ enum zhc_cli_what zhc_cli_configure(const struct zhc_table *t, void *cfg, int ar
         {"config", required_argument, NULL, OPT_CONFIG},
         {"print-config", no_argument, NULL, OPT_PRINT},
         {"settings-markdown", no_argument, NULL, OPT_MARKDOWN},
+        {"settings-man", no_argument, NULL, OPT_MAN},
         {"check", no_argument, NULL, OPT_CHECK},
         {"version", no_argument, NULL, OPT_VERSION},
         {"help", no_argument, NULL, OPT_HELP},
     };
-    size_t n_fixed = 6;
+    size_t n_fixed = 7;
     for (; extra && *extra && n_fixed < sizeof fixed / sizeof *fixed; extra++)
         fixed[n_fixed++] = (struct option){*extra, no_argument, NULL, OPT_EXTRA};
     struct option *longopts = zhc_options_build(t, fixed, n_fixed);
@@ -449,6 +549,7 @@ enum zhc_cli_what zhc_cli_configure(const struct zhc_table *t, void *cfg, int ar
             goto out;
         case OPT_PRINT:
         case OPT_MARKDOWN:
+        case OPT_MAN:
         case OPT_CHECK:
             mode = opt;
             break;
@@ -469,8 +570,8 @@ enum zhc_cli_what zhc_cli_configure(const struct zhc_table *t, void *cfg, int ar
         what = ZHC_CLI_USAGE;
         goto out;
     }
-    if (mode == OPT_PRINT || mode == OPT_MARKDOWN) {
-        (mode == OPT_PRINT ? zhc_config_write_sample : zhc_config_write_markdown)(t, stdout);
+    if (mode == OPT_MARKDOWN || mode == OPT_MAN) {
+        (mode == OPT_MAN ? zhc_config_write_man : zhc_config_write_markdown)(t, stdout);
         what = ZHC_CLI_DONE;
         goto out;
     }
@@ -483,6 +584,11 @@ enum zhc_cli_what zhc_cli_configure(const struct zhc_table *t, void *cfg, int ar
     if (zhc_config_apply_flags(t, cfg, argc, argv, longopts, ferr, sizeof ferr) != 0) {
         set_err(err, errlen, "--%s", ferr);
         what = ZHC_CLI_USAGE;
+        goto out;
+    }
+    if (mode == OPT_PRINT) {
+        zhc_config_write(t, cfg, stdout);
+        what = ZHC_CLI_DONE;
         goto out;
     }
     what = mode == OPT_CHECK ? ZHC_CLI_CHECK : ZHC_CLI_RUN;

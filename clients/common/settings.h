@@ -52,6 +52,25 @@ struct zhc_table {
     const struct zhc_setting *settings;
 };
 
+/* Rows every thin client has the same way, for its table (cfg is the
+ * program's configuration struct, with fields tls_ca and tls_cert, or
+ * log_target, log_facility and log_socket). */
+/* clang-format off */
+#define ZHC_ROWS_TLS(cfg)                                                                          \
+    {"tls_ca", ZHC_STRING, offsetof(cfg, tls_ca), "", 0, 0, NULL,                                  \
+     "PEM file of the CAs that signed the certificates of tls+tcp:// engines; needed for those"}, \
+    {"tls_cert", ZHC_STRING, offsetof(cfg, tls_cert), "", 0, 0, NULL,                              \
+     "PEM file with this program's certificate and key, for engines that require one "            \
+     "(engine.tls_ca); empty: none"}
+#define ZHC_ROWS_LOG(cfg)                                                                          \
+    {"log_target", ZHC_CHOICE, offsetof(cfg, log_target), "stderr", 0, 0, "stderr|syslog",         \
+     "stderr (a supervisor or journald keeps it) or syslog (log_socket, under log_facility)"},    \
+    {"log_facility", ZHC_STRING, offsetof(cfg, log_facility), "mail", 0, 0, NULL,                  \
+     "syslog facility: mail (as every MTA component), daemon, user or local0-local7"},            \
+    {"log_socket", ZHC_STRING, offsetof(cfg, log_socket), "/dev/log", 0, 0, NULL,                  \
+     "the syslog datagram socket (journald and rsyslog listen on /dev/log)"}
+/* clang-format on */
+
 /* Fill cfg with the defaults. Returns 0, or -1 when out of memory (cfg is
  * then freed). */
 int zhc_config_defaults(const struct zhc_table *t, void *cfg);
@@ -74,7 +93,15 @@ const char *zhc_choice_name(const struct zhc_setting *s, int64_t v, char *buf, s
 const char *zhc_choice_of(const struct zhc_table *t, const char *name, int64_t v, char *buf,
                           size_t n);
 
+/* The configuration cfg as an INI file, every setting with its help;
+ * settings at their default (all of them when cfg is NULL) are commented
+ * out. What --print-config writes (the packages' conffiles too). */
+void zhc_config_write(const struct zhc_table *t, const void *cfg, FILE *out);
+/* zhc_config_write of the defaults. */
 void zhc_config_write_sample(const struct zhc_table *t, FILE *out);
+/* The settings as man page paragraphs (.TP each), for the program's page
+ * (--settings-man). */
+void zhc_config_write_man(const struct zhc_table *t, FILE *out);
 void zhc_config_write_markdown(const struct zhc_table *t, FILE *out);
 void zhc_config_write_help(const struct zhc_table *t, FILE *out);
 
@@ -100,17 +127,19 @@ int zhc_config_apply_flags(const struct zhc_table *t, void *cfg, int argc, char 
                            const struct option *longopts, char *err, size_t errlen);
 
 /* ---- a thin client's whole command line ------------------------------------
- * Every thin client has --config FILE, --print-config, --settings-markdown,
+ * Every thin client has --config FILE, --print-config (the configuration
+ * after --config and the flags), --settings-markdown, --settings-man,
  * --check, --version and --help, plus the settings' flags; extra holds a
  * program's other no-argument flags (accepted and otherwise ignored).
- * zhc_cli_configure parses argv, prints the sample or the README table when
- * asked, loads --config, then applies the flags (they win over the file). */
+ * zhc_cli_configure parses argv, prints the README table or the man page
+ * part when asked, loads --config, then applies the flags (they win over the
+ * file) and prints the result when --print-config was asked. */
 enum zhc_cli_what {
     ZHC_CLI_RUN,     /* cfg is ready: serve */
     ZHC_CLI_CHECK,   /* cfg is ready: --check was asked */
     ZHC_CLI_HELP,    /* print the program's help, exit 0 */
     ZHC_CLI_VERSION, /* print the version, exit 0 */
-    ZHC_CLI_DONE,    /* the sample or the table was printed, exit 0 */
+    ZHC_CLI_DONE,    /* the configuration, table or man part was printed, exit 0 */
     ZHC_CLI_USAGE,   /* err says what is wrong, exit 2 */
     ZHC_CLI_NOMEM,
 };

@@ -19,6 +19,7 @@
 
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
+#include <nng/supplemental/tls/tls.h>
 #include <nng/supplemental/util/platform.h>
 
 #include "zerohour/wire.h"
@@ -43,9 +44,10 @@ static __thread char last_error[1024];
 
 struct zh_addr {
     char *url;
-    nng_dialer dialer; /* replaced once if the first dial fails; under client->mu */
-    unsigned pipes;    /* connected pipes from this address; under client->mu */
-    char error[160];   /* why it is not connected; "" = no news yet; under client->mu */
+    nng_dialer dialer;   /* replaced once if the first dial fails; under client->mu */
+    unsigned pipes;      /* connected pipes from this address; under client->mu */
+    char error[160];     /* why it is not connected; "" = no news yet; under client->mu */
+    nng_tls_config *tls; /* tls+tcp:// only: verifies this address's engine */
 };
 
 struct pipe_ref {
@@ -136,6 +138,8 @@ const char *zh_client_strerror(int err)
         return "engine internal error";
     case ZH_E_UNIMPLEMENTED:
         return "not implemented by the engine";
+    case ZH_E_PERMISSION_DENIED:
+        return "permission denied by the engine";
     }
     return "unknown error";
 }
@@ -244,6 +248,41 @@ static void pipe_event(nng_pipe p, nng_pipe_ev ev, void *arg)
  * unresponsive TCP host holds up open until the kernel gives up connecting.
  * Returns ZH_OK even when the engine is down; fails only if no background
  * dialer can be set up. */
+/* The client side of a tls+tcp:// address: the engine's certificate must
+ * chain to tls_ca and name the host of the URL; tls_cert, when given, is
+ * shown to engines that ask. */
+static int tls_setup(struct zh_addr *a, const struct zh_client_options *opts)
+{
+    char host[256];
+    const char *h = a->url + 10;
+    size_t len = *h == '[' ? strcspn(h + 1, "]") : strcspn(h, ":/");
+    int rv;
+    if (!opts || !opts->tls_ca || !*opts->tls_ca)
+        return fail(ZH_E_ADDRESS, "%s: a tls+tcp:// address needs the CA file (tls_ca)", a->url);
+    snprintf(host, sizeof host, "%.*s", (int)len, *h == '[' ? h + 1 : h);
+    if ((rv = nng_tls_config_alloc(&a->tls, NNG_TLS_MODE_CLIENT)) != 0 ||
+        (rv = nng_tls_config_version(a->tls, NNG_TLS_1_2, NNG_TLS_1_3)) != 0 ||
+        (rv = nng_tls_config_server_name(a->tls, host)) != 0 ||
+        (rv = nng_tls_config_auth_mode(a->tls, NNG_TLS_AUTH_MODE_REQUIRED)) != 0)
+        return fail(ZH_E_NOMEM, "%s: TLS: %s", a->url, nng_strerror(rv));
+    if ((rv = nng_tls_config_ca_file(a->tls, opts->tls_ca)) != 0)
+        return fail(ZH_E_IO, "%s: CA file %s: %s", a->url, opts->tls_ca, nng_strerror(rv));
+    if (opts->tls_cert && *opts->tls_cert &&
+        (rv = nng_tls_config_cert_key_file(a->tls, opts->tls_cert, NULL)) != 0)
+        return fail(ZH_E_IO, "%s: certificate file %s: %s", a->url, opts->tls_cert,
+                    nng_strerror(rv));
+    return ZH_OK;
+}
+
+/* Create a dialer for a, with its TLS configuration when it has one. */
+static int dialer_create(zh_client *c, struct zh_addr *a, nng_dialer *d)
+{
+    int rv = nng_dialer_create(d, c->sock, a->url);
+    if (rv == 0 && a->tls)
+        rv = nng_dialer_set_ptr(*d, NNG_OPT_TLS_CONFIG, a->tls);
+    return rv;
+}
+
 static int dial_first(zh_client *c, struct zh_addr *a)
 {
     nng_dialer d = NNG_DIALER_INITIALIZER;
@@ -258,7 +297,7 @@ static int dial_first(zh_client *c, struct zh_addr *a)
      * may be started again after a failed blocking start differs between nng
      * releases. Its id is published before it can produce pipes. */
     nng_dialer_close(a->dialer);
-    if ((rv = nng_dialer_create(&d, c->sock, a->url)) != 0)
+    if ((rv = dialer_create(c, a, &d)) != 0)
         return fail(rv == NNG_ENOMEM ? ZH_E_NOMEM : ZH_E_ADDRESS, "%s: cannot redial: %s", a->url,
                     nng_strerror(rv));
     pthread_mutex_lock(&c->mu);
@@ -322,8 +361,11 @@ void zh_client_close(zh_client *c)
      * nothing touches c afterwards. */
     if (c->sock_open)
         nng_close(c->sock);
-    for (size_t i = 0; i < c->n_addrs; i++)
+    for (size_t i = 0; i < c->n_addrs; i++) {
         free(c->addrs[i].url);
+        if (c->addrs[i].tls)
+            nng_tls_config_free(c->addrs[i].tls);
+    }
     free(c->addrs);
     free(c->pipes);
     pthread_cond_destroy(&c->limit_cv);
@@ -347,10 +389,13 @@ int zh_client_open(zh_client **out, const char *const *addresses, size_t n,
     for (size_t i = 0; i < n; i++) {
         if (!addresses[i] || !*addresses[i])
             return fail(ZH_E_INVAL, "engine address %zu is empty", i + 1);
-        /* No certificate can be configured yet: a handshake could only fail
-         * ("Cryptographic error") or trust anyone. */
-        if (!strncmp(addresses[i], "tls+", 4) || !strncmp(addresses[i], "wss", 3))
-            return fail(ZH_E_ADDRESS, "%s: TLS is not supported yet (use ipc:// or tcp://)",
+        /* tls+tcp:// is verified against tls_ca (tls_setup); other TLS
+         * transports have nothing to verify with: a handshake could only
+         * fail ("Cryptographic error") or trust anyone. */
+        if ((!strncmp(addresses[i], "tls+", 4) && strncmp(addresses[i], "tls+tcp://", 10)) ||
+            !strncmp(addresses[i], "wss", 3))
+            return fail(ZH_E_ADDRESS,
+                        "%s: of the TLS transports only tls+tcp:// is supported (with tls_ca)",
                         addresses[i]);
     }
 
@@ -410,9 +455,12 @@ int zh_client_open(zh_client **out, const char *const *addresses, size_t n,
 
     /* Create every dialer first: a bad URL fails open before anything dials. */
     for (size_t i = 0; i < n; i++) {
-        if ((rv = nng_dialer_create(&c->addrs[i].dialer, c->sock, c->addrs[i].url)) != 0) {
+        if (!strncmp(c->addrs[i].url, "tls+tcp://", 10) &&
+            (rc = tls_setup(&c->addrs[i], opts)) != ZH_OK)
+            goto out;
+        if ((rv = dialer_create(c, &c->addrs[i], &c->addrs[i].dialer)) != 0) {
             rc = fail(rv == NNG_ENOMEM ? ZH_E_NOMEM : ZH_E_ADDRESS, "%s: %s", c->addrs[i].url,
-                      rv == NNG_ENOTSUP ? "unsupported transport (use ipc:// or tcp://)"
+                      rv == NNG_ENOTSUP ? "unsupported transport (use ipc://, tcp:// or tls+tcp://)"
                                         : nng_strerror(rv));
             goto out;
         }
@@ -455,6 +503,8 @@ static int status_error(Zerohour__V1__Status st)
         return ZH_E_INTERNAL;
     case ZEROHOUR__V1__STATUS__STATUS_UNIMPLEMENTED:
         return ZH_E_UNIMPLEMENTED;
+    case ZEROHOUR__V1__STATUS__STATUS_PERMISSION_DENIED:
+        return ZH_E_PERMISSION_DENIED;
     default:
         return ZH_E_PROTOCOL;
     }

@@ -15,9 +15,24 @@ static const struct zhc_setting rows[] = {
      "where the MTA connects: inet:PORT@ADDRESS, inet6:PORT@ADDRESS or unix:PATH"},
     {"socket_mode", ZHC_MODE, OFF(socket_mode), "0660", 0, 0777, NULL,
      "file mode of a unix: socket (the MTA's user must be able to connect)"},
+    {"socket_group", ZHC_STRING, OFF(socket_group), "", 0, 0, NULL,
+     "group given to a unix: socket (e.g. zerohour, with postfix a member); empty: the "
+     "process's group"},
+    {"socket_lock_wait", ZHC_MS, OFF(socket_lock_wait_ms), "30s", 0, 600000, NULL,
+     "a unix: socket is guarded by SOCKET.lock, held while the milter runs: a new milter waits "
+     "this long for an old one to finish exiting (libmilter removes its socket at exit) instead "
+     "of taking the path from under it"},
+    {"user", ZHC_STRING, OFF(user), "", 0, 0, NULL,
+     "started as root: become this user (and its groups) once the socket is bound; empty: stay "
+     "who started it"},
+    {"group", ZHC_STRING, OFF(group), "", 0, 0, NULL,
+     "with user: the group to become; empty: the user's primary group"},
+    {"allow_root", ZHC_CHOICE, OFF(allow_root), "yes", 0, 0, "no|yes",
+     "no: refuse to run as root (set user); yes: allow it, with a warning at start"},
     {"engine", ZHC_LIST, OFF(engines), "", 0, 0, NULL,
      "zerohourd address (nng URL); repeat for several, scans are spread over those "
      "connected. Empty: $ZEROHOUR_ADDRESS, else the per-user default"},
+    ZHC_ROWS_TLS(struct zhm_config),
     {"timeout", ZHC_MS, OFF(timeout_ms), "10s", 100, 600000, NULL,
      "longest wait for the engine's verdict on one message; then on_unavailable applies"},
     {"connect_timeout", ZHC_MS, OFF(connect_timeout_ms), "1s", 10, 60000, NULL,
@@ -41,6 +56,7 @@ static const struct zhc_setting rows[] = {
      "ones, none"},
     {"log_level", ZHC_CHOICE, OFF(log_level), "info", 0, 0, "error|warn|info|debug",
      "error, warn, info (one line per message) or debug"},
+    ZHC_ROWS_LOG(struct zhm_config),
     {0},
 };
 

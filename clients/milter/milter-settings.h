@@ -22,7 +22,14 @@ enum zhm_log_level { ZHM_LOG_ERROR, ZHM_LOG_WARN, ZHM_LOG_INFO, ZHM_LOG_DEBUG };
 struct zhm_config {
     char *socket;
     int64_t socket_mode;
+    char *socket_group; /* "" = the process's group */
+    int64_t socket_lock_wait_ms;
+    char *user;         /* "" = stay who started it */
+    char *group;        /* "" = the user's primary group */
+    int64_t allow_root; /* 0 no, 1 yes */
     struct zhc_list engines;
+    char *tls_ca;   /* tls+tcp:// engines: their CAs (PEM) */
+    char *tls_cert; /* our certificate and key (PEM); "" = none */
     int64_t timeout_ms;
     int64_t connect_timeout_ms;
     int64_t max_message_bytes;
@@ -32,6 +39,9 @@ struct zhm_config {
     int64_t on_unavailable; /* enum zhm_on_unavailable */
     int64_t add_header;     /* enum zhm_add_header */
     int64_t log_level;      /* enum zhm_log_level */
+    int64_t log_target;     /* 0 stderr, 1 syslog */
+    char *log_facility;
+    char *log_socket;
 };
 
 extern const struct zhc_table zhm_table;

@@ -17,8 +17,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -29,6 +32,7 @@
 #include "txn.h"
 #include "zerohour/client.h"
 #include "zerohour/wire.h"
+#include "zerohour/service.h"
 
 #ifndef ZH_VERSION
 #define ZH_VERSION "unknown"
@@ -39,7 +43,8 @@
 static struct zhm_config cfg;
 static zh_client *client;
 
-/* ---- logging: clients/common/log.c, at the configured level ---------------- */
+/* ---- logging: clients/common/log.c, at the configured level (stderr, or
+ * the system log once zh_syslog_open succeeded: log_target = syslog) ---- */
 
 static void log_msg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void log_msg(int level, const char *fmt, ...)
@@ -491,6 +496,106 @@ static sfsistat on_close(SMFICTX *ctx)
     return SMFIS_CONTINUE;
 }
 
+/* ---- the unix socket's guard ----------------------------------------------------
+ * libmilter removes the socket path when a non-root milter exits, whatever
+ * socket is there by then, and removes it at start too. Two milters on one
+ * path would each remove the other's: SOCKET.lock, held for the life of the
+ * process, makes the second wait until the first is gone. */
+
+static int lock_fd = -1;
+
+/* Open (never through a link) and lock path.lock, waiting up to wait_ms
+ * (polled) for the milter that holds it to exit. Returns 0 or -1 with err. */
+static int take_socket_lock(const char *path, int64_t wait_ms, uid_t user, char *err, size_t errlen)
+{
+    char lock[4200];
+    snprintf(lock, sizeof lock, "%s.lock", path);
+    int fd = open(lock, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    struct stat st;
+    if (fd < 0) {
+        snprintf(err, errlen, "%.400s: %s", lock, strerror(errno));
+        return -1;
+    }
+    /* Made by this user, or by the user a root milter becomes (a root start
+     * gives the file to it): nobody else's file is locked and trusted. */
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+        (st.st_uid != geteuid() && st.st_uid != user)) {
+        snprintf(err, errlen, "%.400s is not a file of this user; remove it if nothing uses it",
+                 lock);
+        close(fd);
+        return -1;
+    }
+    uint64_t deadline = now_ns() + (uint64_t)wait_ms * 1000000u;
+    bool said = false;
+    while (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        if (errno != EWOULDBLOCK || now_ns() >= deadline) {
+            snprintf(
+                err, errlen,
+                "%.300s is held by another zerohour-milter still running on %.100s (waited %" PRId64
+                " ms; socket_lock_wait)",
+                lock, path, wait_ms);
+            close(fd);
+            return -1;
+        }
+        if (!said)
+            log_msg(ZHM_LOG_INFO, "waiting for the milter that holds %s to exit", lock);
+        said = true;
+        nanosleep(&(struct timespec){0, 50 * 1000 * 1000}, NULL);
+    }
+    lock_fd = fd;
+    return 0;
+}
+
+/* Does a process accept connections on the unix socket at path? */
+static bool socket_is_live(const char *path)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    if (strlen(path) >= sizeof sa.sun_path)
+        return false;
+    memcpy(sa.sun_path, path, strlen(path) + 1);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return false;
+    bool live = connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
+    close(fd);
+    return live;
+}
+
+/* After the socket is bound: its mode, group and (for root becoming user)
+ * owner; then become user; then refuse root unless allowed. */
+static int settle_privileges(const char *unix_path, char *err, size_t errlen)
+{
+    bool become = cfg.user && *cfg.user;
+    uid_t uid = (uid_t)-1;
+    gid_t gid;
+    if (become && geteuid() == 0 &&
+        zh_service_lookup(cfg.user, cfg.group, &uid, &gid, err, errlen) != 0)
+        return -1;
+    if (unix_path) {
+        if (chmod(unix_path, (mode_t)cfg.socket_mode) != 0)
+            log_msg(ZHM_LOG_WARN, "chmod %s: %s", unix_path, strerror(errno));
+        if (zh_service_socket_owner(unix_path, uid, cfg.socket_group, err, errlen) != 0)
+            return -1;
+        /* The lock file passes to the user too, so the next start (as that
+         * user) can take it. */
+        if (lock_fd >= 0 && uid != (uid_t)-1 && fchown(lock_fd, uid, gid) != 0)
+            log_msg(ZHM_LOG_WARN, "chown %s.lock: %s", unix_path, strerror(errno));
+    }
+    if (become) {
+        if (zh_service_become(cfg.user, cfg.group, err, errlen) != 0)
+            return -1;
+        log_msg(ZHM_LOG_INFO, "running as user %s", cfg.user);
+    }
+    if (geteuid() == 0) {
+        if (!cfg.allow_root) {
+            snprintf(err, errlen, "refusing to run as root (allow_root = no): set user");
+            return -1;
+        }
+        log_msg(ZHM_LOG_WARN, "running as root; set user (e.g. zerohour)");
+    }
+    return 0;
+}
+
 /* ---- main ------------------------------------------------------------------- */
 
 static const char help_head[] =
@@ -507,8 +612,10 @@ static const char help_head[] =
     "\n"
     "    --config FILE       read settings from FILE (INI, section [milter])\n"
     "    --foreground        accepted for compatibility; always the case\n"
-    "    --print-config      print a sample configuration with every default\n"
+    "    --print-config      print the configuration (defaults, --config, flags) as\n"
+    "                        an INI file; settings at their default are commented\n"
     "    --settings-markdown print the settings table of the README\n"
+    "    --settings-man      print the settings as roff (for zerohour-milter(8))\n"
     "    --check             validate the configuration and exit\n"
     "    --version           print the version\n"
     "    --help              this text\n"
@@ -553,6 +660,12 @@ int main(int argc, char **argv)
     case ZHC_CLI_CHECK:
         break;
     }
+    if (zhc_log_open(cfg.log_target, cfg.log_socket, cfg.log_facility, "zerohour-milter", err,
+                     sizeof err) != 0) {
+        fprintf(stderr, "zerohour-milter: %s\n", err);
+        status = 2;
+        goto out;
+    }
     if (zhc_engine_addresses(&cfg.engines, default_addr, sizeof default_addr, &addrs, &n_addrs)) {
         fprintf(stderr, "zerohour-milter: %s\n", zh_client_last_error());
         status = 2;
@@ -573,6 +686,8 @@ int main(int argc, char **argv)
         .timeout_ms = (unsigned)cfg.timeout_ms,
         .connect_timeout_ms = (unsigned)cfg.connect_timeout_ms,
         .max_message_bytes = 0, /* ask the engine; larger mail is ZH_E_TOOBIG */
+        .tls_ca = cfg.tls_ca,
+        .tls_cert = cfg.tls_cert,
     };
     int rc = zh_client_open(&client, addrs, n_addrs, &copts);
     if (rc != ZH_OK) {
@@ -613,6 +728,35 @@ int main(int argc, char **argv)
         fprintf(stderr, "zerohour-milter: smfi_register failed\n");
         goto out;
     }
+    const char *unix_path = NULL;
+    if (!strncmp(cfg.socket, "unix:", 5) || !strncmp(cfg.socket, "local:", 6) ||
+        cfg.socket[0] == '/')
+        unix_path = cfg.socket[0] == '/' ? cfg.socket : strchr(cfg.socket, ':') + 1;
+    if (unix_path) {
+        uid_t uid = geteuid();
+        gid_t gid;
+        if (cfg.user && *cfg.user &&
+            zh_service_lookup(cfg.user, cfg.group, &uid, &gid, err, sizeof err) != 0) {
+            fprintf(stderr, "zerohour-milter: %s\n", err);
+            status = 2;
+            goto out;
+        }
+        if (take_socket_lock(unix_path, cfg.socket_lock_wait_ms, uid, err, sizeof err) != 0) {
+            fprintf(stderr, "zerohour-milter: %s\n", err);
+            status = 2;
+            goto out;
+        }
+        /* A process that does not take the lock (another program, an older
+         * milter) may answer there: never remove a live socket. */
+        if (socket_is_live(unix_path)) {
+            fprintf(stderr,
+                    "zerohour-milter: a running process accepts connections on %s; "
+                    "not removing it\n",
+                    unix_path);
+            status = 2;
+            goto out;
+        }
+    }
     /* Open the socket now so a busy port or bad path is an error at start,
      * and so a unix socket can be given its mode before the MTA connects. */
     if (smfi_opensocket(true) != MI_SUCCESS) {
@@ -620,10 +764,10 @@ int main(int argc, char **argv)
                 errno ? strerror(errno) : "see above");
         goto out;
     }
-    if (!strncmp(cfg.socket, "unix:", 5) || !strncmp(cfg.socket, "local:", 6)) {
-        const char *path = strchr(cfg.socket, ':') + 1;
-        if (chmod(path, (mode_t)cfg.socket_mode) != 0)
-            log_msg(ZHM_LOG_WARN, "chmod %s: %s", path, strerror(errno));
+    if (settle_privileges(unix_path, err, sizeof err) != 0) {
+        fprintf(stderr, "zerohour-milter: %s\n", err);
+        status = 2;
+        goto out;
     }
     char choice[4][32];
     log_msg(ZHM_LOG_INFO,

@@ -4,16 +4,20 @@
  * the one generated from proto/zerohour.proto. */
 #include "server.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/rep.h>
+#include <nng/supplemental/tls/tls.h>
 #include <nng/transport/ipc/ipc.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -46,6 +50,12 @@ struct zhd_server {
     uint64_t started_unix_s;
     atomic_ullong calls[N_METHODS_MAX + 1][N_STATUS]; /* [method index or last=unknown][status] */
     atomic_ullong in_flight;
+    int log_scans; /* 0 none, 1 flagged, 2 all (engine.log_scans) */
+    /* Listeners that answer Reload, Stats and Outbreaks: ipc ones and
+     * engine.admin_address (nng listener ids). */
+    uint32_t admin_ids[ZH_MAX_ADDRESSES + 1];
+    size_t n_admin;
+    nng_tls_config *tls; /* of every tls+tcp:// listener; NULL without one */
 };
 
 /* Per-call state handed through protobuf-c's closure_data. */
@@ -76,6 +86,94 @@ static void on_response(const ProtobufCMessage *resp, void *cd)
     c->reply = zh_wire_pack_reply(c->status, c->message, resp, &c->reply_len);
 }
 
+/* ---- the scan log line ---------------------------------------------------------
+ * What an administrator greps for "why was this mail rejected?": one line
+ * per scan (engine.log_scans), every field from the request or the verdict.
+ * Everything from the request is untrusted: control and non-ASCII bytes are
+ * written as '?', and each field is bounded. */
+
+static void clean(char *out, size_t n, const char *in)
+{
+    size_t k = 0;
+    for (; in && *in && k + 1 < n; in++)
+        out[k++] = (unsigned char)*in < 0x21 || (unsigned char)*in > 0x7e ? '?' : *in;
+    out[k] = 0;
+}
+
+/* The first Message-ID header of the header block (its first 64 KiB). */
+static void message_id(const uint8_t *m, size_t len, char *out, size_t n)
+{
+    out[0] = 0;
+    len = len > 65536 ? 65536 : len;
+    for (size_t i = 0; i < len;) {
+        const uint8_t *nl = memchr(m + i, '\n', len - i);
+        size_t end = nl ? (size_t)(nl - m) : len, ll = end - i;
+        if (ll && m[i + ll - 1] == '\r')
+            ll--;
+        if (ll == 0)
+            return; /* the blank line ends the header block */
+        if (ll > 11 && !strncasecmp((const char *)m + i, "message-id:", 11)) {
+            size_t a = i + 11, k = 0;
+            while (a < i + ll && (m[a] == ' ' || m[a] == '\t'))
+                a++;
+            for (; a < i + ll && k + 1 < n; a++)
+                out[k++] = m[a] < 0x21 || m[a] > 0x7e ? '?' : (char)m[a];
+            out[k] = 0;
+            return;
+        }
+        i = end + 1;
+    }
+}
+
+static void log_scan(const struct zhd_server *srv, const Zerohour__V1__ScanRequest *in,
+                     const struct zh_scan_envelope *env, const struct zh_result *r)
+{
+    bool flagged = r->status != ZEROHOUR__V1__STATUS__STATUS_OK || r->verdict != ZH_VERDICT_CLEAN;
+    if (srv->log_scans == 0 || (srv->log_scans == 1 && !flagged) || !zh_log_enabled(ZH_LOG_INFO))
+        return;
+    char id[128], mid[160], ip[64], from[160], rules[600] = "", verdict[32];
+    /* Upper case, as the milter and the X-Zerohour-Verdict header spell it. */
+    clean(verdict, sizeof verdict,
+          r->status == ZEROHOUR__V1__STATUS__STATUS_OK ? zh_verdict_name(r->verdict)
+                                                       : zh_status_name(r->status));
+    for (char *p = verdict; *p; p++)
+        *p = (char)toupper((unsigned char)*p);
+    clean(id, sizeof id, in->request_id);
+    message_id(in->message.data, in->message.len, mid, sizeof mid);
+    clean(ip, sizeof ip, env->client_ip);
+    clean(from, sizeof from, env->mail_from);
+    /* The highest-scoring hits first, at most five. */
+    size_t shown[5], n_shown = 0, len = 0;
+    for (; n_shown < 5 && n_shown < r->n_hits; n_shown++) {
+        size_t best = SIZE_MAX;
+        for (size_t i = 0; i < r->n_hits; i++) {
+            bool taken = false;
+            for (size_t k = 0; k < n_shown; k++)
+                taken |= shown[k] == i;
+            if (!taken && (best == SIZE_MAX || r->hits[i].score > r->hits[best].score))
+                best = i;
+        }
+        shown[n_shown] = best;
+    }
+    for (size_t k = 0; k < n_shown && len < sizeof rules - 1; k++) {
+        char rule[160];
+        const struct zh_result_hit *h = &r->hits[shown[k]];
+        clean(rule, sizeof rule, h->rule && *h->rule ? h->rule : h->detector);
+        int w = snprintf(rules + len, sizeof rules - len, "%s%s(%d)", k ? "," : "", rule, h->score);
+        len = w < 0 ? len : len + (size_t)w > sizeof rules - 1 ? sizeof rules - 1 : len + (size_t)w;
+    }
+    if (r->n_hits > n_shown && len < sizeof rules - 1)
+        snprintf(rules + len, sizeof rules - len, ",+%zu more", r->n_hits - n_shown);
+    zh_log(ZH_LOG_INFO,
+           "scan id=%s message_id=%s client=%s from=<%s> rcpts=%zu size=%zu verdict=%s score=%d "
+           "rules=%s objects=%u ms=%.1f ruleset=%llu%s%s",
+           *id ? id : "-", *mid ? mid : "-", *ip ? ip : "-", from, env->n_rcpt,
+           (size_t)in->message.len, verdict, r->score, *rules ? rules : "-", r->objects,
+           (double)r->total_us / 1000.0, (unsigned long long)r->ruleset_version,
+           r->status != ZEROHOUR__V1__STATUS__STATUS_OK ? " error=" : "",
+           r->status != ZEROHOUR__V1__STATUS__STATUS_OK ? r->status_message : "");
+}
+
 /* ---- handlers ---------------------------------------------------------------- */
 static void svc_scan(Zerohour__V1__ZeroHour_Service *svc, const Zerohour__V1__ScanRequest *in,
                      Zerohour__V1__ScanResponse_Closure closure, void *cd)
@@ -98,6 +196,7 @@ static void svc_scan(Zerohour__V1__ZeroHour_Service *svc, const Zerohour__V1__Sc
     const struct zh_result *r = NULL;
     zh_scanner_scan(c->w->scanner, in->message.data, in->message.len, &env, in->deadline_ms, &r);
     set_status(c, r->status, "%s", r->status_message);
+    log_scan(c->w->srv, in, &env, r);
 
     Zerohour__V1__ScanResponse resp = ZEROHOUR__V1__SCAN_RESPONSE__INIT;
     Zerohour__V1__Hit *hits = NULL, **hitp = NULL;
@@ -226,16 +325,16 @@ static void stats_acc_free(struct stats_acc *a)
     free(a->sections);
 }
 
-static void server_stats(struct zhd_server *srv, const char *section, struct stats_acc *a)
+void zhd_server_stats(struct zhd_server *srv, const char *section, zh_stats_fn fn, void *ud)
 {
     const ProtobufCServiceDescriptor *d = &zerohour__v1__zero_hour__descriptor;
     if (section && *section && strcmp(section, "requests"))
         return;
     char key[96], val[64];
     snprintf(val, sizeof val, "%zu", srv->n_workers);
-    stats_add(a, "requests", "workers", val);
+    fn(ud, "requests", "workers", val);
     snprintf(val, sizeof val, "%llu", (unsigned long long)atomic_load(&srv->in_flight));
-    stats_add(a, "requests", "in_flight", val);
+    fn(ud, "requests", "in_flight", val);
     for (unsigned m = 0; m <= d->n_methods && m <= N_METHODS_MAX; m++) {
         const char *name = m < d->n_methods ? d->methods[m].name : "unknown";
         for (int st = 0; st < N_STATUS; st++) {
@@ -245,7 +344,7 @@ static void server_stats(struct zhd_server *srv, const char *section, struct sta
                 continue;
             snprintf(key, sizeof key, "%s_%s", name, zh_status_name(st));
             snprintf(val, sizeof val, "%llu", n);
-            stats_add(a, "requests", key, val);
+            fn(ud, "requests", key, val);
         }
     }
 }
@@ -257,7 +356,7 @@ static void svc_stats(Zerohour__V1__ZeroHour_Service *svc, const Zerohour__V1__S
     struct stats_acc a = {0};
     const char *section = in->section && *in->section ? in->section : NULL;
     zh_engine_stats(c->w->srv->engine, section, stats_add, &a);
-    server_stats(c->w->srv, section, &a);
+    zhd_server_stats(c->w->srv, section, stats_add, &a);
     Zerohour__V1__StatsResponse resp = ZEROHOUR__V1__STATS_RESPONSE__INIT;
     if (a.oom) {
         set_status(c, ZEROHOUR__V1__STATUS__STATUS_INTERNAL, "out of memory");
@@ -466,6 +565,19 @@ static void svc_store_forget(Zerohour__V1__ZeroHour_Service *svc,
 
 static Zerohour__V1__ZeroHour_Service service = ZEROHOUR__V1__ZERO_HOUR__INIT(svc_);
 
+/* Scan and Ping are for everyone who can connect; the calls that change or
+ * reveal the engine's state only where the configuration allows them. */
+static bool admin_allowed(const struct zhd_server *srv, const char *method, nng_pipe pipe)
+{
+    if (!strcmp(method, "Scan") || !strcmp(method, "Ping"))
+        return true;
+    nng_listener l = nng_pipe_listener(pipe);
+    for (size_t i = 0; i < srv->n_admin; i++)
+        if ((uint32_t)nng_listener_id(l) == srv->admin_ids[i])
+            return true;
+    return false;
+}
+
 /* Decode the envelope, find the method in the service descriptor, unpack its
  * input type and invoke; every path leaves a packed reply in c. Takes the
  * request: it is freed as soon as it is decoded, and the envelope as soon as
@@ -476,6 +588,7 @@ static void dispatch(struct worker *w, nng_msg *msg, struct call *c)
     const ProtobufCServiceDescriptor *d = &zerohour__v1__zero_hour__descriptor;
     unsigned method_slot = N_METHODS_MAX;
     size_t len = nng_msg_len(msg);
+    nng_pipe pipe = nng_msg_get_pipe(msg);
     Zerohour__V1__Call *call = zerohour__v1__call__unpack(NULL, len, nng_msg_body(msg));
     nng_msg_free(msg);
     ProtobufCMessage *input = NULL;
@@ -509,6 +622,11 @@ static void dispatch(struct worker *w, nng_msg *msg, struct call *c)
     if (!input) {
         set_status(c, ZEROHOUR__V1__STATUS__STATUS_INVALID_ARGUMENT,
                    "payload of %s is not a valid %s", m->name, m->input->name);
+        goto reply;
+    }
+    if (!admin_allowed(w->srv, m->name, pipe)) {
+        set_status(c, ZEROHOUR__V1__STATUS__STATUS_PERMISSION_DENIED,
+                   "%s is answered only on ipc addresses and engine.admin_address", m->name);
         goto reply;
     }
     if (atomic_load(&w->srv->stopping) && strcmp(m->name, "Ping")) {
@@ -574,8 +692,37 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
+/* The server side of tls+tcp://: certificate and key from engine.tls_cert;
+ * with engine.tls_ca, a client certificate signed by one of its CAs is
+ * required (mbedTLS, inside Debian's libnng). */
+static int tls_config(struct zhd_server *srv, const struct zh_config *cfg, char *err, size_t errlen)
+{
+    int rv;
+    if (srv->tls)
+        return 0;
+    if ((rv = nng_tls_config_alloc(&srv->tls, NNG_TLS_MODE_SERVER)) != 0 ||
+        (rv = nng_tls_config_version(srv->tls, NNG_TLS_1_2, NNG_TLS_1_3)) != 0) {
+        snprintf(err, errlen, "TLS: %s", nng_strerror(rv));
+        return -1;
+    }
+    if ((rv = nng_tls_config_cert_key_file(srv->tls, cfg->tls_cert, NULL)) != 0) {
+        snprintf(err, errlen, "engine.tls_cert %.900s: %s (a PEM file with certificate and key)",
+                 cfg->tls_cert, nng_strerror(rv));
+        return -1;
+    }
+    if (*cfg->tls_ca &&
+        ((rv = nng_tls_config_ca_file(srv->tls, cfg->tls_ca)) != 0 ||
+         (rv = nng_tls_config_auth_mode(srv->tls, NNG_TLS_AUTH_MODE_REQUIRED)) != 0)) {
+        snprintf(err, errlen, "engine.tls_ca %.900s: %s", cfg->tls_ca, nng_strerror(rv));
+        return -1;
+    }
+    return 0;
+}
+
 static void server_free(struct zhd_server *srv)
 {
+    if (srv->tls)
+        nng_tls_config_free(srv->tls);
     for (size_t i = 0; i < srv->n_workers; i++) {
         struct worker *w = &srv->workers[i];
         if (w->raio)
@@ -589,7 +736,8 @@ static void server_free(struct zhd_server *srv)
 }
 
 int zhd_server_start(zh_engine *e, const struct zh_config *cfg, size_t workers,
-                     struct zhd_server **out, char *err, size_t errlen)
+                     zhd_listening_fn listening, void *ud, struct zhd_server **out, char *err,
+                     size_t errlen)
 {
     int rv;
     struct zhd_server *srv = calloc(1, sizeof *srv);
@@ -601,6 +749,7 @@ int zhd_server_start(zh_engine *e, const struct zh_config *cfg, size_t workers,
     srv->engine = e;
     srv->n_workers = workers;
     srv->started_unix_s = (uint64_t)time(NULL);
+    srv->log_scans = !strcmp(cfg->log_scans, "all") ? 2 : !strcmp(cfg->log_scans, "none") ? 0 : 1;
     if ((rv = nng_rep0_open(&srv->sock)) != 0) {
         snprintf(err, errlen, "cannot open the rep0 socket: %s", nng_strerror(rv));
         free(srv->workers);
@@ -611,20 +760,33 @@ int zhd_server_start(zh_engine *e, const struct zh_config *cfg, size_t workers,
      * a clear status) what lies between; beyond it nng drops the request. */
     size_t maxsz = (size_t)cfg->max_message_bytes + (size_t)cfg->max_message_bytes / 4 + (1u << 20);
     nng_socket_set_size(srv->sock, NNG_OPT_RECVMAXSZ, maxsz);
-    for (size_t i = 0; i < cfg->n_addresses; i++) {
+    for (size_t i = 0; i <= cfg->n_addresses; i++) {
         nng_listener l;
-        const char *url = cfg->addresses[i];
+        const char *url = i < cfg->n_addresses ? cfg->addresses[i] : cfg->admin_address;
+        if (!url || !*url)
+            continue;
         if ((rv = nng_listener_create(&l, srv->sock, url)) != 0) {
             snprintf(err, errlen, "%s: %s", url, nng_strerror(rv));
             goto fail;
         }
         if (!strncmp(url, "ipc://", 6))
             nng_listener_set_int(l, NNG_OPT_IPC_PERMISSIONS, (int)cfg->socket_mode);
+        if (!strncmp(url, "tls+tcp://", 10) &&
+            (tls_config(srv, cfg, err, errlen) != 0 ||
+             (rv = nng_listener_set_ptr(l, NNG_OPT_TLS_CONFIG, srv->tls)) != 0)) {
+            if (rv)
+                snprintf(err, errlen, "%s: %s", url, nng_strerror(rv));
+            goto fail;
+        }
         if ((rv = nng_listener_start(l, 0)) != 0) {
             snprintf(err, errlen, "cannot listen on %s: %s", url, nng_strerror(rv));
             goto fail;
         }
+        if (!strncmp(url, "ipc://", 6) || i == cfg->n_addresses)
+            srv->admin_ids[srv->n_admin++] = (uint32_t)nng_listener_id(l);
     }
+    if (listening && listening(ud, err, errlen) != 0)
+        goto fail;
     for (size_t i = 0; i < workers; i++) {
         struct worker *w = &srv->workers[i];
         w->srv = srv;

@@ -16,11 +16,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "metrics.h"
 #include "server.h"
 #include "watch.h"
 #include "zerohour/config.h"
 #include "zerohour/engine.h"
 #include "zerohour/log.h"
+#include "zerohour/service.h"
+#include "zerohour/syslog.h"
 #include "zerohour/wire.h"
 
 static void usage(FILE *out)
@@ -47,8 +50,11 @@ static void usage(FILE *out)
             "  -l, --log-level LEVEL   error, warn, info (default) or debug\n"
             "  -s, --set NAME=VALUE    set any setting, e.g. --set limits.max_mime_parts=1000\n"
             "      --check             load the configuration and compile the rules, then exit\n"
-            "      --print-config      print a sample configuration with every default\n"
+            "      --print-config      print the configuration (defaults, --config, flags) as\n"
+            "                          an INI file, every setting with its help; settings\n"
+            "                          left at their default are commented out\n"
             "      --settings-markdown print the settings table in Markdown (for the README)\n"
+            "      --settings-man      print the settings as roff (for zerohourd.ini(5))\n"
             "  -V, --version           print the version and exit\n"
             "  -h, --help              print this help and exit\n"
             "\n"
@@ -70,12 +76,13 @@ static void usage(FILE *out)
                 s->help);
 }
 
-/* Whether a tcp:// (or ws://) listener stays on this machine: 127.0.0.0/8,
- * ::1 (or ::ffff:127.x) or "localhost". Other URLs (ipc://) are true. */
+/* Whether a tcp:// (or ws://, or the metrics' http://) listener stays on
+ * this machine: 127.0.0.0/8, ::1 (or ::ffff:127.x) or "localhost". Other
+ * URLs (ipc://, tls+tcp://) are true. */
 static bool tcp_is_loopback(const char *url)
 {
     const char *sep = strstr(url, "://");
-    if (!sep || (strncmp(url, "tcp", 3) && strncmp(url, "ws", 2)))
+    if (!sep || (strncmp(url, "tcp", 3) && strncmp(url, "ws", 2) && strncmp(url, "http", 4)))
         return true;
     char host[256];
     const char *h = sep + 3, *end;
@@ -109,15 +116,52 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Once the sockets are bound: give ipc sockets their group (and, when root
+ * becomes `user`, their owner, so the user can remove them at exit), then
+ * become `user`, then refuse to go on as root unless allowed. */
+static int on_listening(void *ud, char *err, size_t errlen)
+{
+    const struct zh_config *cfg = ud;
+    bool become = cfg->user && *cfg->user;
+    uid_t uid = (uid_t)-1;
+    gid_t gid;
+    if (become && geteuid() == 0 &&
+        zh_service_lookup(cfg->user, cfg->group, &uid, &gid, err, errlen) != 0)
+        return -1;
+    for (size_t i = 0; i <= cfg->n_addresses; i++) {
+        const char *a = i < cfg->n_addresses ? cfg->addresses[i] : cfg->admin_address;
+        if (a && !strncmp(a, "ipc://", 6) &&
+            zh_service_socket_owner(a + 6, uid, cfg->socket_group, err, errlen) != 0)
+            return -1;
+    }
+    if (become) {
+        if (zh_service_become(cfg->user, cfg->group, err, errlen) != 0)
+            return -1;
+        zh_log(ZH_LOG_INFO, "running as user %s", cfg->user);
+    }
+    if (geteuid() == 0) {
+        if (!cfg->allow_root) {
+            snprintf(err, errlen,
+                     "refusing to scan mail as root (engine.allow_root = 0): set engine.user or "
+                     "start zerohourd as an unprivileged user");
+            return -1;
+        }
+        zh_log(ZH_LOG_WARN, "scanning mail as root; set engine.user (e.g. zerohour) so hostile "
+                            "mail is parsed without privileges");
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     struct zh_config cfg;
     char err[1024] = "";
     const char *config_path = NULL;
-    int check_only = 0, rc = 1;
+    int check_only = 0, print_config = 0, rc = 1;
     zh_engine *engine = NULL;
     struct zhd_server *srv = NULL;
     struct zhd_watch *watch = NULL;
+    struct zhd_metrics *metrics = NULL;
     static const struct option longopts[] = {
         {"config", required_argument, 0, 'c'},
         {"address", required_argument, 0, 'a'},
@@ -128,6 +172,7 @@ int main(int argc, char **argv)
         {"check", no_argument, 0, 1},
         {"print-config", no_argument, 0, 2},
         {"settings-markdown", no_argument, 0, 3},
+        {"settings-man", no_argument, 0, 4},
         {"version", no_argument, 0, 'V'},
         {"help", no_argument, 0, 'h'},
         {0},
@@ -154,11 +199,14 @@ int main(int argc, char **argv)
             rc = 0;
             goto out;
         case 2:
-            zh_config_write_sample(stdout);
-            rc = 0;
-            goto out;
+            print_config = 1;
+            break;
         case 3:
             zh_config_write_markdown(stdout);
+            rc = 0;
+            goto out;
+        case 4:
+            zh_config_write_man(stdout);
             rc = 0;
             goto out;
         case '?':
@@ -221,6 +269,11 @@ int main(int argc, char **argv)
                 argv[optind]);
         goto out;
     }
+    if (print_config) {
+        zh_config_write(stdout, &cfg);
+        rc = 0;
+        goto out;
+    }
     /* The default address ($ZEROHOUR_ADDRESS included) is checked like one
      * given in the configuration. */
     int default_address = cfg.n_addresses == 0;
@@ -237,6 +290,11 @@ int main(int argc, char **argv)
         goto out;
     }
     zh_log_set_level(zh_log_level_parse(cfg.log_level));
+    if (!strcmp(cfg.log_target, "syslog") &&
+        zh_syslog_open(cfg.log_socket, cfg.log_facility, "zerohourd", err, sizeof err) != 0) {
+        fprintf(stderr, "zerohourd: %s\n", err);
+        goto out;
+    }
     size_t workers = (size_t)cfg.workers;
     if (workers == 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -287,14 +345,29 @@ int main(int argc, char **argv)
             zh_log(ZH_LOG_WARN, "%s", err);
         if (!tcp_is_loopback(cfg.addresses[i]))
             zh_log(ZH_LOG_WARN,
-                   "%s is not a loopback address: anyone who can connect to it may scan, and "
-                   "call Reload and Stats (no TLS or access control yet)",
+                   "%s is not a loopback address: anyone who can connect to it may scan, in "
+                   "clear text (tls+tcp:// with engine.tls_ca restricts who may; admin calls "
+                   "answer only on ipc:// and engine.admin_address)",
                    cfg.addresses[i]);
     }
-    if (zhd_server_start(engine, &cfg, workers, &srv, err, sizeof err) != 0) {
+    if (zhd_server_start(engine, &cfg, workers, on_listening, &cfg, &srv, err, sizeof err) != 0) {
         zh_log(ZH_LOG_ERROR, "cannot start: %s", err);
         rc = 2;
         goto out;
+    }
+    if (*cfg.metrics_address &&
+        zhd_metrics_start(cfg.metrics_address, engine, srv, &metrics, err, sizeof err) != 0) {
+        zh_log(ZH_LOG_ERROR, "cannot start: %s", err);
+        rc = 2;
+        goto out;
+    }
+    if (*cfg.metrics_address) {
+        zh_log(ZH_LOG_INFO, "metrics at %s/metrics", cfg.metrics_address);
+        if (!tcp_is_loopback(cfg.metrics_address))
+            zh_log(ZH_LOG_WARN,
+                   "metrics_address %s is not a loopback address; anyone who can "
+                   "reach it can read the counters",
+                   cfg.metrics_address);
     }
     if (cfg.watch_rules && zhd_watch_start(engine, cfg.rules_dir, cfg.reload_debounce_ms, &watch,
                                            err, sizeof err) != 0)
@@ -337,6 +410,8 @@ int main(int argc, char **argv)
         break;
     }
     zhd_watch_stop(watch);
+    zhd_metrics_stop(metrics);
+    metrics = NULL;
     zhd_server_drain_and_stop(srv);
     srv = NULL;
     if (persist) {
@@ -348,6 +423,9 @@ int main(int argc, char **argv)
     zh_log(ZH_LOG_INFO, "stopped");
     rc = 0;
 out:
+    zhd_metrics_stop(metrics);
+    if (srv)
+        zhd_server_drain_and_stop(srv);
     zh_engine_free(engine);
     zh_config_free(&cfg);
     return rc;

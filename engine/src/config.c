@@ -6,14 +6,18 @@
 #include "outbreak.h"
 #include "zhi.h"
 #include "zerohour/log.h"
+#include "zerohour/syslog.h"
 #include "zerohour/values.h"
 
 #include <errno.h>
 #include <ini.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define OFF(f) offsetof(struct zh_config, f)
 #define KiB 1024LL
@@ -24,14 +28,52 @@ const struct zh_setting zh_settings[] = {
     {"engine", "address", ZH_SET_LIST, OFF(addresses), "", 0, 0,
      "nng URL to listen on (ipc:///path or tcp://127.0.0.1:PORT); repeat for several. "
      "Empty: $ZEROHOUR_ADDRESS, else a per-user ipc socket"},
-    {"engine", "rules_dir", ZH_SET_STRING, OFF(rules_dir), ZH_DEFAULT_RULES_DIR, 0, 0,
-     "directory whose *.yar and *.yara files (recursively) make the rule set"},
+    {"engine", "rules_dir", ZH_SET_STRING, OFF(rules_dir), "", 0, 0,
+     "directory whose *.yar and *.yara files (recursively) make the rule set. Empty: the "
+     "installed rules, " ZH_REL_RULES_DIR
+     " from the program's directory (/usr/share/zerohour/rules "
+     "for /usr/sbin/zerohourd), else rules/ of the source tree it was built from"},
     {"engine", "workers", ZH_SET_INT, OFF(workers), "0", 0, 256,
      "scan worker threads; 0 = number of online CPUs"},
     {"engine", "log_level", ZH_SET_STRING, OFF(log_level), "info", 0, 0,
      "error, warn, info or debug"},
+    {"engine", "admin_address", ZH_SET_STRING, OFF(admin_address), "", 0, 0,
+     "one more address to listen on that also answers the administrative calls (Reload, Stats, "
+     "Outbreaks, Retrohunt, StoreForget); ipc:// addresses always answer them, other addresses "
+     "(tcp://) answer them "
+     "PERMISSION_DENIED, so a fleet's scanners cannot reload rules or read counters"},
+    {"engine", "tls_cert", ZH_SET_STRING, OFF(tls_cert), "", 0, 0,
+     "PEM file with the certificate (chain) and private key of tls+tcp:// addresses; required "
+     "by them"},
+    {"engine", "tls_ca", ZH_SET_STRING, OFF(tls_ca), "", 0, 0,
+     "PEM file of the CAs whose client certificates tls+tcp:// addresses accept; set, a client "
+     "without such a certificate is refused; empty: no client certificate asked"},
+    {"engine", "metrics_address", ZH_SET_STRING, OFF(metrics_address), "", 0, 0,
+     "serve Prometheus metrics at /metrics on this http://HOST:PORT (keep it on loopback or a "
+     "trusted network: the counters are not secret but the port is unauthenticated); empty: "
+     "off. `zerohour stats --format prometheus` prints the same"},
+    {"engine", "log_target", ZH_SET_STRING, OFF(log_target), "stderr", 0, 0,
+     "stderr (a supervisor or journald keeps it) or syslog (log_socket, under log_facility)"},
+    {"engine", "log_facility", ZH_SET_STRING, OFF(log_facility), "mail", 0, 0,
+     "syslog facility: mail (as every MTA component), daemon, user or local0-local7"},
+    {"engine", "log_socket", ZH_SET_STRING, OFF(log_socket), "/dev/log", 0, 0,
+     "the syslog datagram socket (journald and rsyslog listen on /dev/log)"},
+    {"engine", "log_scans", ZH_SET_STRING, OFF(log_scans), "flagged", 0, 0,
+     "one info line per scan with request id, Message-ID, client, sender, verdict, score, "
+     "rules and time: none, flagged (every verdict but CLEAN, and failed scans) or all"},
     {"engine", "socket_mode", ZH_SET_MODE, OFF(socket_mode), "0600", 0, 0777,
      "file mode of ipc sockets (0660 lets the owner's group, e.g. the milter, connect)"},
+    {"engine", "socket_group", ZH_SET_STRING, OFF(socket_group), "", 0, 0,
+     "group given to ipc sockets, so its members (the milter, postfix) can connect with "
+     "socket_mode 0660; empty: the process's group"},
+    {"engine", "user", ZH_SET_STRING, OFF(user), "", 0, 0,
+     "started as root: become this user (and its groups) once the sockets are bound, as "
+     "Postfix and clamd do; empty: stay who started it"},
+    {"engine", "group", ZH_SET_STRING, OFF(group), "", 0, 0,
+     "with user: the group to become; empty: the user's primary group"},
+    {"engine", "allow_root", ZH_SET_INT, OFF(allow_root), "1", 0, 1,
+     "0: refuse to scan mail as root (set user, or start as an unprivileged user); 1: allow it, "
+     "with a warning at start"},
     {"engine", "watch_rules", ZH_SET_INT, OFF(watch_rules), "1", 0, 1,
      "1: reload when files under rules_dir change (inotify); 0: only on SIGHUP or Reload"},
     {"engine", "reload_debounce_ms", ZH_SET_MS, OFF(reload_debounce_ms), "200ms", 0, 60000,
@@ -207,6 +249,31 @@ static void list_clear(struct zh_config *cfg)
     cfg->n_addresses = 0;
 }
 
+/* The rules an empty rules_dir means: an installed program finds them at
+ * the same place relative to itself (so any prefix or DESTDIR works); a
+ * program in the build tree has none there and uses the source tree's. */
+static void default_rules_dir(char *buf, size_t n)
+{
+    char exe[PATH_MAX];
+    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (len > 0) {
+        exe[len] = 0;
+        char *slash = strrchr(exe, '/');
+        struct stat st;
+        if (slash) {
+            *slash = 0;
+            char rel[PATH_MAX + 64];
+            snprintf(rel, sizeof rel, "%s/%s", exe, ZH_REL_RULES_DIR);
+            if (realpath(rel, exe) && strlen(exe) < n && stat(exe, &st) == 0 &&
+                S_ISDIR(st.st_mode)) {
+                memcpy(buf, exe, strlen(exe) + 1);
+                return;
+            }
+        }
+    }
+    snprintf(buf, n, "%s", ZH_SOURCE_RULES_DIR);
+}
+
 /* Apply one value to cfg; `append` lets repeated list keys accumulate. */
 static zh_err apply(struct zh_config *cfg, const struct zh_setting *s, const char *value,
                     int append, char *err, size_t errlen)
@@ -216,6 +283,11 @@ static zh_err apply(struct zh_config *cfg, const struct zh_setting *s, const cha
     int rc = 0;
     switch (s->type) {
     case ZH_SET_STRING: {
+        char rules[PATH_MAX];
+        if (s->offset == OFF(rules_dir) && !*value) {
+            default_rules_dir(rules, sizeof rules);
+            value = rules;
+        }
         char *dup = strdup(value);
         if (!dup)
             return ZH_ERR_FATAL;
@@ -397,21 +469,55 @@ zh_err zh_config_load(struct zh_config *cfg, const char *path, char *err, size_t
  * its type; the table's bounds were checked when each value was set. */
 zh_err zh_config_check(const struct zh_config *cfg, char *err, size_t errlen)
 {
-    /* nng would listen on TLS with no certificate at all and every client
-     * would fail its handshake ("Cryptographic error"): refuse it plainly. */
+    /* TLS is configured (engine.tls_cert, tls_ca) for tls+tcp:// only: nng
+     * would listen on another TLS scheme with no certificate at all and
+     * every client would fail its handshake. Refuse those plainly. */
     static const char *const tls_schemes[] = {"tls+", "wss:", "wss4:", "wss6:"};
-    for (size_t i = 0; i < cfg->n_addresses; i++)
+    for (size_t i = 0; i <= cfg->n_addresses; i++) {
+        const char *a = i < cfg->n_addresses ? cfg->addresses[i] : cfg->admin_address;
+        if (!a || !strncmp(a, "tls+tcp://", 10))
+            continue;
         for (size_t k = 0; k < sizeof tls_schemes / sizeof *tls_schemes; k++)
-            if (!strncmp(cfg->addresses[i], tls_schemes[k], strlen(tls_schemes[k]))) {
+            if (!strncmp(a, tls_schemes[k], strlen(tls_schemes[k]))) {
                 set_err(err, errlen,
-                        "engine.address %s: TLS listeners are not supported yet (no certificate "
-                        "can be configured); use ipc:// or tcp:// on a loopback address",
-                        cfg->addresses[i]);
+                        "engine.address %s: of the TLS transports only tls+tcp:// is supported "
+                        "(with engine.tls_cert)",
+                        a);
                 return ZH_ERR_INVALID;
             }
+    }
     if (zh_log_level_parse(cfg->log_level) < 0) {
         set_err(err, errlen, "engine.log_level \"%s\" is not error, warn, info or debug",
                 cfg->log_level);
+        return ZH_ERR_INVALID;
+    }
+    if (strcmp(cfg->log_target, "stderr") && strcmp(cfg->log_target, "syslog")) {
+        set_err(err, errlen, "engine.log_target \"%s\" is not stderr or syslog", cfg->log_target);
+        return ZH_ERR_INVALID;
+    }
+    if (!zh_syslog_facility_ok(cfg->log_facility)) {
+        set_err(err, errlen,
+                "engine.log_facility \"%s\" is not mail, daemon, user or local0-local7",
+                cfg->log_facility);
+        return ZH_ERR_INVALID;
+    }
+    if (strcmp(cfg->log_scans, "none") && strcmp(cfg->log_scans, "flagged") &&
+        strcmp(cfg->log_scans, "all")) {
+        set_err(err, errlen, "engine.log_scans \"%s\" is not none, flagged or all", cfg->log_scans);
+        return ZH_ERR_INVALID;
+    }
+    for (size_t i = 0; i <= cfg->n_addresses; i++) {
+        const char *a = i < cfg->n_addresses ? cfg->addresses[i] : cfg->admin_address;
+        if (a && !strncmp(a, "tls+tcp://", 10) && !*cfg->tls_cert) {
+            set_err(err, errlen,
+                    "engine.address %s: a tls+tcp:// address needs engine.tls_cert (certificate "
+                    "and key)",
+                    a);
+            return ZH_ERR_INVALID;
+        }
+    }
+    if (cfg->group && *cfg->group && !(cfg->user && *cfg->user)) {
+        set_err(err, errlen, "engine.group \"%s\" needs engine.user", cfg->group);
         return ZH_ERR_INVALID;
     }
     if (cfg->suspicious_score > cfg->malicious_score) {
@@ -448,17 +554,76 @@ zh_err zh_config_check(const struct zh_config *cfg, char *err, size_t errlen)
     return zhi_site_check(cfg, err, errlen);
 }
 
-void zh_config_write_sample(FILE *out)
+/* A value as the INI file would spell it (sizes in bytes, times in ms). */
+static void format_value(const struct zh_setting *s, const struct zh_config *cfg, char *buf,
+                         size_t n)
 {
+    const void *field = (const char *)cfg + s->offset;
+    switch (s->type) {
+    case ZH_SET_STRING:
+        snprintf(buf, n, "%s", *(char *const *)field ? *(char *const *)field : "");
+        return;
+    case ZH_SET_LIST:
+        snprintf(buf, n, "%s", cfg->n_addresses ? cfg->addresses[0] : "");
+        return;
+    case ZH_SET_MS:
+        snprintf(buf, n, "%lldms", (long long)*(const int64_t *)field);
+        return;
+    case ZH_SET_MODE:
+        snprintf(buf, n, "%04llo", (long long)*(const int64_t *)field);
+        return;
+    default:
+        snprintf(buf, n, "%lld", (long long)*(const int64_t *)field);
+        return;
+    }
+}
+
+static int same_value(const struct zh_setting *s, const struct zh_config *a,
+                      const struct zh_config *b)
+{
+    const void *fa = (const char *)a + s->offset, *fb = (const char *)b + s->offset;
+    if (s->type == ZH_SET_LIST) {
+        if (a->n_addresses != b->n_addresses)
+            return 0;
+        for (size_t i = 0; i < a->n_addresses; i++)
+            if (strcmp(a->addresses[i], b->addresses[i]))
+                return 0;
+        return 1;
+    }
+    if (s->type == ZH_SET_STRING) {
+        const char *x = *(char *const *)fa, *y = *(char *const *)fb;
+        return !strcmp(x ? x : "", y ? y : "");
+    }
+    return *(const int64_t *)fa == *(const int64_t *)fb;
+}
+
+void zh_config_write(FILE *out, const struct zh_config *cfg)
+{
+    struct zh_config def;
     const char *section = "";
-    fprintf(out, "# zerohourd configuration. Every setting is shown with its default.\n");
+    int have_def = zh_config_defaults(&def) == ZH_ERR_OK;
+    fprintf(out, "# zerohourd configuration (zerohourd.ini(5)), written by zerohourd "
+                 "--print-config.\n"
+                 "# A commented line shows the default; an uncommented one is set here.\n");
     for (const struct zh_setting *s = zh_settings; s->name; s++) {
         if (strcmp(section, s->section)) {
             section = s->section;
             fprintf(out, "\n[%s]\n", section);
         }
-        fprintf(out, "# %s\n%s%s = %s\n", s->help, *s->def ? "" : "# ", s->name, s->def);
+        zh_value_write_wrapped(out, "# ", s->help, 78);
+        if (!cfg || (have_def && same_value(s, cfg, &def))) {
+            fprintf(out, "# %s = %s\n", s->name, s->def);
+        } else if (s->type == ZH_SET_LIST) {
+            for (size_t i = 0; i < cfg->n_addresses; i++)
+                fprintf(out, "%s = %s\n", s->name, cfg->addresses[i]);
+        } else {
+            char v[1024];
+            format_value(s, cfg, v, sizeof v);
+            fprintf(out, "%s = %s\n", s->name, v);
+        }
     }
+    if (have_def)
+        zh_config_free(&def);
 }
 
 void zh_config_write_markdown(FILE *out)
@@ -468,9 +633,29 @@ void zh_config_write_markdown(FILE *out)
         char range[64] = "";
         if (s->type == ZH_SET_INT || s->type == ZH_SET_SIZE || s->type == ZH_SET_MS)
             snprintf(range, sizeof range, "%lld–%lld", (long long)s->min, (long long)s->max);
-        /* The compiled-in rules path depends on where the tree was built. */
-        const char *def = !strcmp(s->name, "rules_dir") ? "rules/ of the source tree" : s->def;
+        const char *def = s->def;
         fprintf(out, "| `[%s] %s` | `%s` | %s | %s |\n", s->section, s->name,
                 *def ? def : "(see meaning)", range, s->help);
+    }
+}
+
+void zh_config_write_man(FILE *out)
+{
+    const char *section = "";
+    for (const struct zh_setting *s = zh_settings; s->name; s++) {
+        if (strcmp(section, s->section)) {
+            section = s->section;
+            fprintf(out, ".SS [%s]\n", section);
+        }
+        fprintf(out, ".TP\n.B %s\n", s->name);
+        zh_value_write_roff(out, s->help);
+        fprintf(out, "\n.br\nDefault: ");
+        zh_value_write_roff(out, *s->def ? s->def : "(empty)");
+        if (s->type == ZH_SET_INT || s->type == ZH_SET_SIZE || s->type == ZH_SET_MS)
+            fprintf(out, "; range %lld to %lld%s", (long long)s->min, (long long)s->max,
+                    s->type == ZH_SET_MS     ? " ms"
+                    : s->type == ZH_SET_SIZE ? " bytes"
+                                             : "");
+        fprintf(out, ".\n");
     }
 }

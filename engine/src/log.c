@@ -1,6 +1,8 @@
 /* Logging: one record per line on stderr, one write(2) each so threads do
- * not interleave. Not a syslog client; run under a supervisor that keeps stderr. */
+ * not interleave; or, once zerohourd opened it (engine.log_target = syslog),
+ * one datagram per record to the system log (zerohour/syslog.h). */
 #include "zerohour/log.h"
+#include "zerohour/syslog.h"
 
 #include <errno.h> /* program_invocation_short_name */
 #include <stdarg.h>
@@ -46,6 +48,14 @@ void zh_log(int level, const char *fmt, ...)
     if (!zh_log_enabled(level))
         return;
     char buf[2048];
+    if (zh_syslog_enabled()) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(buf, sizeof buf, fmt, ap);
+        va_end(ap);
+        zh_syslog_send(level, buf);
+        return;
+    }
     struct timeval tv;
     struct tm tm;
     gettimeofday(&tv, NULL);

@@ -13,8 +13,16 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+/* Scan time histogram bounds (µs), for Prometheus' scan_duration_seconds:
+ * from a plain message to a scan that ran into the default time budget. */
+static const unsigned long long latency_le_us[] = {1000,    2500,    5000,     10000,   25000,
+                                                   50000,   100000,  250000,   500000,  1000000,
+                                                   2500000, 5000000, 10000000, 30000000};
+#define N_LATENCY (sizeof latency_le_us / sizeof *latency_le_us)
+
 struct zhi_stats {
     atomic_ullong scans, objects, total_us, parse_us, unpack_us, detect_us, max_us;
+    atomic_ullong latency[N_LATENCY + 1]; /* per bucket, the last one beyond every bound */
     atomic_ullong by_verdict[8];
     atomic_ullong by_status[8];
     uint64_t started_us;
@@ -50,6 +58,10 @@ void zhi_stats_scan_done(struct zhi_stats *st, const struct zh_result *r)
     atomic_fetch_add(&st->parse_us, r->parse_us);
     atomic_fetch_add(&st->unpack_us, r->unpack_us);
     atomic_fetch_add(&st->detect_us, r->detect_us);
+    size_t b = 0;
+    while (b < N_LATENCY && r->total_us > latency_le_us[b])
+        b++;
+    atomic_fetch_add(&st->latency[b], 1);
     unsigned long long prev = atomic_load(&st->max_us);
     while (r->total_us > prev && !atomic_compare_exchange_weak(&st->max_us, &prev, r->total_us))
         ;
@@ -173,7 +185,7 @@ void zhi_stats_render(const struct zhi_stats_view *v, const char *section, zh_st
             snprintf(key, sizeof key, "verdict_%s", zh_verdict_name(i));
             EMIT("scans", key, "%llu", (unsigned long long)atomic_load(&st->by_verdict[i]));
         }
-        for (int i = 0; i < 6; i++) {
+        for (int i = 0; i < 6; i++) { /* the statuses a scan can end with */
             char key[40];
             snprintf(key, sizeof key, "status_%s", zh_status_name(i));
             EMIT("scans", key, "%llu", (unsigned long long)atomic_load(&st->by_status[i]));
@@ -185,6 +197,18 @@ void zhi_stats_render(const struct zhi_stats_view *v, const char *section, zh_st
         EMIT("scans", "avg_unpack_us", "%.1f", (double)atomic_load(&st->unpack_us) / d);
         EMIT("scans", "avg_detect_us", "%.1f", (double)atomic_load(&st->detect_us) / d);
         EMIT("scans", "max_us", "%llu", (unsigned long long)atomic_load(&st->max_us));
+        /* Cumulative, as histograms count: scans that took at most N µs. */
+        unsigned long long cum = 0;
+        for (size_t b = 0; b <= N_LATENCY; b++) {
+            char key[40];
+            cum += atomic_load(&st->latency[b]);
+            if (b < N_LATENCY)
+                snprintf(key, sizeof key, "latency_us_le_%llu", latency_le_us[b]);
+            else
+                snprintf(key, sizeof key, "latency_us_le_inf");
+            EMIT("scans", key, "%llu", cum);
+        }
+        EMIT("scans", "total_us", "%llu", (unsigned long long)atomic_load(&st->total_us));
     }
     if (all || !strcmp(section, "detectors")) {
         for (size_t i = 0; i < ZHI_N_DETECTORS; i++) {

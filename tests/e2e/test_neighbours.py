@@ -164,15 +164,24 @@ class RefusalsTest(unittest.TestCase):
         self.assertEqual(rc, 1, out)
         self.assertIn("more: symbolic link to", out)
 
-    def test_tls_listener_is_refused(self):
-        for url in (f"tls+tcp://127.0.0.1:{free_port()}", f"wss://127.0.0.1:{free_port()}/zh"):
-            rc, out = run_engine("--rules", RULES, "--address", url)
-            self.assertEqual(rc, 1, out)
-            self.assertIn("TLS listeners are not supported yet", out)
-            self.assertNotIn("listening on", out)
+    def test_tls_listener_without_certificate_is_refused(self):
+        # TLS works with certificates (e2e.tls); a configuration without them
+        # must still refuse to start rather than fail every handshake.
+        url = f"tls+tcp://127.0.0.1:{free_port()}"
+        rc, out = run_engine("--rules", RULES, "--address", url)
+        self.assertEqual(rc, 1, out)
+        self.assertIn("needs engine.tls_cert", out)
+        self.assertNotIn("listening on", out)
+        rc, out = run_engine("--rules", RULES, "--address", f"wss://127.0.0.1:{free_port()}/zh")
+        self.assertEqual(rc, 1, out)
+        self.assertIn("only tls+tcp:// is supported", out)
+        self.assertNotIn("listening on", out)
         r = cli("ping", "--address", f"tls+tcp://127.0.0.1:{free_port()}", check=False)
         self.assertEqual(r.returncode, 2)
-        self.assertIn("TLS is not supported yet", r.err)
+        self.assertIn("needs the CA file", r.err)
+        r = cli("ping", "--address", f"wss://127.0.0.1:{free_port()}/zh", check=False)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("only tls+tcp:// is supported", r.err)
 
     def test_tcp_beyond_loopback_is_warned_about(self):
         for attempt in range(5):  # a free port may be taken before the engine binds it

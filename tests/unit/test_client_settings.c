@@ -143,7 +143,7 @@ static void test_generated_text(void **state)
     zhc_config_write_help(&table, f);
     zhc_config_write_markdown(&table, f);
     fclose(f);
-    assert_non_null(strstr(buf, "# zerohour-demo configuration."));
+    assert_non_null(strstr(buf, "# zerohour-demo configuration, written by zerohour-demo"));
     assert_non_null(strstr(buf, "[demo]\n"));
     assert_non_null(strstr(buf, "# engine = \n"));
     assert_non_null(strstr(buf, "    --max-threads N\n"));
@@ -152,13 +152,67 @@ static void test_generated_text(void **state)
     free(buf);
 }
 
+/* --print-config writes a configuration that loads back to the same values
+ * (the packages' conffiles are made this way); settings left at their
+ * default stay commented. */
+static void test_write_roundtrip(void **state)
+{
+    (void)state;
+    char err[256];
+    struct demo d = {0}, back = {0};
+    assert_int_equal(zhc_config_defaults(&table, &d), 0);
+    const char *set[][2] = {{"name", "other"},       {"timeout", "1500ms"}, {"max_bytes", "2M"},
+                            {"socket_mode", "0640"}, {"on_x", "found"},     {"max_threads", "9"}};
+    for (size_t i = 0; i < sizeof set / sizeof *set; i++)
+        assert_int_equal(
+            zhc_config_set(&d, zhc_setting_find(&table, set[i][0]), set[i][1], 0, err, sizeof err),
+            0);
+    const struct zhc_setting *eng = zhc_setting_find(&table, "engine");
+    assert_int_equal(zhc_config_set(&d, eng, "ipc:///a", 0, err, sizeof err), 0);
+    assert_int_equal(zhc_config_set(&d, eng, "tcp://127.0.0.1:1", 1, err, sizeof err), 0);
+    assert_int_equal(zhc_config_set(&d, zhc_setting_find(&table, "socket"), "", 0, err, sizeof err),
+                     0);
+    char *path = write_ini("");
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    zhc_config_write(&table, &d, f);
+    fclose(f);
+    assert_int_equal(zhc_config_defaults(&table, &back), 0);
+    assert_int_equal(zhc_config_load(&table, &back, path, err, sizeof err), 0);
+    assert_string_equal(back.name, "other");
+    assert_int_equal(back.timeout_ms, 1500);
+    assert_int_equal(back.max_bytes, 2 * 1024 * 1024);
+    assert_int_equal(back.mode, 0640);
+    assert_int_equal(back.on_x, 2);
+    assert_int_equal(back.count, 9);
+    assert_int_equal(back.engines.n, 2);
+    assert_string_equal(back.engines.v[1], "tcp://127.0.0.1:1");
+    assert_int_equal(back.sockets.n, 0);
+    zhc_config_free(&table, &back);
+    /* Nothing changed: every setting is a comment. */
+    zhc_config_free(&table, &d);
+    assert_int_equal(zhc_config_defaults(&table, &d), 0);
+    char *buf = NULL;
+    size_t len = 0;
+    f = open_memstream(&buf, &len);
+    zhc_config_write(&table, &d, f);
+    zhc_config_write_man(&table, f);
+    fclose(f);
+    assert_non_null(strstr(buf, "# timeout = 10s\n"));
+    assert_null(strstr(buf, "\ntimeout ="));
+    assert_non_null(
+        strstr(buf, ".TP\n.BR on_x \" (\\-\\-on\\-x)\"\nchoice\n.br\nValues: ok|error|found"));
+    free(buf);
+    zhc_config_free(&table, &d);
+    unlink(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_defaults),
-        cmocka_unit_test(test_file_then_flags),
-        cmocka_unit_test(test_refusals),
-        cmocka_unit_test(test_generated_text),
+        cmocka_unit_test(test_defaults),        cmocka_unit_test(test_file_then_flags),
+        cmocka_unit_test(test_refusals),        cmocka_unit_test(test_generated_text),
+        cmocka_unit_test(test_write_roundtrip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -187,7 +187,7 @@ static void test_writers(void **state)
     char *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
-    zh_config_write_sample(f);
+    zh_config_write(f, NULL);
     fclose(f);
     /* The sample must load back as-is. */
     char *p = write_tmp(buf);
@@ -205,6 +205,45 @@ static void test_writers(void **state)
     zh_config_write_markdown(f);
     fclose(f);
     assert_non_null(strstr(buf, "| `[limits] max_message_bytes` | `32M` |"));
+    free(buf);
+}
+
+/* --print-config over a changed configuration writes a file that loads back
+ * to the same values (how the installed /etc/zerohour/zerohourd.ini is made). */
+static void test_write_roundtrip(void **state)
+{
+    static const char *const set[][2] = {
+        {"engine.address", "ipc:///run/zerohour/zerohour.sock"},
+        {"engine.address", "tcp://127.0.0.1:7350"},
+        {"engine.socket_mode", "0660"},
+        {"limits.max_message_bytes", "10M"},
+        {"limits.scan_timeout_ms", "45s"},
+        {"outbreak.state_file", "/var/lib/zerohour/outbreak.state"},
+    };
+    struct zh_config want, got;
+    char err[256], *buf = NULL;
+    size_t len = 0;
+    zh_config_defaults(&want);
+    for (size_t i = 0; i < sizeof set / sizeof *set; i++)
+        assert_int_equal(zh_config_set(&want, set[i][0], set[i][1], err, sizeof err), ZH_ERR_OK);
+    FILE *f = open_memstream(&buf, &len);
+    zh_config_write(f, &want);
+    fclose(f);
+    assert_non_null(strstr(buf, "\nsocket_mode = 0660\n"));
+    assert_non_null(strstr(buf, "\n# workers = 0\n")); /* unchanged: commented */
+    char *p = write_tmp(buf);
+    zh_config_defaults(&got);
+    assert_int_equal(zh_config_load(&got, p, err, sizeof err), ZH_ERR_OK);
+    unlink(p);
+    assert_int_equal(got.n_addresses, 2);
+    assert_string_equal(got.addresses[1], "tcp://127.0.0.1:7350");
+    assert_int_equal(got.socket_mode, 0660);
+    assert_int_equal(got.max_message_bytes, 10 * 1024 * 1024);
+    assert_int_equal(got.scan_timeout_ms, 45000);
+    assert_string_equal(got.outbreak_state_file, "/var/lib/zerohour/outbreak.state");
+    assert_string_equal(got.rules_dir, want.rules_dir);
+    zh_config_free(&got);
+    zh_config_free(&want);
     free(buf);
 }
 
@@ -264,8 +303,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults),    cmocka_unit_test(test_load),
         cmocka_unit_test(test_load_errors), cmocka_unit_test(test_set),
-        cmocka_unit_test(test_writers),     cmocka_unit_test(test_values),
-        cmocka_unit_test(test_check),       cmocka_unit_test(test_site),
+        cmocka_unit_test(test_writers),     cmocka_unit_test(test_write_roundtrip),
+        cmocka_unit_test(test_values),      cmocka_unit_test(test_check),
+        cmocka_unit_test(test_site),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -45,6 +45,7 @@ enum zh_client_error {
     ZH_E_UNAVAILABLE = -23,
     ZH_E_INTERNAL = -24,
     ZH_E_UNIMPLEMENTED = -25,
+    ZH_E_PERMISSION_DENIED = -26, /* an administrative call on a non-admin address */
 };
 
 struct zh_client_options {
@@ -54,6 +55,12 @@ struct zh_client_options {
     /* Nonzero: every scan of this client looks without teaching the engine
      * (as zh_envelope.no_observe). For programs that only ever hunt. */
     int no_observe;
+    /* tls+tcp:// addresses: the CAs (PEM file) that signed the engines'
+     * certificates, required; the engine's name in the URL must match its
+     * certificate. tls_cert: this client's certificate and key (PEM file),
+     * for engines that ask for one (engine.tls_ca); NULL: none. */
+    const char *tls_ca;
+    const char *tls_cert;
 };
 
 /* The SMTP envelope sent with a scan. All strings may be NULL. Borrowed. */

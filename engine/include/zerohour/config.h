@@ -21,10 +21,22 @@ struct zh_config {
     char *addresses[ZH_MAX_ADDRESSES];
     size_t n_addresses;
     char *rules_dir;
-    int64_t workers;     /* 0 = number of online CPUs */
-    char *log_level;     /* error, warn, info, debug */
-    int64_t socket_mode; /* ipc socket file mode */
-    int64_t watch_rules; /* 1 = reload on changes under rules_dir */
+    int64_t workers;       /* 0 = number of online CPUs */
+    char *log_level;       /* error, warn, info, debug */
+    char *log_target;      /* stderr or syslog */
+    char *log_facility;    /* syslog facility name */
+    char *log_socket;      /* syslog datagram socket */
+    char *log_scans;       /* none, flagged or all */
+    char *metrics_address; /* http://HOST:PORT of /metrics; "" = off */
+    char *admin_address;   /* listener that also answers the admin calls (all but Scan, Ping) */
+    char *tls_cert;        /* PEM: certificate chain and key of tls+tcp:// listeners */
+    char *tls_ca;          /* PEM: CAs whose client certificates are accepted; "" = none asked */
+    int64_t socket_mode;   /* ipc socket file mode */
+    char *socket_group;    /* "" = the process's group */
+    char *user;            /* "" = stay who started it */
+    char *group;           /* "" = the user's primary group */
+    int64_t allow_root;    /* 0 = refuse to scan as root */
+    int64_t watch_rules;   /* 1 = reload on changes under rules_dir */
     int64_t reload_debounce_ms;
     int64_t rule_profile_interval_ms; /* 0 = no per-rule timing */
     int64_t rule_profile_budget_ms;
@@ -129,10 +141,15 @@ zh_err zh_config_set(struct zh_config *cfg, const char *name, const char *value,
  * runs them too. */
 zh_err zh_config_check(const struct zh_config *cfg, char *err, size_t errlen);
 
-/* Writers driven by the table: a commented sample INI, a Markdown table
- * for the README, and option help lines for --help. */
-void zh_config_write_sample(FILE *out);
+/* Writers driven by the table: an INI file with every setting and its help
+ * (cfg NULL: all commented, showing defaults; otherwise the settings whose
+ * value differs from the default are written uncommented), and a Markdown
+ * table for the README. */
+void zh_config_write(FILE *out, const struct zh_config *cfg);
 void zh_config_write_markdown(FILE *out);
+/* The settings as man page sections (.SS per INI section, .TP per setting),
+ * pasted into zerohourd.ini(5) at build time. */
+void zh_config_write_man(FILE *out);
 
 #ifdef __cplusplus
 }

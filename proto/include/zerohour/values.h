@@ -7,6 +7,7 @@
 #define ZEROHOUR_VALUES_H
 
 #include <stdint.h>
+#include <stdio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -20,6 +21,15 @@ int zh_value_ms(const char *s, int64_t *out);
 int zh_value_mode(const char *s, int64_t *out);
 /* "42": a decimal integer, not negative. */
 int zh_value_int(const char *s, int64_t *out);
+
+/* Write text word-wrapped in lines of at most width columns, each starting
+ * with prefix ("# " for settings files, whose reader takes lines of
+ * limited length; spaces for --help). */
+void zh_value_write_wrapped(FILE *out, const char *prefix, const char *text, size_t width);
+
+/* Write text for a man page: backslashes and hyphens escaped, and a line
+ * never starting with '.' or '\'' (roff would read a request). */
+void zh_value_write_roff(FILE *out, const char *text);
 
 /* What each parser accepts, for error messages ("is not a size such as …"). */
 #define ZH_VALUE_SIZE_HINT "a size such as 512K or 32M"
