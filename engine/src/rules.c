@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <yara.h>
 
 /* ---- externals ------------------------------------------------------------ */
@@ -314,6 +315,27 @@ static bool is_rule_file(const char *name)
            ((n > 4 && !strcmp(name + n - 4, ".yar")) || (n > 5 && !strcmp(name + n - 5, ".yara")));
 }
 
+/* real (a resolved path) and every directory above it belong to root or to
+ * us and no group or other user may write to them: nobody else can change
+ * what a link into it reads (/etc/zerohour/rules.d as installed, not /tmp). */
+static bool trusted_tree(const char *real)
+{
+    char p[PATH_MAX];
+    snprintf(p, sizeof p, "%s", real);
+    for (;;) {
+        struct stat st;
+        if (lstat(p, &st) != 0 || (st.st_uid != 0 && st.st_uid != geteuid()) ||
+            (st.st_mode & (S_IWGRP | S_IWOTH)))
+            return false;
+        if (!strcmp(p, "/"))
+            return true;
+        char *slash = strrchr(p, '/');
+        if (!slash)
+            return false;         /* realpath gives absolute paths */
+        slash[slash == p] = '\0'; /* "/etc" -> "/" */
+    }
+}
+
 /* Collect rule files below dir (sorted, so errors and rule order are stable). */
 static void collect(const char *dir, int depth, char ***files, size_t *n, struct compile_ctx *cc)
 {
@@ -331,18 +353,22 @@ static void collect(const char *dir, int depth, char ***files, size_t *n, struct
         struct stat st;
         if (lstat(path, &st) != 0)
             continue;
-        /* A symlink is followed only to a place inside the rules directory,
-         * as includes are: a link to /etc/shadow or another user's file is
-         * no rule of ours (and its text would show in compile errors). */
+        /* A symlink is followed inside the rules directory, as includes are,
+         * or into a tree only root or we can change (the packaged
+         * rules/local -> /etc/zerohour/rules.d): a link to another user's
+         * file or to /tmp is no rule of ours (and its text would show in
+         * compile errors). */
         if (S_ISLNK(st.st_mode)) {
             size_t rn = strlen(cc->root);
             if (!realpath(path, real) || stat(real, &st) != 0)
                 continue; /* dangling: nothing to compile */
-            if (strncmp(real, cc->root, rn) || real[rn] != '/') {
+            if ((strncmp(real, cc->root, rn) || real[rn] != '/') && !trusted_tree(real)) {
                 if (S_ISDIR(st.st_mode) || is_rule_file(de->d_name))
-                    zhi_report_add(&cc->rep->errors, &cc->rep->n_errors,
-                                   "%s: symbolic link to %s, outside the rules directory; refused",
-                                   rel(cc, path), real);
+                    zhi_report_add(
+                        &cc->rep->errors, &cc->rep->n_errors,
+                        "%s: symbolic link to %s, outside the rules directory into a place "
+                        "other users can change; refused",
+                        rel(cc, path), real);
                 continue;
             }
             snprintf(path, sizeof path, "%s", real);

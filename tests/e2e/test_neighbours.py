@@ -17,7 +17,7 @@ import tempfile
 import time
 import unittest
 
-from zhtest import RULES, START_TIMEOUT, Daemon, Engine, binary, cli, free_port
+from zhtest import BIN, RULES, START_TIMEOUT, Daemon, Engine, binary, cli, free_port
 
 
 def unused_uid():
@@ -163,6 +163,31 @@ class RefusalsTest(unittest.TestCase):
         rc, out = run_engine("--rules", rules, "--check")
         self.assertEqual(rc, 1, out)
         self.assertIn("more: symbolic link to", out)
+        os.unlink(os.path.join(rules, "more"))
+        # A link into a tree nobody else can change is followed, as the
+        # package links rules/local to /etc/zerohour/rules.d. The build tree
+        # belongs to whoever runs the tests; /tmp (above) is everyone's.
+        local = tempfile.mkdtemp(prefix="zh-local-rules-", dir=os.path.abspath(BIN))
+        try:
+            os.chmod(local, 0o755)
+            with open(os.path.join(local, "local.yar"), "w") as f:
+                f.write('rule Local_Rule { strings: $a = "local" condition: $a }\n')
+            os.symlink(local, os.path.join(rules, "local"))
+            rc, out = run_engine("--rules", rules, "--check")
+            parents = []
+            d = os.path.abspath(BIN)
+            while True:
+                st = os.stat(d)
+                parents.append(st.st_uid in (0, os.geteuid()) and not st.st_mode & 0o022)
+                if d == "/":
+                    break
+                d = os.path.dirname(d)
+            if all(parents):
+                self.assertEqual(rc, 0, out)
+            else:   # a build tree under a shared directory: refused, rightly
+                self.assertEqual(rc, 1, out)
+        finally:
+            shutil.rmtree(local, ignore_errors=True)
 
     def test_tls_listener_without_certificate_is_refused(self):
         # TLS works with certificates (e2e.tls); a configuration without them
