@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,11 +80,27 @@ int zh_ipc_check(const char *url, int flags, char *msg, size_t n)
         return say(-1, msg, n, "%s: %s", dir, strerror(errno));
     }
     uid_t me = geteuid();
-    if (!S_ISDIR(st.st_mode) || (st.st_uid != me && st.st_uid != 0) ||
+    /* Another owner is fine where only root could have made the directory:
+     * a parent of root's that nobody else may write (/run/zerohour, made by
+     * systemd or the package for the zerohour user, read by root's CLI). */
+    bool placed_by_root = false;
+    if (st.st_uid != me && st.st_uid != 0) {
+        char parent[4096];
+        snprintf(parent, sizeof parent, "%s", dir);
+        char *ps = strrchr(parent, '/');
+        struct stat pst;
+        if (ps) {
+            ps[ps == parent] = '\0';
+            placed_by_root = lstat(parent, &pst) == 0 && S_ISDIR(pst.st_mode) && pst.st_uid == 0 &&
+                             !(pst.st_mode & (S_IWGRP | S_IWOTH));
+        }
+    }
+    if (!S_ISDIR(st.st_mode) || (st.st_uid != me && st.st_uid != 0 && !placed_by_root) ||
         (st.st_mode & (S_IWGRP | S_IWOTH)))
         return say(-1, msg, n,
                    "refusing the default socket directory %s: %s (it must be a directory of "
-                   "uid %u or root that nobody else may write; remove it, or give an address)",
+                   "uid %u or root, or one root placed, that nobody else may write; remove it, or "
+                   "give an address)",
                    dir,
                    S_ISLNK(st.st_mode)            ? "it is a symbolic link"
                    : !S_ISDIR(st.st_mode)         ? "it is not a directory"

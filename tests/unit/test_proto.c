@@ -141,9 +141,16 @@ static void test_socket_directory_trust(void **state)
     assert_int_equal(zh_ipc_check(url, ZH_IPC_PRIVATE, msg, sizeof msg), -1);
     assert_int_equal(chmod(sub, 0700), 0);
     if (geteuid() == 0) {
+        /* Another user's, in a directory only root may write (as
+         * /run/zerohour of the zerohour user under /run): root put it there. */
         assert_int_equal(chown(sub, 4242, 4242), 0);
+        assert_int_equal(zh_ipc_check(url, ZH_IPC_PRIVATE, msg, sizeof msg), 0);
+        /* The same where anyone could have made it: refused. */
+        assert_int_equal(chmod(base, 0777), 0);
         assert_int_equal(zh_ipc_check(url, ZH_IPC_PRIVATE | ZH_IPC_CREATE, msg, sizeof msg), -1);
         assert_non_null(strstr(msg, "another user"));
+        assert_int_equal(zh_ipc_check(url, ZH_IPC_PRIVATE, msg, sizeof msg), -1);
+        assert_int_equal(chmod(base, 0700), 0);
         assert_int_equal(chown(sub, 0, 0), 0);
     }
     assert_int_equal(rmdir(sub), 0);
