@@ -3,7 +3,8 @@
 #   ./quickstart.sh demo   install, build, start zerohourd on the default rules,
 #                          scan the bundled sample messages, stop the engine
 #   ./quickstart.sh test   install, build, run the whole test suite (also under
-#                          AddressSanitizer + UndefinedBehaviorSanitizer)
+#                          AddressSanitizer + UndefinedBehaviorSanitizer), then
+#                          as root build, install, run and purge the .deb
 # And for installing it: ./quickstart.sh deb builds the Debian package
 # build/deb/zerohour_VERSION_ARCH.deb (then: apt install ./build/deb/zerohour_*.deb).
 set -euo pipefail
@@ -96,6 +97,10 @@ run_tests() {
   build build-asan -DZH_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
   (cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
      ctest --output-on-failure -j2)
+  echo "== the Debian package: build, inspect, apt install, run as zerohour, purge"
+  # Skips itself unless root on a machine without zerohour installed.
+  cmake -S . -B build -DZH_PACKAGE_TESTS=ON >/dev/null
+  (cd build && ctest --output-on-failure -L package)
 }
 
 # The package is built from its own tree, configured for /usr (the programs
